@@ -1,0 +1,1 @@
+"""The Parquet store of per-trial results, ranking and best-config export."""

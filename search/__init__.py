@@ -1,0 +1,1 @@
+"""Ray Tune search over ssflow configurations, one study per dataset category."""

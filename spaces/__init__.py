@@ -1,0 +1,1 @@
+"""Search spaces: YAML definitions beside this file, validated on load."""

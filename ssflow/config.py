@@ -1,0 +1,344 @@
+"""Typed, frozen configuration of one ssflow run, validated at the edge.
+
+Every setting has a dotted flat key (``flow.coupling_blocks``) used by
+``--set``, by search-space files and by the results store. One function turns
+a flat dict into the dataclasses (:func:`config_from_flat`) and one turns them
+back (:func:`config_to_flat`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ssflow.errors import UserInputError
+
+BLOCK_TYPES = "CA"
+LOSS_KINDS = ("constrained", "hinge", "pixel_hinge")
+BLEND_MODES = ("poisson", "mixed", "alpha")
+MAP_SCORES = ("density", "nll")
+IMAGE_SCORES = ("max", "topk_mean")
+SCHEDULES = ("cosine", "constant")
+
+
+def _fail(key: str, value: Any, expected: str) -> None:
+    raise UserInputError(f"config key '{key}': got {value!r}, expected {expected}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "demo"  # mvtec | btad | dagm | demo | demo-hard
+    category: str = ""  # filled per category by the command line or the search
+    root: str = ""  # empty: the dataset's default location
+    shots: int = 0  # 0 = all normal training images, k > 0 = k-shot
+    selection_fraction: float = 0.5  # share of the test set used for model selection
+
+    def __post_init__(self) -> None:
+        if self.shots < 0:
+            _fail("data.shots", self.shots, "an integer >= 0 (0 = all images)")
+        if not 0.0 < self.selection_fraction < 1.0:
+            _fail("data.selection_fraction", self.selection_fraction, "a number in (0, 1)")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str = "tf_efficientnet_lite0"
+    levels: tuple[int, ...] = (2, 3)  # timm feature indices (lite0: strides 8 and 16)
+    weights: str = ""  # local weights file; empty: embedded (lite0) or the hub
+    image_size: int = 256
+
+    def __post_init__(self) -> None:
+        if not self.levels or any(level < 0 for level in self.levels):
+            _fail("backbone.levels", list(self.levels), "a non-empty list of feature indices >= 0")
+        if len(set(self.levels)) != len(self.levels):
+            _fail("backbone.levels", list(self.levels), "distinct feature indices")
+        if not 32 <= self.image_size <= 2048 or self.image_size % 32:
+            _fail("backbone.image_size", self.image_size, "a multiple of 32 in [32, 2048]")
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    coupling_blocks: int = 4  # the "coupling depth"
+    block_pattern: str = "C"  # subnet blocks: C = residual conv, A = residual self-attention
+    hidden_channels: int = 64
+    clamp: float = 2.0  # affine clamping of the coupling scale
+    attention_heads: int = 4
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.coupling_blocks <= 64:
+            _fail("flow.coupling_blocks", self.coupling_blocks, "an integer in [1, 64]")
+        if not self.block_pattern or set(self.block_pattern) - set(BLOCK_TYPES):
+            _fail("flow.block_pattern", self.block_pattern, "a non-empty string of C (conv) and A (attention)")
+        if self.hidden_channels < 4:
+            _fail("flow.hidden_channels", self.hidden_channels, "an integer >= 4")
+        if "A" in self.block_pattern and self.hidden_channels % self.attention_heads:
+            _fail("flow.attention_heads", self.attention_heads,
+                  f"a divisor of flow.hidden_channels ({self.hidden_channels})")
+        if not 0.0 < self.clamp <= 10.0:
+            _fail("flow.clamp", self.clamp, "a number in (0, 10]")
+        if self.attention_heads < 1:
+            _fail("flow.attention_heads", self.attention_heads, "an integer >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            _fail("flow.dropout", self.dropout, "a number in [0, 1)")
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    min_size: float = 0.03  # patch half-width bounds, as a fraction of the image side
+    max_size: float = 0.4
+    gamma_shape: float = 2.0  # half-width = min_size + Gamma(shape, scale) * side
+    gamma_scale: float = 0.05
+    extra_patches: int = 3  # up to this many patches beyond the first ...
+    extra_patch_prob: float = 0.5  # ... each added with this probability
+    resize_min: float = 0.7
+    resize_max: float = 1.3
+    blend: str = "poisson"  # poisson | mixed | alpha
+    alpha: float = 0.8  # opacity when blend = alpha
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_size <= self.max_size <= 0.5:
+            _fail("synthesis.min_size/max_size", (self.min_size, self.max_size),
+                  "0 < min_size <= max_size <= 0.5")
+        if self.gamma_shape <= 0 or self.gamma_scale <= 0:
+            _fail("synthesis.gamma_shape/gamma_scale", (self.gamma_shape, self.gamma_scale), "positive numbers")
+        if not 0 <= self.extra_patches <= 16:
+            _fail("synthesis.extra_patches", self.extra_patches, "an integer in [0, 16]")
+        if not 0.0 <= self.extra_patch_prob <= 1.0:
+            _fail("synthesis.extra_patch_prob", self.extra_patch_prob, "a probability in [0, 1]")
+        if not 0.0 < self.resize_min <= self.resize_max:
+            _fail("synthesis.resize_min/resize_max", (self.resize_min, self.resize_max),
+                  "0 < resize_min <= resize_max")
+        if self.blend not in BLEND_MODES:
+            _fail("synthesis.blend", self.blend, f"one of {', '.join(BLEND_MODES)}")
+        if not 0.0 < self.alpha <= 1.0:
+            _fail("synthesis.alpha", self.alpha, "a number in (0, 1]")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    kind: str = "pixel_hinge"  # constrained (the paper) | hinge | pixel_hinge
+    weight: float = 0.5  # w: share of the loss given to synthetic samples
+    margin: float = 0.0  # per-dimension NLL margin of the constraint or hinge
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSS_KINDS:
+            _fail("loss.kind", self.kind, f"one of {', '.join(LOSS_KINDS)}")
+        if not 0.0 <= self.weight < 1.0:
+            _fail("loss.weight", self.weight, "a number in [0, 1)")
+        if self.margin < 0:
+            _fail("loss.margin", self.margin, "a number >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 12
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    adam_eps: float = 1e-4
+    schedule: str = "cosine"  # cosine | constant
+    min_lr: float = 1e-6
+    grad_clip: float = 1.0  # max gradient norm; flows diverge without it
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            _fail("train.epochs", self.epochs, "an integer >= 1")
+        if self.batch_size < 1:
+            _fail("train.batch_size", self.batch_size, "an integer >= 1")
+        if not 0.0 < self.lr < 1.0:
+            _fail("train.lr", self.lr, "a number in (0, 1)")
+        if self.weight_decay < 0 or self.adam_eps <= 0:
+            _fail("train.weight_decay/adam_eps", (self.weight_decay, self.adam_eps), "weight_decay >= 0, adam_eps > 0")
+        if self.schedule not in SCHEDULES:
+            _fail("train.schedule", self.schedule, f"one of {', '.join(SCHEDULES)}")
+        if self.grad_clip <= 0:
+            _fail("train.grad_clip", self.grad_clip, "a number > 0")
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    score: str = "nll"  # density (the paper: -mean exp(log p)) | nll (mean per-dimension NLL)
+    smoothing_sigma: float = 4.0  # Gaussian smoothing in pixels of the input; 0 = none
+    image_score: str = "max"  # max | topk_mean
+    topk: float = 0.01  # share of pixels averaged when image_score = topk_mean
+
+    def __post_init__(self) -> None:
+        if self.score not in MAP_SCORES:
+            _fail("map.score", self.score, f"one of {', '.join(MAP_SCORES)}")
+        if self.smoothing_sigma < 0:
+            _fail("map.smoothing_sigma", self.smoothing_sigma, "a number >= 0")
+        if self.image_score not in IMAGE_SCORES:
+            _fail("map.image_score", self.image_score, f"one of {', '.join(IMAGE_SCORES)}")
+        if not 0.0 < self.topk <= 1.0:
+            _fail("map.topk", self.topk, "a number in (0, 1]")
+
+
+@dataclass(frozen=True)
+class SSFlowConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    map: MapConfig = field(default_factory=MapConfig)
+    seed: int = 0
+
+
+SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(SSFlowConfig) if f.name != "seed"}
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(SSFlowConfig)
+    return {name: hints[name] for name in SECTIONS}
+
+
+def flat_keys() -> dict[str, Any]:
+    """Every flat key with its declared type, e.g. ``{"flow.clamp": float, ...}``."""
+    keys: dict[str, Any] = {"seed": int}
+    for section, cls in _section_types().items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            keys[f"{section}.{f.name}"] = hints[f.name]
+    return keys
+
+
+def coerce_value(key: str, value: Any, declared: Any) -> Any:
+    """Convert a parsed value to the declared type of ``key`` or raise a one-line error."""
+    origin = typing.get_origin(declared)
+    if origin is tuple:
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            _fail(key, value, "a list")
+        (item_type, _) = typing.get_args(declared)
+        return tuple(coerce_value(key, item, item_type) for item in value)
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"config field {key} must not be a union")
+    if declared is bool:
+        if isinstance(value, bool):
+            return value
+        _fail(key, value, "true or false")
+    if declared is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            _fail(key, value, "an integer")
+        return int(value)
+    if declared is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(key, value, "a number")
+        return float(value)
+    if declared is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            _fail(key, value, "a string")
+        return str(value)
+    raise TypeError(f"unsupported config type {declared!r} for {key}")
+
+
+def config_from_flat(flat: Mapping[str, Any], base: SSFlowConfig | None = None) -> SSFlowConfig:
+    """Apply flat dotted keys to ``base`` (default config when None) and validate."""
+    base = base or SSFlowConfig()
+    known = flat_keys()
+    updates: dict[str, dict[str, Any]] = {}
+    seed = base.seed
+    for key, value in flat.items():
+        if key not in known:
+            raise UserInputError(f"unknown config key '{key}'; known keys: {', '.join(sorted(known))}")
+        typed = coerce_value(key, value, known[key])
+        if key == "seed":
+            seed = typed
+            continue
+        section, name = key.split(".", 1)
+        updates.setdefault(section, {})[name] = typed
+    sections = {
+        name: dataclasses.replace(getattr(base, name), **updates.get(name, {})) for name in SECTIONS
+    }
+    return SSFlowConfig(**sections, seed=seed)
+
+
+def config_to_flat(config: SSFlowConfig) -> dict[str, Any]:
+    """The flat dotted-key view of ``config``; tuples become lists."""
+    flat: dict[str, Any] = {"seed": config.seed}
+    for section in SECTIONS:
+        for key, value in dataclasses.asdict(getattr(config, section)).items():
+            flat[f"{section}.{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def config_to_nested(config: SSFlowConfig) -> dict[str, Any]:
+    """The nested dict written to ``config.yaml``."""
+    nested: dict[str, Any] = {}
+    for key, value in config_to_flat(config).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            nested.setdefault(section, {})[name] = value
+        else:
+            nested[key] = value
+    return nested
+
+
+def flatten_nested(nested: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Turn ``{section: {name: value}}`` into flat dotted keys; ``source`` names the file in errors."""
+    flat: dict[str, Any] = {}
+    for section, body in nested.items():
+        if section == "seed":
+            flat["seed"] = body
+        elif section in SECTIONS and isinstance(body, Mapping):
+            for name, value in body.items():
+                flat[f"{section}.{name}"] = value
+        elif section in SECTIONS:
+            raise UserInputError(f"{source}: section '{section}' must be a mapping, got {body!r}")
+        else:
+            raise UserInputError(
+                f"{source}: unknown section '{section}'; expected one of {', '.join(['seed', *SECTIONS])}"
+            )
+    return flat
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value``; the value is read as YAML (``1e-3``, ``[2, 3]``, ``true``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserInputError(f"--set {text!r}: expected key=value, e.g. flow.coupling_blocks=8")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and _looks_numeric(value):
+        value = float(value)
+    return key.strip(), value
+
+
+def _looks_numeric(text: str) -> bool:
+    # YAML 1.1 reads "1e-3" as a string; users mean a number.
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_config_file(path: str | Path, base: SSFlowConfig | None = None) -> SSFlowConfig:
+    """Read a nested config YAML (as written to ``config.yaml``) on top of ``base``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"config file not found: {path}")
+    try:
+        nested = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(nested, Mapping):
+        raise UserInputError(f"{path}: expected a mapping of sections, got {type(nested).__name__}")
+    return config_from_flat(flatten_nested(nested, str(path)), base)
+
+
+def save_config_file(config: SSFlowConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config_to_nested(config), sort_keys=False))

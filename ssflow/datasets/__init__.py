@@ -1,0 +1,1 @@
+"""Dataset readers in their official layouts, plus the generated demo datasets."""

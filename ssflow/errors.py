@@ -1,0 +1,9 @@
+"""The one exception type for mistakes a user can fix (bad paths, keys, values).
+
+The command line turns it into one line on stderr and exit code 2; anything
+else is a bug and keeps its traceback.
+"""
+
+
+class UserInputError(ValueError):
+    """A problem with the user's input, explained in one line."""
