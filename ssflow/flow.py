@@ -1,0 +1,103 @@
+"""One 2D normalizing flow per feature level (FrEIA ``AllInOneBlock`` stacks).
+
+Each flow maps a feature map ``x`` (N, C, H, W) to ``z`` of the same shape with
+``log p(x) = sum log N(z; 0, 1) + log |det dz/dx|``. Its coupling subnets come
+from :func:`ssflow.subnets.subnet_constructor`; the flow never looks at them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+from FrEIA.framework import SequenceINN
+from FrEIA.modules import AllInOneBlock
+from torch import nn
+
+from ssflow.config import FlowConfig
+from ssflow.subnets import subnet_constructor
+
+HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
+
+
+class FlowOutput(NamedTuple):
+    z: list[torch.Tensor]  # per level (N, C_l, H_l, W_l)
+    log_jac_det: list[torch.Tensor]  # per level (N,)
+
+
+def build_level_flow(channels: int, config: FlowConfig) -> SequenceINN:
+    """A stack of ``config.coupling_blocks`` affine couplings over ``channels`` channels.
+
+    Spatial size is not fixed here: the conv/attention subnets accept any H, W.
+    """
+    flow = SequenceINN(channels, 1, 1)
+    constructor = subnet_constructor(
+        config.block_pattern, config.hidden_channels, config.attention_heads, config.dropout
+    )
+    for _ in range(config.coupling_blocks):
+        flow.append(
+            AllInOneBlock,
+            subnet_constructor=constructor,
+            affine_clamping=config.clamp,
+            permute_soft=False,
+        )
+    return flow
+
+
+class MultiScaleFlow(nn.Module):
+    """Independent flows, one per feature level."""
+
+    def __init__(self, channels: Sequence[int], config: FlowConfig, seed: int) -> None:
+        super().__init__()
+        self.channels = tuple(channels)
+        # FrEIA draws its hard permutations from numpy's global generator: seed it
+        # for this construction only and put it back, so building is deterministic
+        # without leaving global state behind.
+        saved_numpy = np.random.get_state()
+        try:
+            np.random.seed(seed)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.levels = nn.ModuleList(build_level_flow(c, config) for c in self.channels)
+        finally:
+            np.random.set_state(saved_numpy)
+
+    def forward(self, features: Sequence[torch.Tensor]) -> FlowOutput:
+        if len(features) != len(self.levels):
+            raise ValueError(f"expected {len(self.levels)} feature levels, got {len(features)}")
+        zs, log_dets = [], []
+        for flow, x in zip(self.levels, features):
+            z, log_det = flow(x)
+            zs.append(z)
+            log_dets.append(log_det)
+        return FlowOutput(zs, log_dets)
+
+    def inverse(self, zs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Map latents back to features (used to check invertibility)."""
+        return [flow(z, rev=True)[0] for flow, z in zip(self.levels, zs)]
+
+
+def element_nll(z: torch.Tensor) -> torch.Tensor:
+    """Negative log density of each latent element under N(0, 1): ``0.5 z^2 + 0.5 log 2 pi``."""
+    return 0.5 * z.pow(2) + HALF_LOG_TWO_PI
+
+
+def image_nll_per_dim(output: FlowOutput) -> torch.Tensor:
+    """Per-image NLL divided by the number of feature dimensions over all levels, (N,).
+
+    ``NLL_i = -(sum_{l,c,h,w} log N(z; 0, 1) + sum_l log det J_l)`` (paper, Eq. 2),
+    divided by ``sum_l C_l H_l W_l`` so values compare across sizes and levels.
+    """
+    total = torch.zeros_like(output.log_jac_det[0])
+    dims = 0
+    for z, log_det in zip(output.z, output.log_jac_det):
+        total = total + element_nll(z).flatten(1).sum(1) - log_det
+        dims += z[0].numel()
+    return total / dims
+
+
+def position_energy(output: FlowOutput) -> list[torch.Tensor]:
+    """Per level, the mean over channels of ``0.5 z^2`` at each position, (N, H_l, W_l)."""
+    return [0.5 * z.pow(2).mean(1) for z in output.z]
