@@ -1,0 +1,193 @@
+"""Evaluation metrics: image AUROC, pixel AUROC and AUPRO, on numpy arrays.
+
+AUROC is computed exactly by counting pairs (Mann-Whitney U), so a tie
+between a normal and an anomalous score counts one half. AUPRO follows the
+MVTec-AD protocol (Bergmann et al., "The MVTec Anomaly Detection Dataset",
+IJCV 2021): ground-truth regions are the 8-connected components of each mask;
+the per-region overlap (PRO) is averaged over all regions; the PRO curve is
+integrated over the false-positive rate from 0 to ``fpr_limit`` and divided by
+``fpr_limit``.
+
+Every function validates its inputs and raises
+:class:`~ssflow.errors.UserInputError` with one line on misuse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ssflow.errors import UserInputError
+
+# 3x3 ones inside each image, nothing across images: MVTec's reference labels
+# each mask with scipy.ndimage.label and this 8-connectivity structure.
+_REGION_STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
+_REGION_STRUCTURE[1] = True
+
+
+def image_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of image scores.
+
+    Args:
+        scores: (N,) anomaly score per image, higher = more anomalous.
+        labels: (N,) 1 (or True) for anomalous images, 0 for normal ones.
+
+    Returns:
+        AUROC in [0, 1]; tied scores of a normal and an anomalous image count 1/2.
+    """
+    scores, labels = _checked_pair(scores, "scores", labels, "labels", ndim=1)
+    return _auroc(scores, labels)
+
+
+def pixel_auroc(maps: np.ndarray, masks: np.ndarray) -> float:
+    """Area under the ROC curve over all pixels of all images.
+
+    Args:
+        maps: (N, H, W) anomaly map, higher = more anomalous.
+        masks: (N, H, W) ground truth, 1 (or True) for anomalous pixels.
+    """
+    maps, masks = _checked_pair(maps, "maps", masks, "masks", ndim=3)
+    return _auroc(maps.ravel(), masks.ravel())
+
+
+def pro_curve(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-region-overlap curve of the MVTec-AD protocol, one point per distinct score.
+
+    A pixel is predicted anomalous at threshold t when its score is >= t; t
+    sweeps the distinct scores from the highest down, so equal scores enter
+    the prediction together (one step of the curve). The cost is one sort of
+    all N*H*W pixels.
+
+    Args:
+        maps: (N, H, W) anomaly map, higher = more anomalous.
+        masks: (N, H, W) ground truth, 1 (or True) for anomalous pixels.
+
+    Returns:
+        ``(fpr, pro)``, both (T + 1,), starting at (0, 0) (nothing predicted)
+        and ending at (1, 1) (everything predicted); ``fpr`` is non-decreasing.
+        FPR = false-positive pixels / all normal pixels; PRO = mean over all
+        regions of |region and predicted| / |region|.
+    """
+    maps, masks = _checked_pair(maps, "maps", masks, "masks", ndim=3)
+    regions, region_count = ndimage.label(masks, structure=_REGION_STRUCTURE)
+    normal_count = int(masks.size - np.count_nonzero(masks))
+
+    # Each pixel of region r adds 1 / |r| to that region's overlap once it is
+    # predicted; normal pixels add to the false positives instead. Summing in
+    # descending score order gives every threshold's totals at once.
+    inverse_size = np.zeros(region_count + 1)
+    inverse_size[1:] = 1.0 / np.bincount(regions.ravel(), minlength=region_count + 1)[1:]
+    # Sorting the negated scores gives descending order with contiguous
+    # indices (a reversed argsort makes every gather below much slower).
+    order = np.argsort(-maps.ravel())
+    sorted_scores = maps.ravel()[order]
+    sorted_regions = regions.ravel()[order]
+    false_positives = np.cumsum(sorted_regions == 0, dtype=np.int64)
+    overlap = np.cumsum(inverse_size[sorted_regions])
+
+    # The last pixel of each group of equal scores closes one threshold.
+    group_ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True))
+    fpr = np.concatenate([[0.0], false_positives[group_ends] / normal_count])
+    pro = np.concatenate([[0.0], overlap[group_ends] / region_count])
+    # Summation rounding may land a hair above 1 at the end of the curve.
+    return fpr, np.clip(pro, 0.0, 1.0)
+
+
+def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
+    """Normalised area under the PRO curve up to ``fpr_limit`` (MVTec-AD protocol).
+
+    The curve of :func:`pro_curve` is integrated with the trapezoid rule from
+    FPR 0 to ``fpr_limit``, interpolated linearly at exactly ``fpr_limit``,
+    and divided by ``fpr_limit``, so a perfect map scores 1.0. A constant map
+    (one threshold: nothing or everything predicted) gives the straight line
+    from (0, 0) to (1, 1) and scores ``fpr_limit / 2``.
+
+    Args:
+        maps: (N, H, W) anomaly map, higher = more anomalous.
+        masks: (N, H, W) ground truth, 1 (or True) for anomalous pixels.
+        fpr_limit: upper end of the FPR integration range, in (0, 1].
+    """
+    if not 0.0 < fpr_limit <= 1.0:
+        raise UserInputError(
+            f"aupro: fpr_limit={fpr_limit!r}, expected a number in (0, 1]; the MVTec-AD value is 0.3"
+        )
+    fpr, pro = pro_curve(maps, masks)
+    return float(_area_up_to(fpr, pro, fpr_limit) / fpr_limit)
+
+
+def _area_up_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
+    """Trapezoid area under y(x) for x in [x[0], limit]; ``x`` non-decreasing, x[0] <= limit <= x[-1]."""
+    inside = int(np.searchsorted(x, limit, side="right"))
+    area = float(np.trapezoid(y[:inside], x[:inside]))
+    last_x, last_y = x[inside - 1], y[inside - 1]
+    if inside < len(x) and last_x < limit:
+        # x[inside] > limit > last_x here, so the slope is finite.
+        y_limit = last_y + (y[inside] - last_y) * (limit - last_x) / (x[inside] - last_x)
+        area += 0.5 * (last_y + y_limit) * (limit - last_x)
+    return area
+
+
+def _auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Exact AUROC = P(score_pos > score_neg) + 0.5 P(score_pos == score_neg) (Mann-Whitney U)."""
+    order = np.argsort(scores)
+    sorted_scores = scores[order]
+    sorted_positive = positive[order]
+    group_starts = np.flatnonzero(np.append(True, sorted_scores[1:] != sorted_scores[:-1]))
+    positives = np.add.reduceat(sorted_positive.astype(np.int64), group_starts)
+    negatives = np.diff(np.append(group_starts, scores.size)) - positives
+    negatives_below = np.cumsum(negatives) - negatives
+    # Counts are integers; doubling keeps the half-weights of ties exact.
+    wins_twice = int(np.sum(positives * (2 * negatives_below + negatives)))
+    return wins_twice / (2.0 * int(positives.sum()) * int(negatives.sum()))
+
+
+def _checked_pair(
+    values: np.ndarray, values_name: str, truth: np.ndarray, truth_name: str, ndim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate scores against binary ground truth; returns (float scores, bool truth)."""
+    values = np.asarray(values)
+    truth = np.asarray(truth)
+    layout = "(N,)" if ndim == 1 else "(N, H, W)"
+    if values.shape != truth.shape:
+        raise UserInputError(
+            f"{values_name} has shape {values.shape} but {truth_name} has shape {truth.shape}; "
+            f"expected the same {layout} shape for both"
+        )
+    if values.ndim != ndim:
+        raise UserInputError(
+            f"{values_name} and {truth_name} have shape {values.shape}; expected {layout} "
+            f"(stack single items with np.stack or add an axis with [None])"
+        )
+    if values.dtype.kind not in "biuf":
+        raise UserInputError(f"{values_name} has dtype {values.dtype}; expected real numbers")
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    bad = values.size - int(np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise UserInputError(
+            f"{values_name} contain {bad} NaN/Inf value(s) out of {values.size}; "
+            "metrics need finite scores (a diverged model produces these)"
+        )
+    return values, _binary(truth, truth_name)
+
+
+def _binary(truth: np.ndarray, name: str) -> np.ndarray:
+    """Check ground truth holds only 0/1 (or bools) and both classes; returns bools."""
+    if truth.dtype != bool:
+        if not np.issubdtype(truth.dtype, np.number):
+            raise UserInputError(f"{name} has dtype {truth.dtype}; expected 0/1 or booleans")
+        unexpected = np.setdiff1d(np.unique(truth), [0, 1])
+        if unexpected.size:
+            raise UserInputError(
+                f"{name} contain values {unexpected[:5].tolist()} besides 0 and 1; "
+                "expected 0 (normal) / 1 (anomalous); for 0/255 masks pass mask > 0"
+            )
+        truth = truth.astype(bool)
+    positives = int(np.count_nonzero(truth))
+    if positives == 0 or positives == truth.size:
+        present = "1 (anomalous)" if positives else "0 (normal)"
+        raise UserInputError(
+            f"{name} contain only class {present} ({truth.size} entries); AUROC/AUPRO is undefined "
+            "with a single class: evaluate on a set with both normal and anomalous samples"
+        )
+    return truth
