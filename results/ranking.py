@@ -1,0 +1,94 @@
+"""Rank trials from the rows of the results store; pure functions of a DataFrame.
+
+Trials are chosen on the selection split only: the report-split columns are
+carried along for reading, never used to sort or pick.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from results.schema import HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
+
+TRIAL_KEYS = ["experiment", "dataset", "category", "trial_id"]
+CATEGORY_KEYS = ["dataset", "category"]
+REQUIRED_COLUMNS = [*TRIAL_KEYS, "status", "epoch", "selection_objective"]
+# Finished trials first, pruned after, failed last; a running trial has not lost yet.
+STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "failed": 3}
+AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss"]
+DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json"]
+
+
+def trial_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (experiment, dataset, category, trial_id) from per-epoch rows.
+
+    Columns: the trial keys; ``status`` (the final row's, else ``running``) and
+    its ``error``; ``last_epoch``; the selection and report metrics and ``loss``
+    at the last epoch; ``best_selection_objective`` over all epochs; ``seconds``
+    (the largest reported); descriptive columns and every ``hp.*`` column.
+    """
+    _require_columns(df)
+    if "written_at" in df.columns:
+        df = df.sort_values("written_at", kind="stable")
+    groups = df.groupby(TRIAL_KEYS, sort=True, dropna=False)
+    summary = pd.DataFrame(index=groups.size().index)
+
+    finals = df[df["status"] != "running"].groupby(TRIAL_KEYS, dropna=False)
+    summary["status"] = finals["status"].last().reindex(summary.index).fillna("running")
+    summary["error"] = _last(finals, "error", df).reindex(summary.index)
+
+    summary["last_epoch"] = groups["epoch"].max()
+    last_epoch = groups["epoch"].transform("max")
+    at_last = df[(df["epoch"] == last_epoch).fillna(False).astype(bool)]
+    at_last_groups = at_last.groupby(TRIAL_KEYS, dropna=False)
+    for column in [c for c in AT_LAST_EPOCH if c in df.columns]:
+        # last() skips nulls: a failed final row without metrics keeps the epoch row's values.
+        summary[column] = at_last_groups[column].last().reindex(summary.index)
+    summary["best_selection_objective"] = groups["selection_objective"].max()
+    if "seconds" in df.columns:
+        summary["seconds"] = groups["seconds"].max()
+
+    carried = [c for c in DESCRIPTIVE if c in df.columns] + [c for c in df.columns if c.startswith(HP_PREFIX)]
+    for column in carried:
+        summary[column] = groups[column].last()
+    return summary.reset_index()
+
+
+def rank_trials(df: pd.DataFrame) -> pd.DataFrame:
+    """Trial summaries ranked within each (dataset, category); ``rank`` starts at 1.
+
+    Order: status (finished, running, pruned, failed), then the selection
+    objective at the trial's last epoch (higher first, missing last), then the
+    best selection objective, then experiment and trial id for a stable result.
+    """
+    summary = trial_summary(df)
+    summary["_status_order"] = summary["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER))
+    ranked = summary.sort_values(
+        [*CATEGORY_KEYS, "_status_order", "selection_objective", "best_selection_objective", "experiment", "trial_id"],
+        ascending=[True, True, True, False, False, True, True],
+        na_position="last",
+        kind="stable",
+    ).drop(columns="_status_order")
+    ranked.insert(len(TRIAL_KEYS), "rank", ranked.groupby(CATEGORY_KEYS, dropna=False).cumcount() + 1)
+    return ranked.reset_index(drop=True)
+
+
+def best_trials(df: pd.DataFrame) -> pd.DataFrame:
+    """The best usable trial per (dataset, category): the first by rank that did not
+    fail and has a selection objective. A category whose trials all failed has no row.
+    """
+    ranked = rank_trials(df)
+    usable = ranked[(ranked["status"] != "failed") & ranked["selection_objective"].notna()]
+    return usable.groupby(CATEGORY_KEYS, dropna=False).head(1).reset_index(drop=True)
+
+
+def _last(groups: pd.core.groupby.DataFrameGroupBy, column: str, df: pd.DataFrame) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series(index=groups.size().index, dtype=object)
+    return groups[column].last()
+
+
+def _require_columns(df: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"results frame lacks column(s) {', '.join(missing)}; read it with ResultStore.read()")
