@@ -10,6 +10,10 @@ deterministic, so a trial that resumes and writes an epoch again replaces that
 file instead of adding rows; no other file is ever rewritten. A file is written
 under a ``.``-prefixed temporary name in the same folder and then moved into
 place, so readers (which skip ``.`` and ``_`` names) never see a partial file.
+
+Plain ``pd.read_parquet(root + "/results")`` reads the store too, but it guesses
+the folder values' types: where every category looks numeric (BTAD's ``01``)
+it returns numbers. :meth:`ResultStore.read` always returns strings.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ def file_kind(row: Mapping[str, Any]) -> str:
         return FINAL_KIND
     epoch = row.get("epoch")
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-        raise ValueError(f"running result row of trial {row.get('trial_id')!r} needs an integer epoch >= 0, got {epoch!r}")
+        raise ValueError(
+            f"running result row of trial {row.get('trial_id')!r} needs an integer epoch >= 0, got {epoch!r}"
+        )
     return f"e{int(epoch):04d}"
 
 

@@ -167,7 +167,8 @@ def _parse_param(source: str, key: str, spec: Any, known: Mapping[str, Any]) -> 
         )
     extra = sorted(set(map(str, spec)) - set(PARAM_KEYS[kind]))
     if extra:
-        raise UserInputError(f"{where}: unknown field '{extra[0]}' for type {kind}; allowed: {', '.join(PARAM_KEYS[kind])}")
+        allowed = ", ".join(PARAM_KEYS[kind])
+        raise UserInputError(f"{where}: unknown field '{extra[0]}' for type {kind}; allowed: {allowed}")
     if kind == "fixed":
         if "value" not in spec:
             raise UserInputError(f"{where}: type fixed needs a 'value'")
@@ -219,7 +220,8 @@ def _parse_range(where: str, key: str, kind: str, spec: Mapping[str, Any], decla
         raise UserInputError(f"{where}: log scale works only with step 1, got step={step}; drop one of them")
     if (high - low) % step:
         raise UserInputError(
-            f"{where}: high - low ({high - low}) is not a multiple of step ({step}); e.g. high: {high - (high - low) % step}"
+            f"{where}: high - low ({high - low}) is not a multiple of step ({step});"
+            f" e.g. high: {high - (high - low) % step}"
         )
     return IntParam(key, int(low), int(high), int(step), log)
 
