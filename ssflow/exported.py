@@ -1,0 +1,62 @@
+"""Best-config export files: one resolved config per category, with provenance.
+
+Written by ``run_search.py export`` and read back by ``run_search.py train
+--config best.yaml --category C`` into the same config dataclasses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ssflow.config import SSFlowConfig, config_from_flat, flatten_nested
+from ssflow.errors import UserInputError
+
+EXPORT_FORMAT = "ssflow-export/1"
+
+
+def is_export_file(path: Path) -> bool:
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(content, Mapping) and content.get("format") == EXPORT_FORMAT
+
+
+def read_export(path: Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise UserInputError(f"cannot read export file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(content, Mapping) or content.get("format") != EXPORT_FORMAT:
+        raise UserInputError(f"{path}: not an export file (expected 'format: {EXPORT_FORMAT}')")
+    if not isinstance(content.get("categories"), Mapping) or not content["categories"]:
+        raise UserInputError(f"{path}: no categories in the export file")
+    return dict(content)
+
+
+def load_export_config(path: Path, category: str | None) -> SSFlowConfig:
+    """The exported config of ``category`` (may be omitted when the file holds exactly one)."""
+    categories = read_export(path)["categories"]
+    if category is None:
+        if len(categories) != 1:
+            raise UserInputError(
+                f"{path} holds {len(categories)} categories ({', '.join(categories)}); pick one with --category"
+            )
+        category = next(iter(categories))
+    if category not in categories:
+        raise UserInputError(f"{path}: no category '{category}'; it holds {', '.join(categories)}")
+    entry = categories[category]
+    return config_from_flat(flatten_nested(entry["config"], f"{path} [{category}]"))
+
+
+def write_export(path: Path, header: Mapping[str, Any], categories: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write atomically (temporary sibling, then rename)."""
+    content = {"format": EXPORT_FORMAT, **header, "categories": {k: dict(v) for k, v in categories.items()}}
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(yaml.safe_dump(content, sort_keys=False))
+    temporary.replace(path)

@@ -1,0 +1,54 @@
+"""``model.pt``: flow weights, resolved config and calibration, loadable with ``weights_only=True``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from ssflow.calibration import Calibration
+from ssflow.config import SSFlowConfig, config_from_flat, config_to_nested, flatten_nested
+from ssflow.errors import UserInputError
+from ssflow.flow import MultiScaleFlow
+
+FORMAT = "ssflow-model/1"
+
+
+class LoadedModel(NamedTuple):
+    config: SSFlowConfig
+    flow: MultiScaleFlow
+    calibration: Calibration
+
+
+def save_model(path: str | Path, config: SSFlowConfig, flow: MultiScaleFlow, calibration: Calibration) -> None:
+    """Write atomically: a temporary sibling, then a rename."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "config": config_to_nested(config),
+        "channels": list(flow.channels),
+        "flow": {k: v.detach().cpu() for k, v in flow.state_dict().items()},
+        "calibration": calibration._asdict(),
+    }
+    temporary = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
+    """Read a ``model.pt`` written by :func:`save_model` (no pickled code is executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a bad file
+        raise UserInputError(f"{path}: not a readable ssflow model ({type(error).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserInputError(f"{path}: not an ssflow model file (expected format {FORMAT})")
+    config = config_from_flat(flatten_nested(payload["config"], str(path)))
+    flow = MultiScaleFlow(payload["channels"], config.flow, config.seed)
+    flow.load_state_dict(payload["flow"])
+    flow.to(torch.device(device)).eval()
+    return LoadedModel(config, flow, Calibration(**payload["calibration"]))

@@ -1,0 +1,241 @@
+"""Training one flow on one category: ``fit`` prints nothing and returns numbers.
+
+Each step feeds B normal images and their B synthetic counterparts through the
+flow in one pass (paper, Sec. 3.3). The frozen backbone runs once over the
+clean images of the run; during training only synthetic images go through it.
+After every epoch both test splits are scored and ``on_epoch`` is called, so a
+scheduler can prune on the *selection* split.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ssflow.backbone import build_backbone
+from ssflow.calibration import Calibration, calibrate
+from ssflow.config import SSFlowConfig
+from ssflow.data import PreparedData
+from ssflow.evaluate import Evaluation, SplitMetrics, evaluate
+from ssflow.features import extract_features, images_to_tensor
+from ssflow.flow import MultiScaleFlow
+from ssflow.loss import self_supervised_loss
+from ssflow.synthesis import synthesize_batch
+
+FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
+
+
+class EpochReport(NamedTuple):
+    epoch: int  # epochs completed, from 1
+    loss: float
+    nll_normal: float
+    nll_synthetic: float
+    selection: SplitMetrics
+    report: SplitMetrics
+    seconds: float  # training time so far, this run and resumed ones
+    epoch_seconds: float
+    checkpoint: Callable[[], dict[str, Any]]  # the state to resume from after this epoch
+
+
+class FitResult(NamedTuple):
+    status: str  # finished | diverged | stopped
+    reason: str  # why it diverged or stopped; empty when finished
+    epochs: int
+    seconds: float
+    selection: SplitMetrics | None
+    report: SplitMetrics | None
+    flow: MultiScaleFlow | None
+    calibration: Calibration | None
+
+
+class Diverged(Exception):
+    """Training produced NaN/Inf or a collapsed anomaly map."""
+
+
+class RunFeatures(NamedTuple):
+    train: list[torch.Tensor]
+    selection: list[torch.Tensor]
+    report: list[torch.Tensor]
+
+
+EpochCallback = Callable[[EpochReport], "bool | None"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """A shuffled pass over ``n`` items; a lone leftover joins the previous batch (synthesis needs pairs)."""
+    order = rng.permutation(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else n
+        yield order[start:end]
+
+
+def _synthetic_batch(images: np.ndarray, config: SSFlowConfig,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if len(images) == 1:  # one-shot: patches come from elsewhere in the same image
+        synthetic, masks = synthesize_batch(np.concatenate([images, images]), config.synthesis, rng)
+        return synthetic[:1], masks[:1]
+    return synthesize_batch(images, config.synthesis, rng)
+
+
+def _check_evaluation(evaluation: Evaluation, split: str) -> None:
+    if not np.isfinite(evaluation.maps).all():
+        raise Diverged(f"non-finite anomaly map on the {split} split")
+    if np.ptp(evaluation.scores) == 0:
+        raise Diverged(f"anomaly map collapsed to a constant on the {split} split")
+
+
+def _schedule(optimizer: torch.optim.Optimizer, config: SSFlowConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.train.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.train.epochs, eta_min=config.train.min_lr
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+
+def compute_run_features(backbone: nn.Module, data: PreparedData, device: torch.device) -> RunFeatures:
+    """Backbone features of the clean images of a run, computed once."""
+    return RunFeatures(
+        train=extract_features(backbone, data.train, device),
+        selection=extract_features(backbone, data.selection.images, device),
+        report=extract_features(backbone, data.report.images, device),
+    )
+
+
+class _Trainer:
+    """The state of one run: flow, optimiser, schedule, generator; one method per phase."""
+
+    def __init__(self, config: SSFlowConfig, data: PreparedData, device: torch.device,
+                 backbone: nn.Module, features: RunFeatures) -> None:
+        self.config, self.data, self.device = config, data, device
+        self.backbone, self.features = backbone, features
+        self.flow = MultiScaleFlow(backbone.channels, config.flow, config.seed).to(device)
+        self.parameters = [p for p in self.flow.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(
+            self.parameters, lr=config.train.lr, eps=config.train.adam_eps,
+            weight_decay=config.train.weight_decay,
+        )
+        self.scheduler = _schedule(self.optimizer, config)
+        self.rng = np.random.default_rng(config.seed)
+        self.epoch = 0
+        self.seconds = 0.0
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "seconds": self.seconds,
+            "flow": self.flow.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        self.seconds = float(state["seconds"])
+        self.flow.load_state_dict(state["flow"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+
+    def train_epoch(self) -> tuple[float, float, float]:
+        """One pass over the training images; mean loss and NLLs."""
+        self.flow.train()
+        totals = np.zeros(3)
+        steps = 0
+        for index in batch_indices(len(self.data.train), self.config.train.batch_size, self.rng):
+            totals += self._step(index)
+            steps += 1
+        self.scheduler.step()
+        return tuple(totals / max(steps, 1))
+
+    def _step(self, index: np.ndarray) -> np.ndarray:
+        synthetic, masks = _synthetic_batch(self.data.train[index], self.config, self.rng)
+        synthetic_features = extract_features(self.backbone, synthetic, self.device)
+        torch_index = torch.from_numpy(index).to(self.device)
+        inputs = [torch.cat([level.index_select(0, torch_index), syn])
+                  for level, syn in zip(self.features.train, synthetic_features)]
+        mask_tensor = images_to_tensor(masks[..., None].astype(np.uint8) * 255, self.device)
+        output = self.flow(inputs)
+        result = self_supervised_loss(output, len(index), mask_tensor, self.config.loss)
+        if not torch.isfinite(result.loss):
+            raise Diverged(f"non-finite loss at epoch {self.epoch + 1}")
+        self.optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.parameters, self.config.train.grad_clip)
+        if not torch.isfinite(grad_norm):
+            raise Diverged(f"non-finite gradient at epoch {self.epoch + 1}")
+        self.optimizer.step()
+        return np.array([result.loss.item(), result.nll_normal, result.nll_synthetic])
+
+    def evaluate_splits(self) -> tuple[Evaluation, Evaluation]:
+        selection = evaluate(self.flow, self.features.selection, self.data.selection, self.config.map)
+        report = evaluate(self.flow, self.features.report, self.data.report, self.config.map)
+        _check_evaluation(selection, "selection")
+        _check_evaluation(report, "report")
+        return selection, report
+
+
+def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "cpu",
+        on_epoch: EpochCallback | None = None, resume: dict[str, Any] | None = None,
+        backbone: nn.Module | None = None, features: RunFeatures | None = None) -> FitResult:
+    """Train for ``config.train.epochs`` epochs; never raises for divergence.
+
+    ``on_epoch`` gets an :class:`EpochReport` after every epoch and may return
+    True to stop early. ``resume`` is a state from ``EpochReport.checkpoint()``.
+    ``backbone``/``features`` let callers share a loaded backbone or cached features.
+    """
+    device = torch.device(device)
+    backbone = backbone or build_backbone(config.backbone.name, config.backbone.levels,
+                                          config.backbone.weights, device)
+    features = features or compute_run_features(backbone, data, device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        trainer = _Trainer(config, data, device, backbone, features)
+        if resume is not None:
+            trainer.restore(resume)
+        return _run(trainer, on_epoch)
+
+
+def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
+    config = trainer.config
+    evaluations: tuple[Evaluation, Evaluation] | None = None
+    status, reason = FINISHED, ""
+    try:
+        while trainer.epoch < config.train.epochs:
+            started = time.perf_counter()
+            loss, nll_normal, nll_synthetic = trainer.train_epoch()
+            evaluations = trainer.evaluate_splits()
+            trainer.epoch += 1
+            epoch_seconds = time.perf_counter() - started
+            trainer.seconds += epoch_seconds
+            report = EpochReport(
+                trainer.epoch, loss, nll_normal, nll_synthetic, evaluations[0].metrics,
+                evaluations[1].metrics, trainer.seconds, epoch_seconds, trainer.state,
+            )
+            if on_epoch is not None and on_epoch(report) and trainer.epoch < config.train.epochs:
+                status, reason = STOPPED, f"stopped by the caller after epoch {trainer.epoch}"
+                break
+        if evaluations is None:  # resumed after the last epoch: score once more
+            evaluations = trainer.evaluate_splits()
+    except Diverged as error:
+        return FitResult(DIVERGED, str(error), trainer.epoch, trainer.seconds, None, None, None, None)
+    selection, report_split = evaluations
+    calibration = calibrate(selection, trainer.data.selection)
+    return FitResult(status, reason, trainer.epoch, trainer.seconds, selection.metrics,
+                     report_split.metrics, trainer.flow, calibration)
