@@ -1,0 +1,60 @@
+"""Entry point of ``run_search.py``: subcommands, and one-line errors for user mistakes.
+
+``run_search.py --dataset D ...`` runs a search; ``train``, ``show``, ``export``
+and ``predict`` are subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from rich.console import Console
+
+from ssflow.errors import UserInputError
+
+# name -> (module, help); the search is the default when no subcommand is named.
+COMMANDS = {
+    "search": ("cli.search_command", "tune the detector per category with Ray Tune (the default)"),
+    "train": ("cli.train_command", "train and evaluate one category, write model.pt"),
+    "show": ("cli.show_command", "leaderboards and plots of a sweep"),
+    "export": ("cli.export_command", "write the best config per category"),
+    "predict": ("cli.predict_command", "score images with a trained model.pt"),
+}
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line instead of the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    prog = "run_search.py" if name == "search" else f"run_search.py {name}"
+    parser = OneLineParser(prog=prog, description=help_text)
+    module.add_arguments(parser)
+    return parser, module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = argv[0] if argv and argv[0] in COMMANDS else "search"
+    if name != "search" or (argv and argv[0] == "search"):
+        argv = argv[1:]
+    parser, module = _command_parser(name)
+    args = parser.parse_args(argv)
+    console = Console(stderr=False)
+    try:
+        return module.run(args, console)
+    except UserInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,55 @@
+"""From command-line arguments to a validated :class:`SSFlowConfig`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ssflow.config import SSFlowConfig, config_from_flat, load_config_file, parse_override
+from ssflow.errors import UserInputError
+from ssflow.exported import is_export_file, load_export_config
+from ssflow.presets import PRESETS, preset
+
+# Command-line flags that are shorthands for config keys.
+FLAG_KEYS = {
+    "dataset": "data.dataset",
+    "category": "data.category",
+    "data_root": "data.root",
+    "shots": "data.shots",
+    "backbone": "backbone.name",
+    "backbone_weights": "backbone.weights",
+    "image_size": "backbone.image_size",
+    "epochs": "train.epochs",
+    "seed": "seed",
+}
+
+
+def base_config(config_arg: str | None, category: str | None) -> SSFlowConfig:
+    """The preset or file named by ``--config`` (default preset when None)."""
+    if not config_arg:
+        return preset("default")
+    if config_arg in PRESETS and not Path(config_arg).exists():
+        return preset(config_arg)
+    path = Path(config_arg)
+    if not path.is_file():
+        raise UserInputError(
+            f"--config {config_arg}: no such file and not a preset (presets: {', '.join(PRESETS)})"
+        )
+    if is_export_file(path):
+        return load_export_config(path, category)
+    return load_config_file(path, preset("default"))
+
+
+def resolve_config(args: argparse.Namespace) -> SSFlowConfig:
+    """Preset or file, then shorthand flags, then ``--set key=value`` (last wins)."""
+    base = base_config(getattr(args, "config", None), getattr(args, "category", None))
+    flat: dict[str, Any] = {}
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            flat[key] = value
+    for text in getattr(args, "set", None) or []:
+        key, value = parse_override(text)
+        flat[key] = value
+    return config_from_flat(flat, base)

@@ -1,0 +1,150 @@
+"""``run_search.py train``: train and evaluate one category, write a model folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.resolve import resolve_config
+from ssflow.backbone import build_backbone
+from ssflow.config import SSFlowConfig, save_config_file
+from ssflow.data import PreparedData, prepare_data
+from ssflow.errors import UserInputError
+from ssflow.evaluate import score_features
+from ssflow.features import extract_features
+from ssflow.model_io import save_model
+from ssflow.overlay import heatmap_overlay, side_by_side, write_png
+from ssflow.train import EpochReport, FitResult, fit, resolve_device
+
+OVERLAY_COUNT = 6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=["mvtec", "btad", "dagm", "demo"], default=None)
+    parser.add_argument("--category", default=None, help="dataset category, e.g. bottle, 01, Class1")
+    parser.add_argument("--data-root", default=None, help="dataset folder in its official layout")
+    parser.add_argument("--config", default=None,
+                        help="a config YAML, an export file from 'export', or a preset name (default, paper)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set flow.coupling_blocks=8 (repeatable)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--shots", type=int, default=None, help="train on k normal images (few-shot)")
+    parser.add_argument("--backbone", default=None, help="timm model name")
+    parser.add_argument("--backbone-weights", default=None, help="local weights file for the backbone")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def _check_request(config: SSFlowConfig, device_name: str) -> None:
+    if not config.data.category:
+        raise UserInputError("train needs --category (or an export file holding one category)")
+    if device_name == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserInputError("--device cuda: no CUDA device is available here; use --device auto or cpu")
+
+
+def _split_summary(result: FitResult) -> dict[str, Any]:
+    return {
+        "status": result.status,
+        "reason": result.reason,
+        "epochs": result.epochs,
+        "seconds": round(result.seconds, 3),
+        "selection": result.selection._asdict() if result.selection else None,
+        "report": result.report._asdict() if result.report else None,
+    }
+
+
+def _overlay_rows(data: PreparedData) -> np.ndarray:
+    """A few report images, anomalous first, so the overlays show defects and normal texture."""
+    labels = data.report.labels
+    anomalous, normal = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    return np.concatenate([anomalous[:OVERLAY_COUNT - 2], normal[:2]])
+
+
+def _write_overlays(folder: Path, data: PreparedData, result: FitResult, backbone, config, device) -> None:
+    rows = _overlay_rows(data)
+    features = extract_features(backbone, data.report.images[rows], device)
+    maps, scores = score_features(result.flow, features, config.backbone.image_size, config.map)
+    calibration = result.calibration
+    for row, anomaly_map, score in zip(rows, maps, scores):
+        image = data.report.images[row]
+        overlay = heatmap_overlay(image, anomaly_map, calibration.map_low, calibration.map_high,
+                                  data.report.masks[row])
+        name = Path(data.report.paths[row]).stem
+        write_png(folder / f"overlay_{name}_score{score:.3f}.png", side_by_side(image, overlay))
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move finished files into ``out``; each replace is atomic, so ``out`` never holds half a file."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in sorted(staging.iterdir(), key=lambda p: p.name == "metrics.json"):
+        item.replace(out / item.name)  # metrics.json last: its presence means the folder is complete
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    config = resolve_config(args)
+    _check_request(config, args.device)
+    device = resolve_device(args.device)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out}: exists and is not a folder")
+    data = prepare_data(config.data, config.backbone.image_size, config.seed)
+    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
+    console.print(f"[bold]{config.data.dataset}/{config.data.category}[/]: {len(data.train)} training, "
+                  f"{len(data.selection)} selection, {len(data.report)} report images on {device}")
+    with _progress(console) as progress:
+        task = progress.add_task("training", total=config.train.epochs, objective=float("nan"))
+
+        def on_epoch(report: EpochReport) -> None:
+            progress.update(task, completed=report.epoch, objective=report.selection.objective)
+
+        result = fit(config, data, device, on_epoch=on_epoch, backbone=backbone)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        save_config_file(config, staging / "config.yaml")
+        if result.flow is not None:
+            save_model(staging / "model.pt", config, result.flow, result.calibration)
+            _write_overlays(staging, data, result, backbone, config, device)
+        summary = {"dataset": config.data.dataset, "category": config.data.category,
+                   "device": str(device), **_split_summary(result)}
+        (staging / "metrics.json").write_text(json.dumps(summary, indent=2) + os.linesep)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _print_result(console, result, out)
+    return 0 if result.status == "finished" else 1
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("selection objective {task.fields[objective]:.3f}"), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+
+
+def _print_result(console: Console, result: FitResult, out: Path) -> None:
+    if result.status != "finished":
+        console.print(f"[red]{result.status}[/]: {result.reason}")
+    for split in ("selection", "report"):
+        metrics = getattr(result, split)
+        if metrics is not None:
+            console.print(f"{split:>9}: image AUROC {metrics.image_auroc:.3f}  "
+                          f"pixel AUROC {metrics.pixel_auroc:.3f}  AUPRO {metrics.aupro:.3f}")
+    console.print(f"wrote {out}/metrics.json, config.yaml, model.pt and overlays ({result.seconds:.0f} s)")
