@@ -1,0 +1,186 @@
+"""Procedural defects for the generated demo datasets, with exact pixel masks.
+
+A defect function proposes a :class:`Change` (which pixels, and what they
+become) and :func:`apply_change` paints it, making sure every proposed pixel
+really changes, so the ground-truth mask is exactly the set of changed pixels.
+:class:`DefectStyle` scales contrast and size, so a subtler variant of the
+dataset can reuse the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import cv2
+import numpy as np
+
+from ssflow.datasets.demo_surfaces import Surface, value_noise
+
+
+class Change(NamedTuple):
+    """region: bool (H, W), the pixels to change; appearance: RGB uint8 (H, W, 3), read inside region."""
+
+    region: np.ndarray
+    appearance: np.ndarray
+
+
+@dataclass(frozen=True)
+class DefectStyle:
+    """How strong the defects of a dataset variant are."""
+
+    contrast: float = 1.0  # 1 = clearly visible; smaller values fade the defect into the surface
+    scale: float = 1.0  # multiplies defect lengths, radii and line widths
+    min_delta: int = 24  # least change of every masked pixel (largest over RGB), in 1..127
+
+
+# Oil, rust, grass-green paint, yellow glue: colours no demo product has.
+_FOREIGN = np.array([[30, 28, 26], [150, 60, 30], [60, 150, 60], [220, 200, 50]], np.float32)
+
+DefectFn = Callable[[np.random.Generator, Surface, DefectStyle], Change]
+
+
+def _anchor(rng: np.random.Generator, surface: Surface, margin: int) -> np.ndarray:
+    """A random point (x, y) on the product, at least ``margin`` pixels inside it and the frame."""
+    size = surface.support.shape[0]
+    inner = np.zeros_like(surface.support, dtype=np.uint8)
+    inner[margin:size - margin, margin:size - margin] = 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    inner &= cv2.erode(surface.support.astype(np.uint8), kernel, borderValue=1)
+    candidates = np.flatnonzero(inner)
+    if candidates.size == 0:  # a tiny product: anywhere on it
+        candidates = np.flatnonzero(surface.support)
+    index = candidates[rng.integers(candidates.size)]
+    return np.array([index % size, index // size], dtype=np.float64)
+
+
+def _blend(image: np.ndarray, colour: np.ndarray | float, alpha: float) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 moved towards ``colour`` (scalar, (3,) or (H, W, 3)) by ``alpha``."""
+    return np.clip(image.astype(np.float32) * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
+
+
+def _stroke(surface: Surface, points: np.ndarray, thickness: int) -> np.ndarray:
+    canvas = np.zeros(surface.support.shape, np.uint8)
+    # LINE_8, not anti-aliased: every drawn pixel is fully part of the defect.
+    cv2.polylines(canvas, [np.rint(points).astype(np.int32)], False, 1, thickness, cv2.LINE_8)
+    return canvas.astype(bool)
+
+
+def scratch(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A thin, slightly bent line, lighter or darker than the surface."""
+    size = surface.support.shape[0]
+    length = rng.uniform(40, 100) * style.scale * size / 256
+    start = _anchor(rng, surface, int(length / 2) // 2 + 4)
+    direction = rng.uniform(0, np.pi)
+    t = np.linspace(-0.5, 0.5, 6)[:, None]
+    bend = rng.normal(0, 0.04) * (1 - (2 * t) ** 2) * length
+    along = np.array([np.cos(direction), np.sin(direction)])
+    across = np.array([-along[1], along[0]])
+    points = start + t * length * along + bend * across
+    thickness = max(1, round(int(rng.integers(2, 4)) * style.scale * size / 256))
+    region = _stroke(surface, points, thickness) & surface.support
+    target = np.float32(245 if rng.random() < 0.5 else 25)
+    return Change(region, _blend(surface.image, target, 0.7 * style.contrast))
+
+
+def spot(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A stain: a filled ellipse with a few satellite drops."""
+    size = surface.support.shape[0]
+    radius = rng.uniform(5, 12) * style.scale * size / 256
+    centre = _anchor(rng, surface, int(radius) + 6)
+    canvas = np.zeros(surface.support.shape, np.uint8)
+    axes = (max(1, int(radius)), max(1, int(radius * rng.uniform(0.5, 1.0))))
+    cv2.ellipse(canvas, tuple(np.rint(centre).astype(int)), axes, rng.uniform(0, 180), 0, 360, 1, -1, cv2.LINE_8)
+    for _ in range(int(rng.integers(0, 4))):
+        offset = rng.normal(0, radius * 1.2, 2)
+        drop = max(1, int(radius * rng.uniform(0.15, 0.35)))
+        cv2.circle(canvas, tuple(np.rint(centre + offset).astype(int)), drop, 1, -1, cv2.LINE_8)
+    region = canvas.astype(bool) & surface.support
+    stain = np.array([70, 52, 30], np.float32) * rng.uniform(0.6, 1.2)
+    return Change(region, _blend(surface.image, stain, 0.65 * style.contrast))
+
+
+def _walk(rng: np.random.Generator, start: np.ndarray, heading: float, steps: int, step: float) -> np.ndarray:
+    """Points (steps + 1, 2) of a random walk whose heading drifts at every step."""
+    turns = heading + np.cumsum(rng.normal(0, 0.45, steps))
+    moves = step * np.stack([np.cos(turns), np.sin(turns)], axis=1)
+    return start + np.vstack([np.zeros((1, 2)), np.cumsum(moves, axis=0)])
+
+
+def crack(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A dark jagged line: a random walk, sometimes with a thinner side branch."""
+    size = surface.support.shape[0]
+    steps, step = max(4, int(rng.integers(14, 26) * style.scale)), 4.0 * size / 256
+    heading = rng.uniform(0, 2 * np.pi)
+    trunk = _walk(rng, _anchor(rng, surface, int(steps * step) // 4 + 4), heading, steps, step)
+    thickness = max(1, round(2 * style.scale * size / 256))
+    region = _stroke(surface, trunk, thickness)
+    if rng.random() < 0.5:
+        branch = _walk(rng, trunk[len(trunk) // 2], heading + rng.choice([-0.9, 0.9]), steps // 2, step)
+        region |= _stroke(surface, branch, max(1, thickness - 1))
+    region &= surface.support
+    return Change(region, _blend(surface.image, np.float32(12), 0.75 * style.contrast))
+
+
+def missing(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A missing piece: an irregular hole showing what lies behind the product."""
+    size = surface.support.shape[0]
+    radius = rng.uniform(9, 18) * style.scale * size / 256
+    centre = _anchor(rng, surface, int(radius) + 4)
+    corners = int(rng.integers(7, 12))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
+    radii = radius * rng.uniform(0.55, 1.0, corners)
+    polygon = centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * radii[:, None]
+    canvas = np.zeros(surface.support.shape, np.uint8)
+    cv2.fillPoly(canvas, [np.rint(polygon).astype(np.int32)], 1, cv2.LINE_8)
+    region = canvas.astype(bool) & surface.support
+    if style.contrast >= 1:
+        return Change(region, surface.fill)
+    # Subtler: the backing only shows through partly, like a shallow chip.
+    return Change(region, _blend(surface.image, surface.fill.astype(np.float32), style.contrast))
+
+
+def contamination(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A blob of foreign material: an off-colour, textured smear with a ragged edge."""
+    size = surface.support.shape[0]
+    radius = rng.uniform(10, 20) * style.scale * size / 256
+    centre = _anchor(rng, surface, int(radius) + 4)
+    x, y = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    distance = np.hypot(x - centre[0], y - centre[1]) / radius
+    ragged = distance + 0.35 * value_noise(rng, size, max(2, int(size / radius)))
+    region = (ragged < 1.0) & surface.support
+    # One of the two palette colours farthest from the product's mean colour reads as foreign matter.
+    mean = surface.image[surface.support].astype(np.float32).mean(axis=0)
+    farthest = np.argsort(-np.linalg.norm(_FOREIGN - mean, axis=1))[:2]
+    foreign = _FOREIGN[farthest[rng.integers(2)]] + rng.normal(0, 12, 3).astype(np.float32)
+    texture = 0.8 + 0.2 * value_noise(rng, size, 24)[:, :, None]
+    colour = np.clip(foreign * texture, 0, 255)
+    return Change(region, _blend(surface.image, colour, 0.7 * style.contrast))
+
+
+def apply_change(image: np.ndarray, change: Change, min_delta: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Paint ``change`` on ``image``; return (new image uint8 (H, W, 3), mask bool (H, W)).
+
+    Proposed pixels that would change by less than ``min_delta`` (1..127) are
+    pushed further (up on dark pixels, down on light ones, so at least one
+    channel moves by the full amount), so the mask, the exact set of changed
+    pixels, equals the proposed region.
+    """
+    rows, cols = np.nonzero(change.region)
+    before = image[rows, cols].astype(np.int16)  # (P, 3): only the proposed pixels
+    after = change.appearance[rows, cols].astype(np.int16)
+    weak = np.abs(after - before).max(axis=1) < min_delta
+    direction = np.where(before.mean(axis=1) < 128, 1, -1)[:, None]
+    after = np.where(weak[:, None], before + direction * min_delta, after)
+    result = image.copy()
+    result[rows, cols] = np.clip(after, 0, 255).astype(np.uint8)
+    return result, (result != image).any(axis=2)
+
+
+DEFECTS: dict[str, DefectFn] = {
+    "scratch": scratch,
+    "spot": spot,
+    "crack": crack,
+    "missing": missing,
+    "contamination": contamination,
+}

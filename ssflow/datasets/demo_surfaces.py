@@ -1,0 +1,160 @@
+"""Procedural product surfaces for the generated demo datasets.
+
+Each surface function draws one normal image of a product from a generator:
+``surface(rng, size) -> Surface``. Two calls give two images that differ in
+phase, offset, colour and noise but look like the same product. Everything is
+vectorised numpy / cv2, a few milliseconds per 256x256 image.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import cv2
+import numpy as np
+
+
+class Surface(NamedTuple):
+    """One normal image and what a defect may do to it.
+
+    image: RGB uint8 (H, W, 3).
+    support: bool (H, W), the product's pixels (defects stay inside).
+    fill: RGB uint8 (H, W, 3), what shows through where a piece is missing.
+    """
+
+    image: np.ndarray
+    support: np.ndarray
+    fill: np.ndarray
+
+
+SurfaceFn = Callable[[np.random.Generator, int], Surface]
+
+
+def value_noise(rng: np.random.Generator, size: int, cells: int | tuple[int, int]) -> np.ndarray:
+    """Smooth noise float32 (size, size), about unit variance; ``cells`` random values per side (rows, cols)."""
+    rows, cols = (cells, cells) if isinstance(cells, int) else cells
+    grid = rng.standard_normal((rows + 1, cols + 1)).astype(np.float32)
+    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def fractal_noise(rng: np.random.Generator, size: int, cells: tuple[int, ...], falloff: float = 0.6) -> np.ndarray:
+    """Sum of value noise octaves, standardised to zero mean and unit std: (size, size) float32."""
+    total = sum(falloff**octave * value_noise(rng, size, count) for octave, count in enumerate(cells))
+    return ((total - total.mean()) / (total.std() + 1e-6)).astype(np.float32)
+
+
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    coords = np.arange(size, dtype=np.float32)
+    return np.meshgrid(coords, coords)  # x (columns), y (rows)
+
+
+def _rotated(rng: np.random.Generator, size: int, max_degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates rotated by a small random angle and shifted by a random offset."""
+    x, y = _grid(size)
+    angle = np.float32(np.deg2rad(rng.uniform(-max_degrees, max_degrees)))
+    offset = rng.uniform(0, 64, size=2).astype(np.float32)
+    u = np.cos(angle) * x + np.sin(angle) * y + offset[0]
+    v = -np.sin(angle) * x + np.cos(angle) * y + offset[1]
+    return u, v
+
+
+def _jitter(rng: np.random.Generator, colour: tuple[float, float, float], spread: float = 6.0) -> np.ndarray:
+    """``colour`` with a random brightness shift and a smaller hue shift: the same product, another batch."""
+    shift = rng.normal(0.0, spread) + rng.normal(0.0, spread / 3, 3)
+    return (np.asarray(colour, np.float32) + shift).astype(np.float32)
+
+
+def _mix(low: np.ndarray, high: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per-pixel blend of two RGB colours: t (H, W) in [0, 1] -> float32 (H, W, 3)."""
+    t = np.clip(t, 0.0, 1.0, dtype=np.float32)[:, :, None]
+    return low + (high - low) * t
+
+
+def _finish(rng: np.random.Generator, rgb: np.ndarray, grain: float) -> np.ndarray:
+    """Add sensor noise and round float RGB (H, W, 3) to uint8."""
+    # Grey noise: a third of the random numbers, and it looks the same.
+    noise = grain * rng.standard_normal(rgb.shape[:2], dtype=np.float32)
+    return np.clip(rgb + (noise + 0.5)[:, :, None], 0, 255).astype(np.uint8)
+
+
+def _dark_backing(rng: np.random.Generator, size: int) -> np.ndarray:
+    """What a hole in a flat material shows: a dark, slightly mottled underlay."""
+    shade = np.clip(22.5 + 6.0 * value_noise(rng, size, 6), 0, 255).astype(np.uint8)
+    return np.repeat(shade[:, :, None], 3, axis=2)
+
+
+def fabric(rng: np.random.Generator, size: int) -> Surface:
+    """Plain-weave cloth: warp and weft threads alternating over and under."""
+    u, v = _rotated(rng, size, 3.0)
+    period = 10.0 + rng.uniform(-0.3, 0.3)
+    cu, cv = np.floor(u / period), np.floor(v / period)
+    fu, fv = u / period - cu, v / period - cv
+    warp_on_top = ((cu + cv) % 2) == 0
+    # Thread cross-section: bright in the middle, dark gaps between threads.
+    warp = np.sin(np.pi * fu) ** 0.6 * (0.85 + 0.15 * np.sin(np.pi * fv))
+    weft = np.sin(np.pi * fv) ** 0.6 * (0.85 + 0.15 * np.sin(np.pi * fu))
+    shade = np.where(warp_on_top, warp, weft)
+    fibres = 0.06 * value_noise(rng, size, (size // 4, size // 4))
+    warp_colour, weft_colour = _jitter(rng, (52, 78, 140)), _jitter(rng, (92, 118, 170))
+    colour = np.where(warp_on_top[:, :, None], warp_colour, weft_colour)
+    rgb = colour * (0.35 + 0.75 * shade + fibres)[:, :, None]
+    image = _finish(rng, rgb, 3.0)
+    return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+
+
+def wood(rng: np.random.Generator, size: int) -> Surface:
+    """Planed wood: growth rings bent by slow noise, fine fibres along the grain."""
+    u, v = _rotated(rng, size, 4.0)
+    bend = 14.0 * fractal_noise(rng, size, (2, 4))
+    period = 22.0 + rng.uniform(-2.0, 2.0)
+    rings = 0.5 + 0.5 * np.sin(2 * np.pi * (v + bend) / period)
+    late_wood = rings**4  # thin dark lines of the dense late wood
+    fibres = value_noise(rng, size, (size // 3, 6))  # long along the grain, short across
+    light, dark = _jitter(rng, (206, 158, 104)), _jitter(rng, (128, 80, 42))
+    rgb = _mix(light, dark, 0.65 * late_wood + 0.12 * fibres + 0.1 * fractal_noise(rng, size, (3,)))
+    image = _finish(rng, rgb, 2.5)
+    return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+
+
+def granite(rng: np.random.Generator, size: int) -> Surface:
+    """Polished granite: mottled grey-pink ground with dark and white grains."""
+    ground = fractal_noise(rng, size, (6, 12, 24, 48))
+    base = _mix(_jitter(rng, (150, 140, 138)), _jitter(rng, (196, 170, 160)), 0.5 + 0.25 * ground)
+    grains = [
+        (fractal_noise(rng, size, (40, 80)), 1.3, (38, 36, 40)),  # dark mica
+        (fractal_noise(rng, size, (50, 100)), 1.6, (236, 232, 226)),  # quartz
+        (fractal_noise(rng, size, (20, 40)), 1.1, (188, 128, 112)),  # pink feldspar
+    ]
+    for noise, threshold, colour in grains:
+        weight = np.clip((noise - threshold) * 3.0, 0.0, 1.0)
+        base = _mix(base, _jitter(rng, colour, 4.0), weight)
+    image = _finish(rng, base, 4.0)
+    return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+
+
+def washer(rng: np.random.Generator, size: int) -> Surface:
+    """A turned metal washer on a plain backdrop: an object, not a texture."""
+    x, y = _grid(size)
+    scale = size / 256.0
+    cx, cy = size / 2 + rng.uniform(-6, 6, size=2) * scale
+    outer, inner = (88 + rng.uniform(-2, 2)) * scale, (38 + rng.uniform(-2, 2)) * scale
+    radius = np.hypot(x - cx, y - cy)
+    angle = np.arctan2(y - cy, x - cx)
+    backdrop = _mix(_jitter(rng, (200, 204, 210), 4.0), _jitter(rng, (172, 178, 186), 4.0), y / size)
+    background = _finish(rng, backdrop, 2.0)
+    light = rng.uniform(-np.pi, np.pi)
+    # Turning leaves concentric marks: noise that depends on the radius only.
+    profile = rng.standard_normal(size, dtype=np.float32)  # one value per half pixel of radius
+    marks = profile[np.clip((radius * 2).astype(int), 0, size - 1)]
+    shade = 0.72 + 0.16 * np.cos(angle - light) + 0.04 * marks
+    bevel = np.clip(np.minimum(radius - inner, outer - radius) / (4 * scale), 0.0, 1.0)
+    metal = _jitter(rng, (150, 154, 160), 5.0) * (shade * (0.75 + 0.25 * bevel))[:, :, None]
+    on_part = (radius >= inner) & (radius <= outer)
+    # Anti-aliased rim: a one-pixel blend so the part does not look cut out.
+    coverage = np.clip(np.minimum(radius - inner + 0.5, outer - radius + 0.5), 0.0, 1.0)[:, :, None]
+    rgb = backdrop * (1 - coverage) + metal * coverage
+    image = _finish(rng, rgb, 2.0)
+    return Surface(image, on_part, background)
+
+
+SURFACES: dict[str, SurfaceFn] = {"fabric": fabric, "wood": wood, "granite": granite, "washer": washer}
