@@ -9,6 +9,7 @@ back (:func:`config_to_flat`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -251,7 +252,7 @@ def config_from_flat(flat: Mapping[str, Any], base: SSFlowConfig | None = None) 
     seed = base.seed
     for key, value in flat.items():
         if key not in known:
-            raise UserInputError(f"unknown config key '{key}'; known keys: {', '.join(sorted(known))}")
+            raise UserInputError(f"unknown config key '{key}'{_suggestion(key, known)}")
         typed = coerce_value(key, value, known[key])
         if key == "seed":
             seed = typed
@@ -262,6 +263,15 @@ def config_from_flat(flat: Mapping[str, Any], base: SSFlowConfig | None = None) 
         name: dataclasses.replace(getattr(base, name), **updates.get(name, {})) for name in SECTIONS
     }
     return SSFlowConfig(**sections, seed=seed)
+
+
+def _suggestion(key: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+    if close:
+        return f" (did you mean {', '.join(close)}?)"
+    section = key.split(".", 1)[0]
+    in_section = [k for k in known if k.startswith(section + ".")]
+    return f"; keys of '{section}': {', '.join(in_section)}" if in_section else f"; sections: {', '.join(SECTIONS)}"
 
 
 def config_to_flat(config: SSFlowConfig) -> dict[str, Any]:
