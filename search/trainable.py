@@ -1,0 +1,95 @@
+"""The Ray Tune trainable: a trial's sampled dict -> config -> ``fit``, one report per epoch.
+
+Everything large (the category's images) arrives through the object store via
+``tune.with_parameters``; the trial config holds only hyperparameters.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple
+
+import torch
+from ray import tune
+
+from spaces.space import SearchSpace
+from spaces.tune_domains import decode_params
+from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.data import PreparedData
+from ssflow.evaluate import SplitMetrics
+from ssflow.train import DIVERGED, EpochReport, fit, resolve_device
+
+OBJECTIVE = "objective"  # selection-split objective: mean of image AUROC and AUPRO
+TIME_ATTR = "epoch"
+STATE_FILE = "state.pt"
+FAILED_OBJECTIVE = 0.0  # what the searcher learns from a diverged trial: the worst score
+
+
+class TrialSetup(NamedTuple):
+    """What every trial of one category shares (travels through the object store)."""
+
+    base: SSFlowConfig  # dataset, category, seed and everything the space leaves fixed
+    space: SearchSpace
+    max_epochs: int
+    device: str  # auto | cpu | cuda
+
+
+def trial_config(params: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
+    """The resolved config of a trial: base, then the sampled values, then the budget."""
+    flat = decode_params(setup.space, params)
+    flat["train.epochs"] = setup.max_epochs
+    return config_from_flat(flat, setup.base)
+
+
+def _metric_row(prefix: str, metrics: SplitMetrics) -> dict[str, float]:
+    return {f"{prefix}_{name}": value for name, value in metrics._asdict().items()}
+
+
+def _epoch_metrics(report: EpochReport, device: torch.device) -> dict[str, Any]:
+    return {
+        TIME_ATTR: report.epoch,
+        OBJECTIVE: report.selection.objective,
+        **_metric_row("selection", report.selection),
+        **_metric_row("report", report.report),
+        "loss": report.loss,
+        "seconds": report.seconds,
+        "epoch_seconds": report.epoch_seconds,
+        "status": "running",
+        "error": "",
+        "device": str(device),
+        "node": socket.gethostname(),
+    }
+
+
+def _save_checkpoint(report: EpochReport) -> tune.Checkpoint:
+    folder = Path(tempfile.mkdtemp(prefix="ssflow-ckpt-"))
+    torch.save(report.checkpoint(), folder / STATE_FILE)
+    return tune.Checkpoint.from_directory(str(folder))
+
+
+def _load_checkpoint() -> dict[str, Any] | None:
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as folder:
+        return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> None:
+    """Function trainable; bind ``setup`` and ``data`` with ``tune.with_parameters``."""
+    config = trial_config(params, setup)
+    device = resolve_device(setup.device)
+
+    def on_epoch(report: EpochReport) -> None:
+        tune.report(_epoch_metrics(report, device), checkpoint=_save_checkpoint(report))
+
+    result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint())
+    if result.status == DIVERGED:
+        # A diverged trial is a result, not a crash: record it and let the sweep go on.
+        tune.report({
+            TIME_ATTR: result.epochs + 1, OBJECTIVE: FAILED_OBJECTIVE, "status": "failed",
+            "error": f"diverged: {result.reason}", "seconds": result.seconds,
+            "device": str(device), "node": socket.gethostname(),
+        })
