@@ -1,0 +1,57 @@
+"""``run_search.py export``: the best config per category of a sweep, as one YAML file."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cli.show_command import metric, read_rows
+from results.export import ExportContent, build_export
+from ssflow import __version__
+from ssflow.errors import UserInputError
+from ssflow.exported import write_export
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True, help="experiment name (the search's --name)")
+    parser.add_argument("--out", required=True, help="export file to write, e.g. best.yaml")
+    parser.add_argument("--storage", default="runs", help="the search's --storage folder or URI (default runs)")
+    parser.add_argument("--dataset", default=None, help="only this dataset, e.g. mvtec")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserInputError(f"--out {out}: is a folder; give a file name such as {out / 'best.yaml'}")
+    rows = read_rows(args.storage, args.name, args.dataset)
+    content = build_export(rows, args.name, __version__, datetime.datetime.now(datetime.timezone.utc))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_export(out, content.header, content.categories)
+    console.print(summary_table(content, out))
+    for note in content.notes:
+        console.print(f"[yellow]{escape(note)}[/]")
+    first = next(iter(content.categories))
+    console.print(f"wrote {escape(str(out))} ({len(content.categories)} categories); train one with "
+                  f"[bold]run_search.py train --config {escape(str(out))} --category {escape(first)}[/]")
+    return 0
+
+
+def summary_table(content: ExportContent, out: Path) -> Table:
+    table = Table(title=f"{escape(content.header['experiment'])}: best trial per category -> {escape(str(out))}",
+                  title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  caption="chosen on the selection split; metrics are report-split", caption_justify="left")
+    for column in ("dataset", "category", "trial", "epochs", "selection\nobjective", "image\nAUROC", "pixel\nAUROC",
+                   "AUPRO"):
+        table.add_column(column, justify="left" if column in ("dataset", "category", "trial") else "right")
+    for category, entry in content.categories.items():
+        report = entry["report"]
+        table.add_row(escape(entry["dataset"]), escape(category), escape(entry["trial_id"]), str(entry["epochs"]),
+                      metric(entry["selection_objective"]), metric(report["image_auroc"]),
+                      metric(report["pixel_auroc"]), metric(report["aupro"]))
+    return table

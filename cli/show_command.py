@@ -1,0 +1,180 @@
+"""``run_search.py show``: leaderboards of a sweep per category, and optional plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+
+from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
+from results.ranking import rank_trials
+from results.store import ResultStore
+from ssflow.errors import UserInputError
+
+STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "failed": "red"}
+FAILURES_LISTED = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", default="runs", help="the search's --storage folder or URI (default runs)")
+    parser.add_argument("--name", default=None, help="experiment name (default: every experiment in the store)")
+    parser.add_argument("--dataset", default=None, help="only this dataset, e.g. mvtec")
+    parser.add_argument("--top", type=int, default=10, help="trials listed per category (default 10)")
+    parser.add_argument("--plot", default=None, metavar="DIR",
+                        help="also write learning-curve and hyperparameter PNGs per category into DIR")
+
+
+def read_rows(storage: str, name: str | None, dataset: str | None) -> pd.DataFrame:
+    """The store's rows of ``name`` (all experiments when None) and ``dataset``; a one-line error when empty."""
+    store = ResultStore(storage)
+    experiments = store.experiments()
+    if not experiments:
+        raise UserInputError(f"results store {storage}: no results (nothing under {storage}/results); "
+                             "run a search first or point --storage at the folder the search wrote")
+    if name is not None and name not in experiments:
+        raise UserInputError(f"--name {name}: no such experiment in {storage}; it holds {', '.join(experiments)}")
+    rows = store.read(experiment=name)
+    if dataset is not None and dataset not in set(rows["dataset"]):
+        held = ", ".join(sorted(set(rows["dataset"])))
+        raise UserInputError(f"--dataset {dataset}: no results for it in {name or storage}; found {held}")
+    return rows if dataset is None else rows[rows["dataset"] == dataset]
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    if args.top < 1:
+        raise UserInputError(f"--top {args.top}: expected an integer >= 1")
+    rows = read_rows(args.storage, args.name, args.dataset)
+    # Ranks are per experiment: each sweep's leaderboard stands on its own.
+    ranked = pd.concat([rank_trials(part) for _, part in rows.groupby("experiment", sort=True)], ignore_index=True)
+    experiments = sorted(set(ranked["experiment"]))
+    if len(experiments) > 1:
+        console.print(experiment_overview(ranked))
+    for (experiment, dataset, category), trials in ranked.groupby(["experiment", "dataset", "category"], sort=True):
+        console.print()
+        for table in leaderboard(trials, f"{experiment}  {dataset}/{category}", args.top, console.width):
+            console.print(table)
+        for line in category_notes(trials, args.top):
+            console.print(line)
+    if args.plot:
+        paths = write_plots(rows, Path(args.plot))
+        console.print(f"\nwrote {len(paths)} plots to {args.plot}")
+    return 0
+
+
+def experiment_overview(ranked: pd.DataFrame) -> Table:
+    """One row per experiment: datasets, categories, trials and their states."""
+    table = Table(title="experiments", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
+    for column in ("experiment", "datasets", "categories", "trials", "finished", "pruned", "failed", "compute"):
+        table.add_column(column, justify="left" if column in ("experiment", "datasets") else "right",
+                         no_wrap=column == "experiment")
+    for experiment, trials in ranked.groupby("experiment", sort=True):
+        counts = trials["status"].value_counts()
+        table.add_row(escape(experiment), escape(", ".join(sorted(set(trials["dataset"])))),
+                      str(trials[["dataset", "category"]].drop_duplicates().shape[0]), str(len(trials)),
+                      *(str(int(counts.get(status, 0))) for status in ("finished", "pruned", "failed")),
+                      duration(trials["seconds"].sum()))
+    return table
+
+
+def leaderboard(trials: pd.DataFrame, title: str, top: int, width: int) -> list[Table]:
+    """The first ``top`` ranked trials of one category with the hyperparameters that vary between them.
+
+    One table when the hyperparameter columns fit in ``width`` characters;
+    else the metrics, then the hyperparameters in a second table, so narrow
+    terminals stay readable.
+    """
+    hyperparameters = varying_hyperparameters(trials)
+    names = short_names(hyperparameters)
+    shown = trials.head(top).to_dict("records")
+    wide = _leaderboard_table(title)
+    _add_hyperparameters(wide, shown, hyperparameters, names, leading=_leaderboard_cells)
+    if not hyperparameters or _natural_width(wide) <= width:
+        return [wide]
+    metrics = _leaderboard_table(title)
+    for row in shown:
+        metrics.add_row(*_leaderboard_cells(row))
+    values = Table(box=box.SIMPLE_HEAD)
+    values.add_column("#", justify="right", no_wrap=True)
+    values.add_column("trial", no_wrap=True)
+    _add_hyperparameters(values, shown, hyperparameters, names,
+                         leading=lambda row: [str(row["rank"]), escape(str(row["trial_id"]))])
+    return [metrics, values]
+
+
+def _add_hyperparameters(table: Table, rows: list[dict], columns: list[str], names: dict[str, str],
+                         leading: Callable[[dict], list[str]]) -> None:
+    for column in columns:
+        table.add_column(escape(names[column]), justify="right", overflow="fold")
+    for row in rows:
+        table.add_row(*leading(row), *(escape(format_value(row[c])) for c in columns))
+
+
+def _natural_width(table: Table) -> int:
+    """The width ``table`` takes when nothing is squeezed."""
+    roomy = Console(width=100_000)
+    return Measurement.get(roomy, roomy.options, table).maximum
+
+
+def _leaderboard_table(title: str) -> Table:
+    table = Table(title=escape(title), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  caption="ranked by the selection objective at the last epoch; AUROC and AUPRO: report split",
+                  caption_justify="left")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("trial", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("epoch", justify="right", no_wrap=True)
+    for header in ("selection\nobjective", "image\nAUROC", "pixel\nAUROC", "AUPRO"):
+        table.add_column(header, justify="right", no_wrap=True)
+    return table
+
+
+def _leaderboard_cells(row: dict) -> list[str]:
+    status = row["status"]
+    return [str(row["rank"]), escape(str(row["trial_id"])), f"[{STATUS_STYLES.get(status, '')}]{status}[/]",
+            str(row["last_epoch"]), metric(row["selection_objective"]), metric(row["report_image_auroc"]),
+            metric(row["report_pixel_auroc"]), metric(row["report_aupro"])]
+
+
+def category_notes(trials: pd.DataFrame, top: int) -> list[str]:
+    """The lines under a leaderboard: what ASHA pruned at each rung, outcomes, compute, failures."""
+    counts = trials["status"].value_counts()
+    parts = [f"{len(trials)} trial{'s' if len(trials) != 1 else ''}", f"{int(counts.get('finished', 0))} finished"]
+    pruned = trials[trials["status"] == "pruned"]
+    if len(pruned):
+        per_rung = pruned["last_epoch"].value_counts()
+        rungs = ", ".join(f"{int(per_rung[epoch])} at epoch {epoch}" for epoch in infer_rungs(trials))
+        parts.append(f"{len(pruned)} pruned ({rungs})")
+    if counts.get("running", 0):
+        parts.append(f"{int(counts['running'])} running")
+    parts.append(f"{int(counts.get('failed', 0))} failed")
+    lines = [f"{', '.join(parts)}; compute {duration(trials['seconds'].sum())}"]
+    if len(trials) > top:
+        lines.append(f"[dim]{len(trials) - top} more not listed (--top {len(trials)} lists all)[/]")
+    failed = trials[trials["status"] == "failed"]
+    for trial in failed.head(FAILURES_LISTED).itertuples(index=False):
+        reason = trial.error if isinstance(trial.error, str) and trial.error else "no reason recorded"
+        lines.append(f"[red]failed[/] {escape(str(trial.trial_id))} at epoch {trial.last_epoch}: {escape(reason)}")
+    return lines
+
+
+def metric(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``3 h 05 min``."""
+    if pd.isna(seconds):
+        return "-"
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+

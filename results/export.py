@@ -1,0 +1,111 @@
+"""The content of a best-config export file, built from a results frame.
+
+Per category the best trial is chosen by :func:`results.ranking.best_trials`
+(selection split only); its report-split metrics travel along for reading.
+Only finished trials are exported: a pruned trial never ran its full budget.
+Writing is :func:`ssflow.exported.write_export`'s job.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from results.ranking import best_trials
+from results.schema import REPORT_METRICS, SELECTION_METRICS
+from ssflow.config import config_from_flat, config_to_nested, flatten_nested
+from ssflow.errors import UserInputError
+
+
+class ExportContent(NamedTuple):
+    header: dict[str, Any]  # experiment, date, code version
+    categories: dict[str, dict[str, Any]]  # category -> config, dataset, trial_id, metrics, provenance
+    notes: list[str]  # one line per category left out, and why
+
+
+def build_export(df: pd.DataFrame, experiment: str, code_version: str,
+                 exported_at: datetime.datetime) -> ExportContent:
+    """The export content of ``experiment``'s rows in ``df`` (rows of other experiments are ignored).
+
+    Raises ``UserInputError`` when no category has a finished trial, or when
+    two datasets share a category name (the file is keyed by category).
+    """
+    rows = df[df["experiment"] == experiment]
+    best = best_trials(rows).set_index(["dataset", "category"])
+    categories: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for (dataset, category), trials in rows.groupby(["dataset", "category"], sort=True):
+        if (dataset, category) not in best.index or best.loc[(dataset, category), "status"] != "finished":
+            notes.append(f"skipped {dataset}/{category}: no finished trial ({_status_counts(trials)})")
+            continue
+        if category in categories:
+            raise UserInputError(
+                f"category '{category}' is in datasets {categories[category]['dataset']} and {dataset}; "
+                "pick one with --dataset")
+        categories[category] = category_entry(best.loc[(dataset, category)], dataset)
+    if not categories:
+        raise UserInputError(f"experiment '{experiment}' has no finished trial to export "
+                             f"({'; '.join(notes) or 'no rows'}); let the search run longer")
+    header = {"experiment": experiment, "exported_at": exported_at.isoformat(timespec="seconds"),
+              "code_version": code_version}
+    return ExportContent(header, categories, notes)
+
+
+def category_entry(trial: pd.Series, dataset: str) -> dict[str, Any]:
+    """One category's export entry from its best trial's summary row (see ``trial_summary``)."""
+    source = f"results of trial {trial['trial_id']}"
+    if not isinstance(trial.get("config_json"), str):
+        raise UserInputError(f"{source}: no config_json stored, so its config cannot be exported")
+    try:
+        nested = json.loads(trial["config_json"])
+    except json.JSONDecodeError as error:
+        raise UserInputError(f"{source}: config_json is not valid JSON ({error.msg})") from None
+    # Through the dataclasses and back, so the file holds exactly what loading it will give.
+    config = config_from_flat(flatten_nested(nested, source))
+    return {
+        "dataset": dataset,
+        "trial_id": str(trial["trial_id"]),
+        "epochs": int(trial["last_epoch"]),
+        "selection_objective": _number(trial["selection_objective"]),
+        "selection": _metrics(trial, SELECTION_METRICS[:3], "selection_"),
+        "report": _metrics(trial, REPORT_METRICS, "report_"),
+        "started_at": _date(trial.get("started_at")),
+        "trial_code_version": _text(trial.get("code_version")),
+        "config": config_to_nested(config),
+    }
+
+
+def _metrics(trial: pd.Series, columns: tuple[str, ...], prefix: str) -> dict[str, float | None]:
+    return {column.removeprefix(prefix): _number(trial.get(column)) for column in columns}
+
+
+def _number(value: Any) -> float | None:
+    """A plain float for YAML (numpy scalars would not dump), None for missing."""
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _date(value: Any) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return pd.Timestamp(value).isoformat(timespec="seconds")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _status_counts(trials: pd.DataFrame) -> str:
+    finals = trials[trials["status"] != "running"].drop_duplicates("trial_id", keep="last")
+    counts = finals["status"].value_counts().sort_index()
+    unfinished = trials["trial_id"].nunique() - len(finals)
+    parts = [f"{int(n)} {status}" for status, n in counts.items()]
+    if unfinished:
+        parts.append(f"{unfinished} running")
+    return ", ".join(parts) or "no trials"

@@ -1,0 +1,209 @@
+"""``run_search.py show`` and ``export`` on a real results store built from hand-made rows."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cli.main import main
+from results.schema import hp_column
+from results.store import ResultStore
+from ssflow.config import config_from_flat, config_to_flat, config_to_nested
+from ssflow.exported import load_export_config
+
+EXPERIMENT = "sweep1"
+EPOCHS = 6
+START = datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# category -> trial id -> (final status, objective per epoch, report image AUROC, varying hyperparameters)
+TRIALS: dict[str, dict[str, tuple[str, list[float], float, dict[str, Any]]]] = {
+    "carpet": {
+        "c-best": ("finished", [0.5, 0.6, 0.7, 0.75, 0.8, 0.9], 0.70,
+                   {"flow.coupling_blocks": 8, "train.lr": 1e-3, "synthesis.blend": "poisson"}),
+        "c-report": ("finished", [0.5, 0.6, 0.7, 0.7, 0.8, 0.85], 0.99,
+                     {"flow.coupling_blocks": 4, "train.lr": 1e-4, "synthesis.blend": "alpha"}),
+        "c-early": ("pruned", [0.3], 0.40, {"flow.coupling_blocks": 2, "train.lr": 3e-3, "synthesis.blend": "mixed"}),
+        "c-fail": ("failed", [0.4, 0.2], 0.30, {"flow.coupling_blocks": 16, "train.lr": 5e-2,
+                                               "synthesis.blend": "poisson"}),
+    },
+    "grid": {
+        "g-best": ("finished", [0.6, 0.6, 0.7, 0.7, 0.7, 0.8], 0.81,
+                   {"flow.coupling_blocks": 4, "train.lr": 1e-3, "synthesis.blend": "poisson"}),
+        "g-rung3": ("pruned", [0.4, 0.5, 0.55], 0.60, {"flow.coupling_blocks": 8, "train.lr": 1e-3,
+                                                       "synthesis.blend": "poisson"}),
+        "g-rung1": ("pruned", [0.2], 0.50, {"flow.coupling_blocks": 2, "train.lr": 1e-3, "synthesis.blend": "poisson"}),
+        "g-fail": ("failed", [0.1], 0.10, {"flow.coupling_blocks": 16, "train.lr": 1e-3, "synthesis.blend": "poisson"}),
+    },
+}
+
+
+def trial_flat(category: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """The flat config a trial ran with: the full budget, its category and its sampled values."""
+    return {"data.dataset": "mvtec", "data.category": category, "train.epochs": EPOCHS,
+            "backbone.image_size": 64, **hyperparameters}
+
+
+def trial_rows(experiment: str, category: str, trial_id: str, status: str, objectives: list[float],
+               report: float, hyperparameters: dict[str, Any]) -> list[dict[str, Any]]:
+    config = config_from_flat(trial_flat(category, hyperparameters))
+    shared = {
+        "experiment": experiment, "dataset": "mvtec", "category": category, "trial_id": trial_id,
+        "started_at": START, "code_version": "0.1.0", "seed": 0,
+        "config_json": json.dumps(config_to_nested(config), sort_keys=True),
+        **{hp_column(key): value for key, value in config_to_flat(config).items()},
+    }
+    rows = [{**shared, "status": "running", "epoch": epoch, "selection_objective": objective,
+             "selection_image_auroc": objective, "report_image_auroc": report, "report_pixel_auroc": report - 0.05,
+             "report_aupro": report - 0.1, "seconds": 4.0 * epoch,
+             "written_at": START + datetime.timedelta(minutes=epoch)}
+            for epoch, objective in enumerate(objectives, start=1)]
+    final = {**rows[-1], "status": status, "written_at": rows[-1]["written_at"] + datetime.timedelta(seconds=1)}
+    if status == "failed":
+        final.update(error="loss diverged [nan]", selection_objective=None)
+    return [*rows, final]
+
+
+def build_store(root: Path, experiment: str = EXPERIMENT,
+                trials: dict[str, dict[str, tuple]] | None = None) -> ResultStore:
+    store = ResultStore(root)
+    rows = [row for category, by_id in (trials or TRIALS).items() for trial_id, spec in by_id.items()
+            for row in trial_rows(experiment, category, trial_id, *spec)]
+    store.write_rows(rows)
+    return store
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    build_store(tmp_path / "runs")
+    return tmp_path / "runs"
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rich wraps tables to 80 columns when not on a terminal; wide output keeps cells on one line.
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_show_lists_ranked_trials_varying_hyperparameters_and_rung_counts(storage: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    assert main(["show", "--storage", str(storage)]) == 0
+    out = capsys.readouterr().out
+    assert "sweep1  mvtec/carpet" in out and "sweep1  mvtec/grid" in out
+    carpet = out[out.index("mvtec/carpet"):out.index("mvtec/grid")]
+    # ranked by selection objective: c-best (0.9) before c-report (0.85) despite its worse report AUROC
+    assert carpet.index("c-best") < carpet.index("c-report") < carpet.index("c-early") < carpet.index("c-fail")
+    for header in ("coupling_blocks", "lr", "blend"):
+        assert header in carpet
+    assert "0.9000" in carpet and "0.7000" in carpet  # objective, report image AUROC of c-best
+    assert "4 trials, 2 finished, 1 pruned (1 at epoch 1), 1 failed" in carpet
+    assert "loss diverged [nan]" in carpet
+    grid = out[out.index("mvtec/grid"):]
+    assert "2 pruned (1 at epoch 1, 1 at epoch 3)" in grid
+    # only coupling_blocks varies within grid
+    assert "coupling_blocks" in grid and "blend" not in grid
+    compute = 4.0 * (6 + 6 + 1 + 2)
+    assert f"compute {compute:.0f} s" in carpet
+
+
+def test_show_top_limits_rows_and_says_how_many_are_hidden(storage: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["show", "--storage", str(storage), "--name", EXPERIMENT, "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "c-best" in out and "c-report" not in out and "g-best" in out
+    assert "3 more not listed" in out
+
+
+def test_show_on_a_narrow_terminal_moves_hyperparameters_to_their_own_table(
+        storage: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["show", "--storage", str(storage), "--dataset", "mvtec"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    carpet = out[out.index("mvtec/carpet"):out.index("mvtec/grid")]
+    assert "0.9000" in carpet and "coupling_blocks" in carpet and "poisson" in carpet and "0.0001" in carpet
+
+
+def test_show_with_two_experiments_lists_both(storage: Path, capsys: pytest.CaptureFixture) -> None:
+    build_store(storage, "sweep2", {"carpet": {"x1": TRIALS["carpet"]["c-best"]}})
+    assert main(["show", "--storage", str(storage)]) == 0
+    out = capsys.readouterr().out
+    assert "experiments" in out and "sweep2  mvtec/carpet" in out and "sweep1  mvtec/grid" in out
+    assert main(["show", "--storage", str(storage), "--name", "sweep2"]) == 0
+    assert "sweep1" not in capsys.readouterr().out
+
+
+def test_show_plot_writes_png_files(storage: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    plots = tmp_path / "plots"
+    assert main(["show", "--storage", str(storage), "--plot", str(plots)]) == 0
+    written = sorted(plots.glob("*.png"))
+    assert [p.name for p in written] == [
+        "sweep1__mvtec__carpet__curves.png", "sweep1__mvtec__carpet__hyperparameters.png",
+        "sweep1__mvtec__grid__curves.png", "sweep1__mvtec__grid__hyperparameters.png",
+    ]
+    for path in written:
+        assert path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 5000
+    assert "wrote 4 plots" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["--name", "nope"], "no such experiment in"),
+    (["--dataset", "btad"], "found mvtec"),
+    (["--top", "0"], "--top 0"),
+])
+def test_show_mistakes_are_one_line_errors(storage: Path, capsys: pytest.CaptureFixture,
+                                           arguments: list[str], expected: str) -> None:
+    assert main(["show", "--storage", str(storage), *arguments]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1
+    if arguments[0] == "--name":
+        assert "it holds sweep1" in err
+
+
+def test_show_on_an_empty_store_names_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["show", "--storage", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "no results" in err and str(tmp_path / "nothing") in err
+
+
+def test_export_picks_the_best_selection_trial_and_loads_back(storage: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "best.yaml"
+    assert main(["export", "--storage", str(storage), "--name", EXPERIMENT, "--out", str(out)]) == 0
+    content = yaml.safe_load(out.read_text())
+    assert content["experiment"] == EXPERIMENT and content["code_version"] == "0.1.0"
+    carpet = content["categories"]["carpet"]
+    # c-report has the better report AUROC; the choice must not look at it
+    assert carpet["trial_id"] == "c-best" and carpet["selection_objective"] == pytest.approx(0.9)
+    assert carpet["report"]["image_auroc"] == pytest.approx(0.70)
+    assert carpet["dataset"] == "mvtec" and carpet["started_at"].startswith("2024-05-01")
+    assert content["categories"]["grid"]["trial_id"] == "g-best"
+    for category, trial_id in (("carpet", "c-best"), ("grid", "g-best")):
+        expected = config_from_flat(trial_flat(category, TRIALS[category][trial_id][3]))
+        loaded = load_export_config(out, category)
+        assert loaded == expected
+        assert loaded.train.epochs == EPOCHS
+    assert "c-best" in capsys.readouterr().out
+
+
+def test_export_skips_a_category_without_finished_trials(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    trials = {"carpet": {"c-best": TRIALS["carpet"]["c-best"]},
+              "grid": {k: TRIALS["grid"][k] for k in ("g-rung1", "g-fail")}}
+    build_store(tmp_path / "runs", trials=trials)
+    out = tmp_path / "best.yaml"
+    assert main(["export", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT, "--out", str(out)]) == 0
+    assert list(yaml.safe_load(out.read_text())["categories"]) == ["carpet"]
+    assert "skipped mvtec/grid: no finished trial (1 failed, 1 pruned)" in capsys.readouterr().out
+
+
+def test_export_without_any_finished_trial_is_an_error_and_writes_nothing(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    build_store(tmp_path / "runs", trials={"grid": {"g-rung1": TRIALS["grid"]["g-rung1"]}})
+    out = tmp_path / "best.yaml"
+    assert main(["export", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT, "--out", str(out)]) == 2
+    assert "no finished trial" in capsys.readouterr().err
+    assert not out.exists()
