@@ -1,0 +1,147 @@
+"""``run_search.py predict`` with a real (untrained, tiny) flow on the embedded backbone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cli.main import main
+from cli.predict_command import overlay_names
+from ssflow.backbone import build_backbone
+from ssflow.calibration import Calibration
+from ssflow.config import config_from_flat
+from ssflow.flow import MultiScaleFlow
+from ssflow.model_io import load_model, save_model
+from ssflow.predict import find_images, score_images
+
+SIZE = 64
+CPU = torch.device("cpu")
+NAMES = ["a.png", "b.bmp", "c.JPG", "d.tif", "e.png"]
+
+
+def write_image(path: Path, seed: int) -> Path:
+    """A noisy 40x48 image; every second one carries a bright square (a crude defect)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(90, 140, (40, 48, 3), dtype=np.uint8)
+    if seed % 2:
+        pixels[10:22, 14:30] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), pixels)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of 5 images, a non-image file and a subfolder with one more image."""
+    folder = tmp_path_factory.mktemp("images")
+    for seed, name in enumerate(NAMES):
+        write_image(folder / name, seed)
+    (folder / "notes.txt").write_text("not an image")
+    write_image(folder / "deeper" / "f.png", 7)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory, images: Path) -> Path:
+    """A model.pt whose threshold is the median score of the images, so both decisions occur."""
+    config = config_from_flat({"backbone.image_size": SIZE, "flow.coupling_blocks": 1,
+                               "flow.hidden_channels": 8, "map.smoothing_sigma": 1.0})
+    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, CPU)
+    flow = MultiScaleFlow(backbone.channels, config.flow, seed=0).eval()
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    save_model(path, config, flow, Calibration(0.0, 0.0, 1.0, 0.0, 1.0))
+    scored = [s for batch in score_images(load_model(path), backbone, find_images([images]), CPU) for s in batch]
+    scores = np.array([s.prediction.score for s in scored])
+    maps = np.stack([s.anomaly_map for s in scored])
+    calibration = Calibration(threshold=float(np.median(scores)), score_mean=float(scores.mean()),
+                              score_std=float(scores.std()), map_low=float(np.percentile(maps, 1)),
+                              map_high=float(np.percentile(maps, 99.9)))
+    save_model(path, config, flow, calibration)
+    return path
+
+
+def test_predict_writes_decisions_and_overlays(model_path: Path, images: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(model_path), str(images), "--out", str(out), "--batch-size", "2"]) == 0
+    table = pd.read_csv(out / "predictions.csv")
+    assert list(table.columns) == ["path", "score", "normalized_score", "threshold", "anomalous", "overlay"]
+    # the folder's images only, sorted by name: no .txt, no subfolder
+    assert [Path(p).name for p in table["path"]] == NAMES
+    calibration = load_model(model_path).calibration
+    assert (table["threshold"] == calibration.threshold).all()
+    assert (table["anomalous"] == (table["score"] >= calibration.threshold)).all()
+    assert set(table["anomalous"]) == {True, False}
+    expected_z = (table["score"] - calibration.score_mean) / calibration.score_std
+    np.testing.assert_allclose(table["normalized_score"], expected_z, rtol=1e-6)
+    for name, overlay in zip(NAMES, table["overlay"]):
+        assert overlay == f"overlays/{Path(name).stem}.png"
+        picture = cv2.imread(str(out / overlay))
+        assert picture.shape == (SIZE, 2 * SIZE, 3)  # input and heatmap side by side
+    assert sorted(p.name for p in out.iterdir()) == ["overlays", "predictions.csv"]
+    printed = capsys.readouterr().out
+    assert f"scored 5 images: {int(table['anomalous'].sum())} anomalous" in printed
+
+
+def test_predict_parquet_recursive_and_replaces_old_overlays(model_path: Path, images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "overlays").mkdir(parents=True)
+    (out / "overlays" / "stale.png").write_bytes(b"old")
+    assert main(["predict", "--model", str(model_path), str(images), str(images / "a.png"), "--recursive",
+                 "--out", str(out), "--format", "parquet"]) == 0
+    table = pd.read_parquet(out / "predictions.parquet")
+    names = [Path(p).relative_to(images).as_posix() for p in table["path"]]
+    # sorted by path below the folder; a.png, named twice, is scored once
+    assert names == ["a.png", "b.bmp", "c.JPG", "d.tif", "deeper/f.png", "e.png"]
+    assert sorted(p.name for p in (out / "overlays").iterdir()) == sorted(
+        f"{Path(n).stem}.png" for n in [*NAMES, "f.png"])
+    assert table["anomalous"].dtype == bool
+
+
+def test_overlay_names_stay_unique_for_shared_stems() -> None:
+    paths = [Path("x/a.png"), Path("x/a.bmp"), Path("y/a.png"), Path("x/b.png")]
+    assert overlay_names(paths) == ["a_png_1.png", "a_bmp.png", "a_png_2.png", "b.png"]
+
+
+def test_missing_and_invalid_model_files_are_one_line_errors(images: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "nope.pt"
+    assert main(["predict", "--model", str(missing), str(images), "--out", str(tmp_path / "out")]) == 2
+    assert f"model file not found: {missing}" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_text("this is not a model")
+    assert main(["predict", "--model", str(junk), str(images), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(junk) in err and "not a readable ssflow model" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_images_names_the_folders(model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.md").write_text("nothing to score")
+    assert main(["predict", "--model", str(model_path), str(empty), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"no images found in {empty}" in err and "--recursive" in err
+    assert main(["predict", "--model", str(model_path), str(tmp_path / "ghost.png"), "--out",
+                 str(tmp_path / "out")]) == 2
+    assert f"{tmp_path / 'ghost.png'}: no such image file or folder" in capsys.readouterr().err
+
+
+def test_unreadable_image_is_named_and_nothing_is_written(model_path: Path, images: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    broken = tmp_path / "broken" / "z_broken.png"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(model_path), str(images / "a.png"), str(broken),
+                 "--out", str(out), "--batch-size", "1"]) == 2
+    err = capsys.readouterr().err
+    assert str(broken) in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
