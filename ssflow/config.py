@@ -232,6 +232,8 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
             _fail(key, value, "an integer")
         return int(value)
     if declared is float:
+        if isinstance(value, str) and _looks_numeric(value):
+            value = float(value)  # YAML 1.1 reads 3e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _fail(key, value, "a number")
         return float(value)

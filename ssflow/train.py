@@ -123,6 +123,7 @@ class _Trainer:
         self.config, self.data, self.device = config, data, device
         self.backbone, self.features = backbone, features
         self.flow = MultiScaleFlow(backbone.channels, config.flow, config.seed).to(device)
+        self.flow.fit_standardization(features.train)
         self.parameters = [p for p in self.flow.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             self.parameters, lr=config.train.lr, eps=config.train.adam_eps,

@@ -1,0 +1,15 @@
+"""Fixtures shared across the suite: a small generated dataset in the BTAD layout."""
+
+from pathlib import Path
+
+import pytest
+
+from ssflow.datasets.demo import DemoSettings, generate_demo
+
+SMALL_DEMO = DemoSettings(size=128, train=24, test_ok=8, test_ko=8, categories=("wood", "fabric"))
+
+
+@pytest.fixture(scope="session")
+def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two demo categories at 128 px, 24 training and 16 test images each (read as ``btad``)."""
+    return generate_demo(tmp_path_factory.mktemp("small-demo") / "demo", seed=0, settings=SMALL_DEMO)
