@@ -125,7 +125,7 @@ class SynthesisConfig:
 @dataclass(frozen=True)
 class LossConfig:
     kind: str = "pixel_hinge"  # constrained (the paper) | hinge | pixel_hinge
-    weight: float = 0.5  # w: share of the loss given to synthetic samples
+    weight: float = 0.2  # w: share of the loss given to synthetic samples
     margin: float = 0.0  # per-dimension NLL margin of the constraint or hinge
 
     def __post_init__(self) -> None:
@@ -139,14 +139,14 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 12
-    batch_size: int = 16
-    lr: float = 1e-3
+    epochs: int = 10
+    batch_size: int = 4  # normal images per step (plus as many synthetic ones)
+    lr: float = 2e-3
     weight_decay: float = 1e-5
     adam_eps: float = 1e-4
     schedule: str = "cosine"  # cosine | constant
     min_lr: float = 1e-6
-    grad_clip: float = 1.0  # max gradient norm; flows diverge without it
+    grad_clip: float = 10.0  # max gradient norm; flows diverge without it
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -167,7 +167,7 @@ class TrainConfig:
 class MapConfig:
     score: str = "nll"  # density (the paper: -mean exp(log p)) | nll (mean per-dimension NLL)
     smoothing_sigma: float = 4.0  # Gaussian smoothing in pixels of the input; 0 = none
-    image_score: str = "max"  # max | topk_mean
+    image_score: str = "topk_mean"  # max (the paper) | topk_mean (robust to texture noise)
     topk: float = 0.01  # share of pixels averaged when image_score = topk_mean
 
     def __post_init__(self) -> None:
