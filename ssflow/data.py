@@ -35,6 +35,7 @@ class PreparedData:
     dataset: str
     category: str
     train: np.ndarray  # (N, S, S, 3) uint8 normal training images
+    train_paths: tuple[str, ...]
     selection: SplitData
     report: SplitData
 
@@ -55,6 +56,7 @@ def prepare_data(config: DataConfig, image_size: int, seed: int) -> PreparedData
         dataset=config.dataset,
         category=config.category,
         train=train.images,
+        train_paths=train.paths,
         selection=_load(selection, image_size),
         report=_load(report, image_size),
     )
