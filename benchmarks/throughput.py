@@ -1,0 +1,70 @@
+"""Images per second: backbone-only forward (the floor), training and inference with the default config.
+
+    python benchmarks/throughput.py [--category wood] [--device cpu] [--epochs 2]
+
+Training counts the normal images per second of an epoch (each comes with one
+synthetic image through the backbone and both through the flow), clean
+features cached. Inference counts test images per second from pixels to map
+(backbone + flow + map + smoothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ssflow.backbone import build_backbone
+from ssflow.config import config_from_flat
+from ssflow.data import prepare_data
+from ssflow.evaluate import score_features
+from ssflow.features import extract_features
+from ssflow.train import compute_run_features, fit, resolve_device
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--category", default="wood")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs})
+    data = prepare_data(config.data, config.backbone.image_size, config.seed)
+    backbone = build_backbone(config.backbone.name, config.backbone.levels, device=device)
+    test_images = data.report.images
+
+    extract_features(backbone, test_images[:4], device)  # warm-up
+    started = time.perf_counter()
+    features = extract_features(backbone, test_images, device)
+    backbone_rate = len(test_images) / (time.perf_counter() - started)
+
+    run_features = compute_run_features(backbone, data, device)
+    epoch_seconds: list[float] = []
+    result = fit(config, data, device, on_epoch=lambda r: epoch_seconds.append(r.epoch_seconds),
+                 backbone=backbone, features=run_features)
+    train_rate = len(data.train) / min(epoch_seconds)
+
+    started = time.perf_counter()
+    features = extract_features(backbone, test_images, device)
+    score_features(result.flow, features, config.backbone.image_size, config.map)
+    inference_rate = len(test_images) / (time.perf_counter() - started)
+
+    table = Table(title=f"default config, demo/{args.category}, {config.backbone.image_size} px "
+                        f"({platform.machine()}, {torch.get_num_threads()} threads, {device})")
+    for column in ("what", "images/s", "vs backbone-only"):
+        table.add_column(column)
+    table.add_row("backbone forward only (floor)", f"{backbone_rate:.1f}", "1.00")
+    table.add_row("training (normal images; epoch incl. evaluation)", f"{train_rate:.1f}",
+                  f"{train_rate / backbone_rate:.2f}")
+    table.add_row("inference (pixels to smoothed map)", f"{inference_rate:.1f}",
+                  f"{inference_rate / backbone_rate:.2f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
