@@ -9,6 +9,7 @@ scheduler can prune on the *selection* split.
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -135,7 +136,8 @@ class _Trainer:
         self.seconds = 0.0
 
     def state(self) -> dict[str, Any]:
-        return {
+        """A snapshot (copied: training goes on mutating the live tensors in place)."""
+        return copy.deepcopy({
             "epoch": self.epoch,
             "seconds": self.seconds,
             "flow": self.flow.state_dict(),
@@ -143,7 +145,7 @@ class _Trainer:
             "scheduler": self.scheduler.state_dict(),
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
-        }
+        })
 
     def restore(self, state: dict[str, Any]) -> None:
         self.epoch = int(state["epoch"])
