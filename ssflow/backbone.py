@@ -103,6 +103,8 @@ def build_backbone(name: str = EMBEDDED_MODEL, levels: tuple[int, ...] = (2, 3),
         features, name=name, levels=levels,
         channels=tuple(features.feature_info.channels()), strides=tuple(features.feature_info.reduction()),
         mean=_per_channel(config["mean"]), std=_per_channel(config["std"]), input_size=input_size)
+    if target.type == "cuda":  # convolutions run fastest channels-last on tensor cores
+        extractor = extractor.to(memory_format=torch.channels_last)
     return extractor.to(target)
 
 

@@ -17,11 +17,21 @@ def images_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.float().div_(255.0)
 
 
+def _forward(backbone: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
+    if images.device.type != "cuda":
+        return backbone(images)
+    # On a GPU the frozen backbone runs in bf16 with channels-last tensors (tensor cores);
+    # the flow, whose log-determinants need the precision, gets float32 features back.
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        levels = backbone(images.contiguous(memory_format=torch.channels_last))
+    return [level.float().contiguous() for level in levels]
+
+
 @torch.no_grad()
 def extract_features(backbone: nn.Module, images: np.ndarray, device: torch.device,
                      batch_size: int = 32) -> list[torch.Tensor]:
-    """Backbone features of every image, per level (N, C_l, H_l, W_l), kept on ``device``."""
+    """Backbone features of every image, per level (N, C_l, H_l, W_l) float32, kept on ``device``."""
     per_batch: list[list[torch.Tensor]] = []
     for start in range(0, len(images), batch_size):
-        per_batch.append(backbone(images_to_tensor(images[start:start + batch_size], device)))
+        per_batch.append(_forward(backbone, images_to_tensor(images[start:start + batch_size], device)))
     return [torch.cat(level) for level in zip(*per_batch)]
