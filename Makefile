@@ -15,8 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+DEMO_NAME := demo-$(shell date +%Y%m%d-%H%M%S)
+
 demo: venv
-	$(PY) run_search.py --dataset demo
+	$(PY) run_search.py --dataset demo --categories fabric wood --num-samples 12 --max-epochs 6 --name $(DEMO_NAME)
+	$(PY) run_search.py show --name $(DEMO_NAME) --top 5 --plot runs/plots/$(DEMO_NAME)
 
 test: venv
 	$(PY) -m pytest -q

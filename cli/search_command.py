@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -36,12 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fractions pack several trials per GPU (default: 1 on a CUDA machine, else 0)")
     parser.add_argument("--address", default=None, help="an existing Ray cluster, e.g. 10.0.0.5:6379 or auto")
     parser.add_argument("--storage", default="runs", help="folder or URI (s3://...) for results and checkpoints")
-    parser.add_argument("--name", default=None, help="experiment name (default: <dataset>-<space>)")
+    parser.add_argument("--name", default=None, help="experiment name (default: <dataset>-<space>-<date>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep of --name")
     parser.add_argument("--config", default=None, help="base config YAML or preset for settings the space fixes")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a base config key")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--feature-cache", default=None, metavar="DIR",
+                        help="where trials share clean-image backbone features (default: <storage>/feature_cache "
+                             "for a local storage, ~/.cache/ssflow/features otherwise); 'off' disables it")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -77,6 +81,16 @@ def _storage(value: str) -> str:
     return str(Path(value).resolve())
 
 
+def _feature_cache(args: argparse.Namespace) -> str:
+    if args.feature_cache == "off":
+        return ""
+    if args.feature_cache:
+        return str(Path(args.feature_cache).resolve())
+    if "://" in args.storage:
+        return str(Path.home() / ".cache" / "ssflow" / "features")
+    return str(Path(args.storage).resolve() / "feature_cache")
+
+
 def _quiet_ray() -> None:
     """Snapshot often (a killed driver then loses little) and keep Ray's chatter off the live view."""
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
@@ -93,7 +107,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     base = resolve_config(args)
     root = prepare_root(args.dataset, Path(args.data_root) if args.data_root else default_root(args.dataset))
     categories = _categories(args, root)
-    name = args.name or f"{args.dataset}-{space.name}"
+    if args.resume and not args.name:
+        raise UserInputError("--resume needs --name: the name of the sweep to continue (see 'run_search.py show')")
+    name = args.name or f"{args.dataset}-{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     max_epochs = args.max_epochs or base.train.epochs
     _quiet_ray()
     resources = connect(args.address)
@@ -104,7 +120,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             base=base, space=space, name=name, storage=_storage(args.storage), num_samples=args.num_samples,
             max_epochs=max_epochs, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
             concurrency=concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
-            device=args.device, resume=args.resume,
+            device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
         )
         console.print(f"[bold]{name}[/]: {len(categories)} categories x {args.num_samples} trials, "
                       f"space {space.name}, up to {max_epochs} epochs, {concurrency} at once, "
