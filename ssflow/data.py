@@ -47,7 +47,7 @@ def _load(records: tuple[ImageRecord, ...], image_size: int) -> SplitData:
 
 def prepare_data(config: DataConfig, image_size: int, seed: int) -> PreparedData:
     """Read ``config.category`` of ``config.dataset`` at ``image_size`` pixels, split by ``seed``."""
-    root = prepare_root(config.dataset, Path(config.root) if config.root else default_root(config.dataset))
+    root = prepare_root(config.dataset, Path(config.root) if config.root else default_root(config.dataset)).resolve()
     category = load_category(config.dataset, root, config.category)
     train_records = few_shot(category.train, config.shots, seed)
     selection, report = split_test(category.test, config.selection_fraction, seed)
