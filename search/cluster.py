@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from typing import Iterator
 
 import ray
+from ray._private import ray_constants
 
 from ssflow.errors import UserInputError
 
@@ -26,11 +29,31 @@ def _check_reachable(address: str, timeout: float = 3.0) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """Keep 127.0.0.1 as the address of a local Ray started inside this block.
+
+    On Linux Ray replaces 127.0.0.1 by the machine's outward address and then
+    listens on every interface. In its single-machine mode (what it uses on macOS
+    and Windows) the address stays 127.0.0.1 and every Ray process, workers
+    included, listens there only. That mode is read once when ray is imported,
+    so it is switched on just for the start.
+    """
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+
+
 def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
             temp_dir: str | None = None) -> dict[str, float]:
     """Join ``address`` or start a local Ray sized to the machine; returns the cluster's resources.
 
-    A local Ray listens on 127.0.0.1 only and runs without its dashboard.
+    A local Ray listens on 127.0.0.1 only and runs without its dashboard. It is
+    always a new one: ``RAY_ADDRESS`` or a ``ray start`` earlier on this machine
+    is joined only when asked for (``address="auto"``).
     """
     if address:
         _check_reachable(address)
@@ -40,10 +63,11 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserInputError(f"--address {address}: could not join the Ray cluster ({first})") from None
     else:
-        ray.init(
-            num_cpus=num_cpus or os.cpu_count(), num_gpus=num_gpus, include_dashboard=False,
-            _node_ip_address=LOCALHOST, _temp_dir=temp_dir, log_to_driver=False,
-        )
+        with _loopback_only():
+            ray.init(
+                address="local", num_cpus=num_cpus or os.cpu_count(), num_gpus=num_gpus, include_dashboard=False,
+                _node_ip_address=LOCALHOST, _temp_dir=temp_dir, log_to_driver=False,
+            )
     return dict(ray.cluster_resources())
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import re
 from typing import Any, Callable, Mapping
 
 from ray.tune import Callback
@@ -36,12 +38,38 @@ def trial_outcome(result: Mapping[str, Any], max_epochs: int) -> str:
     return "finished" if result.get(TIME_ATTR, 0) >= max_epochs else "pruned"
 
 
-def error_line(trial: Trial) -> str:
-    """The last meaningful line of a trial's error (its exception), for the store."""
+# Tune's error file holds one block per failure, each under a header like this.
+_FAILURE_HEADER = re.compile(r"^Failure # \d+ \(occurred at [^)]*\)$", re.MULTILINE)
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _last_failure(trial: Trial) -> str:
+    """The text of a trial's latest failure.
+
+    Read from the driver's own copy of the error file: the copy in the
+    experiment storage is synced later and is often missing when the trial errs.
+    """
+    path = trial.error_file
+    if path and os.path.isfile(path):
+        with open(path, errors="replace") as handle:
+            return _FAILURE_HEADER.split(handle.read())[-1]
     error = trial.get_error()
-    text = str(error) if error is not None else "trial failed"
+    return str(error) if error is not None else ""
+
+
+def error_line(trial: Trial) -> str:
+    """One line saying why a trial failed, for the store.
+
+    A Python exception is the last line of its traceback; Ray's own errors (a
+    lost node, a worker killed by the out-of-memory monitor) say what happened
+    on their first line.
+    """
+    text = _ANSI_COLOUR.sub("", _last_failure(trial))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:500] if lines else "trial failed"
+    if not lines:
+        return "trial failed"
+    traceback = any(line.startswith('File "') for line in lines)
+    return (lines[-1] if traceback else lines[0])[:500]
 
 
 class StoreCallback(Callback):
@@ -66,7 +94,7 @@ class StoreCallback(Callback):
             "epoch": int(result.get(TIME_ATTR, 0)),
             "selection_objective": result.get(OBJECTIVE) if status != "failed" else None,
             "device": result.get("device"),
-            "node": result.get("hostname") or result.get("node"),
+            "node": result.get("node") or result.get("hostname"),  # ours names the Ray node too
             "node_ip": result.get("node_ip"),
             "started_at": started,
             "written_at": utc_now(),

@@ -117,6 +117,10 @@ def run_category(options: SweepOptions, category: str, callbacks: Sequence[Any] 
     setup = category_setup(options, category)
     data = prepare_data(setup.base.data, setup.base.backbone.image_size, setup.base.seed)
     grid = _tuner(options, category, data, callbacks).fit()
-    ended = grid.num_terminated + grid.num_errors
-    statuses = {"terminated": grid.num_terminated, "errored": grid.num_errors, "unfinished": len(grid) - ended}
+    # After an interrupt Tune lists stopped and never-started trials as TERMINATED
+    # too; only a trial whose last result says done (finished, pruned or failed
+    # as a result) has really ended.
+    done = sum(1 for result in grid if result.error is None and (result.metrics or {}).get("done") is True)
+    ended = done + grid.num_errors
+    statuses = {"terminated": done, "errored": grid.num_errors, "unfinished": len(grid) - ended}
     return CategoryOutcome(category, ended >= options.num_samples, statuses)

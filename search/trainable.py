@@ -6,11 +6,13 @@ Everything large (the category's images) arrives through the object store via
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 
+import ray
 import torch
 from ray import tune
 
@@ -43,6 +45,15 @@ def trial_config(params: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
     return config_from_flat(flat, setup.base)
 
 
+def node_label() -> str:
+    """``<hostname>/<first 8 hex digits of the Ray node id>``.
+
+    Nodes on one machine, or containers that share a host name, report the same
+    host name and IP; the node id tells them apart.
+    """
+    return f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
+
+
 def _metric_row(prefix: str, metrics: SplitMetrics) -> dict[str, float]:
     return {f"{prefix}_{name}": value for name, value in metrics._asdict().items()}
 
@@ -59,14 +70,21 @@ def _epoch_metrics(report: EpochReport, device: torch.device) -> dict[str, Any]:
         "status": "running",
         "error": "",
         "device": str(device),
-        "node": socket.gethostname(),
+        "node": node_label(),
     }
 
 
-def _save_checkpoint(report: EpochReport) -> tune.Checkpoint:
-    folder = Path(tempfile.mkdtemp(prefix="ssflow-ckpt-"))
-    torch.save(report.checkpoint(), folder / STATE_FILE)
-    return tune.Checkpoint.from_directory(str(folder))
+@contextlib.contextmanager
+def _checkpoint(report: EpochReport) -> Iterator[tune.Checkpoint]:
+    """The epoch's state in a temporary folder, removed on exit.
+
+    ``tune.report`` copies a checkpoint into the experiment's storage before it
+    returns, so the folder is only needed while reporting; kept, one folder per
+    epoch and trial would fill the nodes' temporary disk.
+    """
+    with tempfile.TemporaryDirectory(prefix="ssflow-ckpt-") as folder:
+        torch.save(report.checkpoint(), Path(folder) / STATE_FILE)
+        yield tune.Checkpoint.from_directory(folder)
 
 
 def _load_checkpoint() -> dict[str, Any] | None:
@@ -83,7 +101,8 @@ def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> 
     device = resolve_device(setup.device)
 
     def on_epoch(report: EpochReport) -> None:
-        tune.report(_epoch_metrics(report, device), checkpoint=_save_checkpoint(report))
+        with _checkpoint(report) as checkpoint:
+            tune.report(_epoch_metrics(report, device), checkpoint=checkpoint)
 
     result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint())
     if result.status == DIVERGED:
@@ -91,5 +110,5 @@ def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> 
         tune.report({
             TIME_ATTR: result.epochs + 1, OBJECTIVE: FAILED_OBJECTIVE, "status": "failed",
             "error": f"diverged: {result.reason}", "seconds": result.seconds,
-            "device": str(device), "node": socket.gethostname(),
+            "device": str(device), "node": node_label(),
         })
