@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cli.live_view import LiveView
 from cli.resolve import resolve_config
-from results.ranking import trial_summary
+from results.ranking import best_trials, trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect
 from search.sweep import CategoryOutcome, SweepOptions, run_category
@@ -149,6 +149,7 @@ def _print_summary(console: Console, options: SweepOptions, outcomes: list[Categ
     if frame.empty:
         return
     summary = trial_summary(frame)
+    best = best_trials(frame)
     table = Table(title=f"{options.name}: summary", title_justify="left")
     for column in ("category", "trials", "finished", "pruned", "failed", "best selection objective",
                    "its report image AUROC", "its report AUPRO"):
@@ -157,10 +158,15 @@ def _print_summary(console: Console, options: SweepOptions, outcomes: list[Categ
         rows = summary[summary["category"] == outcome.category]
         if rows.empty:
             continue
-        best = rows.sort_values("selection_objective", ascending=False).iloc[0]
         counts = rows["status"].value_counts()
+        chosen = best[best["category"] == outcome.category]
+        if chosen.empty:
+            table.add_row(outcome.category, str(len(rows)), "0", str(counts.get("pruned", 0)),
+                          str(counts.get("failed", 0)), "-", "-", "-")
+            continue
+        top = chosen.iloc[0]
         table.add_row(outcome.category, str(len(rows)), str(counts.get("finished", 0)),
                       str(counts.get("pruned", 0)), str(counts.get("failed", 0)),
-                      f"{best['selection_objective']:.4f}", f"{best['report_image_auroc']:.4f}",
-                      f"{best['report_aupro']:.4f}")
+                      f"{top['selection_objective']:.4f}", f"{top['report_image_auroc']:.4f}",
+                      f"{top['report_aupro']:.4f}")
     console.print(table)

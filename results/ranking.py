@@ -11,7 +11,7 @@ import pandas as pd
 from results.schema import HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
 
 TRIAL_KEYS = ["experiment", "dataset", "category", "trial_id"]
-CATEGORY_KEYS = ["dataset", "category"]
+STUDY_KEYS = ["experiment", "dataset", "category"]  # one study: a category of one experiment
 REQUIRED_COLUMNS = [*TRIAL_KEYS, "status", "epoch", "selection_objective"]
 # Finished trials first, pruned after, failed last; a running trial has not lost yet.
 STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "failed": 3}
@@ -55,7 +55,7 @@ def trial_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def rank_trials(df: pd.DataFrame) -> pd.DataFrame:
-    """Trial summaries ranked within each (dataset, category); ``rank`` starts at 1.
+    """Trial summaries ranked within each study (experiment, dataset, category); ``rank`` starts at 1.
 
     Order: status (finished, running, pruned, failed), then the selection
     objective at the trial's last epoch (higher first, missing last), then the
@@ -64,22 +64,22 @@ def rank_trials(df: pd.DataFrame) -> pd.DataFrame:
     summary = trial_summary(df)
     summary["_status_order"] = summary["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER))
     ranked = summary.sort_values(
-        [*CATEGORY_KEYS, "_status_order", "selection_objective", "best_selection_objective", "experiment", "trial_id"],
-        ascending=[True, True, True, False, False, True, True],
+        [*STUDY_KEYS, "_status_order", "selection_objective", "best_selection_objective", "experiment", "trial_id"],
+        ascending=[True, True, True, True, False, False, True, True],
         na_position="last",
         kind="stable",
     ).drop(columns="_status_order")
-    ranked.insert(len(TRIAL_KEYS), "rank", ranked.groupby(CATEGORY_KEYS, dropna=False).cumcount() + 1)
+    ranked.insert(len(TRIAL_KEYS), "rank", ranked.groupby(STUDY_KEYS, dropna=False).cumcount() + 1)
     return ranked.reset_index(drop=True)
 
 
 def best_trials(df: pd.DataFrame) -> pd.DataFrame:
-    """The best usable trial per (dataset, category): the first by rank that did not
+    """The best usable trial per study (experiment, dataset, category): the first by rank that did not
     fail and has a selection objective. A category whose trials all failed has no row.
     """
     ranked = rank_trials(df)
     usable = ranked[(ranked["status"] != "failed") & ranked["selection_objective"].notna()]
-    return usable.groupby(CATEGORY_KEYS, dropna=False).head(1).reset_index(drop=True)
+    return usable.groupby(STUDY_KEYS, dropna=False).head(1).reset_index(drop=True)
 
 
 def _last(groups: pd.core.groupby.DataFrameGroupBy, column: str, df: pd.DataFrame) -> pd.Series:
