@@ -41,7 +41,7 @@ FIXED_FIELDS: tuple[pa.Field, ...] = (
     pa.field("seconds", pa.float64()),  # trial time so far
     pa.field("epoch_seconds", pa.float64()),
     pa.field("device", pa.string()),
-    pa.field("node", pa.string()),  # hostname
+    pa.field("node", pa.string()),  # <hostname>/<Ray node id prefix>
     pa.field("node_ip", pa.string()),
     pa.field("started_at", _UTC_MICROS),
     pa.field("written_at", _UTC_MICROS),
