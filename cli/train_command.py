@@ -29,7 +29,7 @@ OVERLAY_COUNT = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=["mvtec", "btad", "dagm", "demo"], default=None)
+    parser.add_argument("--dataset", choices=["mvtec", "btad", "dagm", "demo", "demo-hard"], default=None)
     parser.add_argument("--category", default=None, help="dataset category, e.g. bottle, 01, Class1")
     parser.add_argument("--data-root", default=None, help="dataset folder in its official layout")
     parser.add_argument("--config", default=None,

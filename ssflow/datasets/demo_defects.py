@@ -158,6 +158,76 @@ def contamination(rng: np.random.Generator, surface: Surface, style: DefectStyle
     return Change(region, _blend(surface.image, colour, 0.7 * style.contrast))
 
 
+def _ragged_blob(rng: np.random.Generator, surface: Surface, radius: float, roughness: float = 0.35) -> np.ndarray:
+    """A bool (H, W) blob of about ``radius`` pixels with a noisy edge, on the product."""
+    size = surface.support.shape[0]
+    centre = _anchor(rng, surface, int(radius) + 4)
+    x, y = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    distance = np.hypot(x - centre[0], y - centre[1]) / radius
+    ragged = distance + roughness * value_noise(rng, size, max(2, int(size / radius)))
+    return (ragged < 1.0) & surface.support
+
+
+def faint_scratch(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A one-pixel hairline scratch that only slightly lightens or darkens the surface."""
+    size = surface.support.shape[0]
+    length = rng.uniform(30, 90) * style.scale * size / 256
+    start = _anchor(rng, surface, int(length / 2) // 2 + 4)
+    direction = rng.uniform(0, np.pi)
+    t = np.linspace(-0.5, 0.5, 6)[:, None]
+    along = np.array([np.cos(direction), np.sin(direction)])
+    across = np.array([-along[1], along[0]])
+    points = start + t * length * along + rng.normal(0, 0.03) * (1 - (2 * t) ** 2) * length * across
+    region = _stroke(surface, points, max(1, round(style.scale * size / 256))) & surface.support
+    target = np.float32(245 if rng.random() < 0.5 else 25)
+    return Change(region, _blend(surface.image, target, 0.22 * style.contrast))
+
+
+def speck(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A small dark speck, a few pixels across: about one feature cell at stride 8."""
+    size = surface.support.shape[0]
+    radius = rng.uniform(3.5, 6.0) * style.scale * size / 256
+    centre = _anchor(rng, surface, int(radius) + 4)
+    canvas = np.zeros(surface.support.shape, np.uint8)
+    axes = (max(1, round(radius)), max(1, round(radius * rng.uniform(0.6, 1.0))))
+    cv2.ellipse(canvas, tuple(np.rint(centre).astype(int)), axes, rng.uniform(0, 180), 0, 360, 1, -1, cv2.LINE_8)
+    region = canvas.astype(bool) & surface.support
+    colour = np.array([60, 48, 36], np.float32) * rng.uniform(0.7, 1.3)
+    return Change(region, _blend(surface.image, colour, 0.45 * style.contrast))
+
+
+# A slight shift of colour: water (darker, cooler), rust (warmer), oil (darker, yellower).
+_TINTS = np.array([[-10, -6, 2], [10, -2, -10], [-8, -8, -16]], np.float32)
+
+
+def stain(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A faint colour stain: a ragged patch whose colour moves by about ten grey levels."""
+    size = surface.support.shape[0]
+    region = _ragged_blob(rng, surface, rng.uniform(12, 26) * style.scale * size / 256)
+    tint = _TINTS[rng.integers(len(_TINTS))] * rng.uniform(0.8, 1.3) * style.contrast
+    return Change(region, np.clip(surface.image.astype(np.float32) + tint, 0, 255).astype(np.uint8))
+
+
+def smooth(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """Texture flattened over a ragged patch, as if worn or pressed: the surface blurred there."""
+    size = surface.support.shape[0]
+    region = _ragged_blob(rng, surface, rng.uniform(14, 28) * style.scale * size / 256)
+    sigma = rng.uniform(2.5, 4.0) * size / 256
+    blurred = cv2.GaussianBlur(surface.image, (0, 0), sigma)
+    # contrast < 1 keeps some of the texture: a partly worn patch.
+    return Change(region, _blend(surface.image, blurred.astype(np.float32), min(1.0, style.contrast)))
+
+
+def hairline_crack(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
+    """A short, thin, half-dark crack: a one-pixel random walk."""
+    size = surface.support.shape[0]
+    steps, step = max(4, int(rng.integers(8, 16) * style.scale)), 3.0 * size / 256
+    start = _anchor(rng, surface, int(steps * step) // 4 + 4)
+    trunk = _walk(rng, start, rng.uniform(0, 2 * np.pi), steps, step)
+    region = _stroke(surface, trunk, max(1, round(style.scale * size / 256))) & surface.support
+    return Change(region, _blend(surface.image, np.float32(12), 0.4 * style.contrast))
+
+
 def apply_change(image: np.ndarray, change: Change, min_delta: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """Paint ``change`` on ``image``; return (new image uint8 (H, W, 3), mask bool (H, W)).
 
@@ -183,4 +253,10 @@ DEFECTS: dict[str, DefectFn] = {
     "crack": crack,
     "missing": missing,
     "contamination": contamination,
+    # subtle kinds, for demo-hard
+    "faint_scratch": faint_scratch,
+    "speck": speck,
+    "stain": stain,
+    "smooth": smooth,
+    "hairline_crack": hairline_crack,
 }

@@ -1,7 +1,7 @@
 """Datasets by name: where they live by default, how to list and read their categories.
 
-``demo`` is generated on first use by :func:`prepare_root`; the others must be
-downloaded by the user.
+``demo`` and ``demo-hard`` are generated on first use by :func:`prepare_root`;
+the others must be downloaded by the user.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 from ssflow.datasets import btad, dagm, mvtec
-from ssflow.datasets.demo import ensure_demo
+from ssflow.datasets.demo import DEMO_HARD, DemoSettings, ensure_demo
 from ssflow.datasets.folders import require_root
 from ssflow.datasets.records import CategoryData
 from ssflow.errors import UserInputError
-
-_DEMO_TITLE = "demo"
 
 
 @dataclass(frozen=True)
@@ -29,17 +27,24 @@ class _Dataset:
     generate: Callable[[Path], Path] | None = None  # generated datasets: make the data on first use
 
 
+def _generated(settings: DemoSettings) -> _Dataset:
+    """A generated demo variant: written in the BTAD layout, read back by the BTAD reader under its own name."""
+    title = settings.name
+    return _Dataset(
+        title,
+        f"data/{title}",
+        lambda root: btad.list_btad_categories(root, title=title),
+        lambda root, category: btad.scan_btad(root, category, title=title),
+        generate=lambda root: ensure_demo(root, settings=settings),
+    )
+
+
 _REGISTRY: dict[str, _Dataset] = {
     "mvtec": _Dataset(mvtec.TITLE, "data/mvtec", mvtec.list_mvtec_categories, mvtec.scan_mvtec),
     "btad": _Dataset(btad.TITLE, "data/btad", btad.list_btad_categories, btad.scan_btad),
     "dagm": _Dataset(dagm.TITLE, "data/dagm", dagm.list_dagm_categories, dagm.scan_dagm),
-    "demo": _Dataset(
-        _DEMO_TITLE,
-        "data/demo",
-        lambda root: btad.list_btad_categories(root, title=_DEMO_TITLE),
-        lambda root, category: btad.scan_btad(root, category, title=_DEMO_TITLE),
-        generate=ensure_demo,
-    ),
+    "demo": _generated(DemoSettings()),
+    "demo-hard": _generated(DEMO_HARD),
 }
 
 DATASETS: tuple[str, ...] = tuple(_REGISTRY)
@@ -86,5 +91,5 @@ def load_category(dataset: str, root: Path, category: str) -> CategoryData:
     """The records of one category of ``dataset`` under ``root``."""
     root = Path(root)
     data = _require_data(dataset, root).scan(root, category)
-    # The demo is read by the BTAD reader; record which dataset it really is.
+    # The demo variants are read by the BTAD reader; record which dataset it really is.
     return dataclasses.replace(data, dataset=dataset)
