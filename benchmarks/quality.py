@@ -1,0 +1,235 @@
+"""Side-by-side quality: ssflow against anomalib PatchCore and PaDiM on the same features and test images.
+
+    python benchmarks/quality.py [--datasets demo-hard demo] [--seeds 0 1 2]
+        [--methods ssflow patchcore padim] [--categories carpet marble]
+        [--ssflow-config best.yaml] [--device cpu] [--output results.csv]
+
+Every method trains on the normal training images of a category only and is
+scored on the same images: the *report* split of the category's test set for
+that seed (``split_test(test, selection_fraction=0.5, seed)``, stratified by
+defect type), the split ssflow reports on and never selects on. The seed also
+sets ssflow's initialisation and synthesis, PatchCore's coreset sampling and
+PaDiM's channel subset. The baselines run on ssflow's backbone, weights,
+levels and normalisation (see ``baselines.py``); all maps are scored with
+:mod:`ssflow.metrics`.
+
+``ssflow`` is the default config; ``ssflow-best`` (run when ``--ssflow-config``
+is given) is a config file or an export file from ``run_search.py export``
+(one config per category). Its data settings and image size must be the
+defaults, so that it sees the same images.
+
+Train seconds: for the baselines, the training images' features plus the
+fit; for ssflow, the wall time of ``fit()``, which includes its features and
+its per-epoch scoring of the selection and report splits. Inference images/s:
+report images from pixels to anomaly map and image score, backbone included.
+
+Needs the ``bench`` extra (anomalib).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.config import SSFlowConfig, config_from_flat, load_config_file
+from ssflow.data import PreparedData, prepare_data
+from ssflow.datasets import default_root, list_categories, load_category, prepare_root, read_image
+from ssflow.errors import UserInputError
+from ssflow.evaluate import SplitMetrics, score_features, split_metrics
+from ssflow.exported import is_export_file, load_export_config
+from ssflow.features import extract_features
+from ssflow.train import fit, resolve_device
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)  # anomalib 2.7 imports deprecated timm and dinov2 paths
+    from baselines import BASELINES, CORESET_RATIO, BaselineRun, check_same_features, run_baseline
+
+METHODS = ("ssflow", "ssflow-best", *BASELINES)
+METRICS = ("image_auroc", "pixel_auroc", "aupro")
+_NAN = float("nan")
+
+
+class Row(NamedTuple):
+    """One method on one category and seed."""
+
+    dataset: str
+    category: str
+    seed: int
+    method: str
+    status: str  # finished, or why ssflow has no numbers (diverged)
+    image_auroc: float
+    pixel_auroc: float
+    aupro: float
+    train_seconds: float
+    images_per_second: float
+    report_normal: int  # report-split images scored: normal ...
+    report_defective: int  # ... and defective
+
+
+def ssflow_config(dataset: str, category: str, seed: int, best: Path | None) -> SSFlowConfig:
+    """The default config, or the one in ``best`` for this category, on ``dataset``/``category``/``seed``."""
+    base = None
+    if best is not None:
+        base = load_export_config(best, category) if is_export_file(best) else load_config_file(best)
+        default = SSFlowConfig()
+        ours = (base.data.shots, base.data.selection_fraction, base.backbone.image_size)
+        expected = (default.data.shots, default.data.selection_fraction, default.backbone.image_size)
+        if ours != expected:
+            raise UserInputError(
+                f"{best} [{category}]: (data.shots, data.selection_fraction, backbone.image_size) = {ours}, "
+                f"expected the defaults {expected}; every method must be scored on the same images")
+    flat = {"data.dataset": dataset, "data.category": category, "data.root": "", "seed": seed}
+    return config_from_flat(flat, base)
+
+
+def run_ssflow(config: SSFlowConfig, data: PreparedData, backbone: FeatureExtractor,
+               device: torch.device) -> tuple[BaselineRun, str]:
+    """Train with ``fit`` and score the report split from pixels, timed: (run, status)."""
+    started = time.perf_counter()
+    result = fit(config, data, device, backbone=backbone)
+    train_seconds = time.perf_counter() - started
+    if result.flow is None:  # diverged: no model to score
+        return BaselineRun(SplitMetrics(_NAN, _NAN, _NAN), train_seconds, _NAN), f"{result.status}: {result.reason}"
+    started = time.perf_counter()
+    features = extract_features(backbone, data.report.images, device)
+    maps, scores = score_features(result.flow, features, data.report.images.shape[1], config.map)
+    seconds = time.perf_counter() - started
+    run = BaselineRun(split_metrics(scores, maps, data.report), train_seconds, len(data.report) / seconds)
+    return run, result.status
+
+
+def run_category(dataset: str, category: str, seed: int, methods: Sequence[str], best: Path | None,
+                 backbone: FeatureExtractor, device: torch.device, coreset_ratio: float) -> list[Row]:
+    """Every method on one category and seed, all on the same prepared data."""
+    default = ssflow_config(dataset, category, seed, None)
+    data = prepare_data(default.data, default.backbone.image_size, seed)
+    normal = int((data.report.labels == 0).sum())
+    rows = []
+    for method in methods:
+        status = "finished"
+        if method in BASELINES:
+            run = run_baseline(method, data.train, data.report, seed, device, coreset_ratio)
+        else:
+            config = default if method == "ssflow" else ssflow_config(dataset, category, seed, best)
+            run, status = run_ssflow(config, data, backbone, device)
+        rows.append(Row(dataset, category, seed, method, status, *run.metrics, run.train_seconds,
+                        run.images_per_second, normal, len(data.report) - normal))
+    return rows
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    values = np.asarray(values, dtype=float)
+    if np.isnan(values).all():
+        return "-"
+    return f"{np.nanmean(values):.3f} ± {np.nanstd(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def summary_table(frame: pd.DataFrame, title: str) -> Table:
+    """Per method: each metric's mean over categories, then mean ± std over seeds; times averaged."""
+    table = Table(title=title, title_justify="left")
+    for column in ("method", "image AUROC", "pixel AUROC", "AUPRO", "train s / category", "inference img/s",
+                   "runs"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, runs in frame.groupby("method", sort=False):
+        per_seed = runs.groupby("seed")[list(METRICS)].mean()
+        finished = int((runs["status"] == "finished").sum())
+        table.add_row(method, *(_mean_std(per_seed[metric]) for metric in METRICS),
+                      f"{runs['train_seconds'].mean():.1f}", f"{runs['images_per_second'].mean():.1f}",
+                      f"{finished}/{len(runs)}")
+    return table
+
+
+def category_table(frame: pd.DataFrame, title: str) -> Table:
+    """Per category and method: each metric's mean ± std over seeds."""
+    table = Table(title=title, title_justify="left")
+    for column in ("category", "method", "image AUROC", "pixel AUROC", "AUPRO"):
+        table.add_column(column, justify="left" if column in ("category", "method") else "right")
+    for (category, method), runs in frame.groupby(["category", "method"], sort=False):
+        table.add_row(category, method, *(_mean_std(runs[metric]) for metric in METRICS))
+    return table
+
+
+def scored_images_note(frame: pd.DataFrame) -> str:
+    """Which test images every method was scored on, with their counts."""
+    counts = frame.groupby("category")[["report_normal", "report_defective"]].first()
+    per_category = ", ".join(f"{name} {row.report_normal}+{row.report_defective}" for name, row in counts.iterrows())
+    return ("scored on the report split of each category's test set for each seed "
+            "(split_test(test, selection_fraction=0.5, seed), stratified by defect type), the same images for "
+            f"every method; normal+defective images per category: {per_category}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["demo-hard", "demo"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None,
+                        help="default: ssflow patchcore padim, plus ssflow-best with --ssflow-config")
+    parser.add_argument("--categories", nargs="+", default=None, help="default: every category of each dataset")
+    parser.add_argument("--ssflow-config", type=Path, default=None,
+                        help="config YAML or export file of the best config found by a sweep")
+    parser.add_argument("--coreset-ratio", type=float, default=CORESET_RATIO,
+                        help="share of PatchCore's patch features kept (anomalib's default 0.1; 0.01 is ~10x faster)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", type=Path, default=None, help="also write every run as CSV")
+    args = parser.parse_args()
+    console, progress = Console(), Console(stderr=True)
+    methods = args.methods or ["ssflow", *(["ssflow-best"] if args.ssflow_config else []), *BASELINES]
+    try:
+        if not 0.0 < args.coreset_ratio <= 1.0:
+            raise UserInputError(f"--coreset-ratio {args.coreset_ratio}: expected a share in (0, 1], e.g. 0.1")
+        if "ssflow-best" in methods and args.ssflow_config is None:
+            raise UserInputError("--methods ssflow-best needs --ssflow-config FILE.yaml (a config or export file)")
+        device = resolve_device(args.device)
+        backbone = build_backbone(device=device)
+        plan: dict[str, list[str]] = {}
+        for dataset in args.datasets:
+            started = time.perf_counter()
+            root = prepare_root(dataset, default_root(dataset))
+            plan[dataset] = args.categories or list_categories(dataset, root)
+            progress.log(f"{dataset}: data ready at {root} in {time.perf_counter() - started:.1f} s")
+            for category in plan[dataset]:  # fail before hours of runs, not after
+                first_image = load_category(dataset, root, category).train[0].image_path
+                if "ssflow-best" in methods:
+                    ssflow_config(dataset, category, args.seeds[0], args.ssflow_config)
+    except UserInputError as error:
+        parser.exit(2, f"error: {error}\n")
+    gap = check_same_features(backbone, read_image(first_image, SSFlowConfig().backbone.image_size), device)
+    progress.log(f"anomalib's backbone reproduces ssflow's features (largest difference {gap:.1e})")
+
+    rows: list[Row] = []
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            for category in plan[dataset]:
+                for row in run_category(dataset, category, seed, methods, args.ssflow_config, backbone, device,
+                                        args.coreset_ratio):
+                    rows.append(row)
+                    progress.log(f"{dataset} {category} seed {seed} {row.method}: image {row.image_auroc:.3f} "
+                                 f"pixel {row.pixel_auroc:.3f} aupro {row.aupro:.3f} "
+                                 f"train {row.train_seconds:.0f} s ({row.status})")
+    frame = pd.DataFrame(rows, columns=Row._fields)
+    if args.output is not None:
+        frame.to_csv(args.output, index=False)
+    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}; "
+               f"PatchCore coreset {args.coreset_ratio:g}")
+    for dataset, runs in frame.groupby("dataset", sort=False):
+        categories = runs["category"].unique()
+        seeds = ", ".join(str(seed) for seed in sorted(runs["seed"].unique()))
+        console.print(summary_table(runs, f"{dataset}: mean over {len(categories)} categories, mean ± std over "
+                                          f"seeds {seeds} ({machine})"))
+        console.print(f"[dim]{scored_images_note(runs)}[/dim]")
+        console.print(category_table(runs, f"{dataset} per category: mean ± std over seeds {seeds}"))
+
+
+if __name__ == "__main__":
+    main()
