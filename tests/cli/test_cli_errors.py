@@ -1,0 +1,100 @@
+"""User mistakes on the command line: one line on stderr, exit code 2, nothing written."""
+
+import cv2
+import numpy as np
+import pytest
+
+from cli.main import main
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    return err
+
+
+@pytest.fixture()
+def broken_btad(tmp_path):
+    """A BTAD tree whose anomalous image's mask has the wrong size, plus one unreadable image."""
+    root = tmp_path / "btad"
+    for folder in ("01/train/ok", "01/test/ok", "01/test/ko", "01/ground_truth/ko"):
+        (root / folder).mkdir(parents=True)
+    image = np.full((32, 32, 3), 128, np.uint8)
+    for index in range(4):
+        cv2.imwrite(str(root / f"01/train/ok/{index:03d}.png"), image)
+    cv2.imwrite(str(root / "01/test/ok/000.png"), image)
+    cv2.imwrite(str(root / "01/test/ko/000.png"), image)
+    cv2.imwrite(str(root / "01/ground_truth/ko/000.png"), np.zeros((16, 16), np.uint8))
+    return root
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (["--dataset", "btad", "--category", "01", "--data-root", "/nonexistent/btad"], "/nonexistent/btad"),
+    (["--dataset", "demo", "--category", "wood", "--set", "flow.coupling_blocks=zero"], "flow.coupling_blocks"),
+    (["--dataset", "demo", "--category", "wood", "--set", "flow.bogus=1"], "flow.bogus"),
+    (["--dataset", "demo", "--category", "wood", "--config", "nope.yaml"], "nope.yaml"),
+    (["--dataset", "demo", "--category", "wood", "--epochs", "0"], "train.epochs"),
+])
+def test_train_mistakes_exit_2_without_output(arguments, words, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["train", *arguments, "--out", str(out)]) == 2
+    assert words in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_unknown_category_lists_the_found_ones(small_demo_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["train", "--dataset", "btad", "--data-root", str(small_demo_root), "--category", "tiles",
+                 "--out", str(out)])
+    assert code == 2
+    line = _error_line(capsys)
+    assert "tiles" in line and "fabric" in line and "wood" in line
+    assert not out.exists()
+
+
+def test_mask_of_the_wrong_size_is_named(broken_btad, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["train", "--dataset", "btad", "--data-root", str(broken_btad), "--category", "01",
+                 "--out", str(out)]) == 2
+    line = _error_line(capsys)
+    assert "000.png" in line and "16" in line
+    assert not out.exists()
+
+
+def test_unreadable_image_is_named(broken_btad, tmp_path, capsys):
+    (broken_btad / "01/ground_truth/ko/000.png").unlink()
+    cv2.imwrite(str(broken_btad / "01/ground_truth/ko/000.png"), np.zeros((32, 32), np.uint8))
+    (broken_btad / "01/train/ok/002.png").write_bytes(b"not a png at all")
+    out = tmp_path / "out"
+    assert main(["train", "--dataset", "btad", "--data-root", str(broken_btad), "--category", "01",
+                 "--out", str(out)]) == 2
+    assert "002.png" in _error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (["--dataset", "demo", "--space", "missing-space"], "missing-space"),
+    (["--dataset", "demo", "--categories", "tiles"], "tiles"),
+    (["--dataset", "demo", "--reduction-factor", "1"], "--reduction-factor"),
+    (["--dataset", "demo", "--address", "127.0.0.1:9"], "127.0.0.1:9"),
+    (["--dataset", "demo", "--resume"], "--name"),
+    (["--dataset", "btad", "--data-root", "/nonexistent/btad"], "--dataset demo works offline"),
+])
+def test_search_mistakes_exit_2(arguments, words, capsys):
+    assert main(arguments) == 2
+    assert words in _error_line(capsys)
+
+
+def test_bad_space_file_names_file_and_key(tmp_path, capsys):
+    space = tmp_path / "space.yaml"
+    space.write_text("parameters:\n  train.lr: {type: float, low: 0.1, high: 0.01}\n")
+    assert main(["--dataset", "demo", "--space", str(space)]) == 2
+    line = _error_line(capsys)
+    assert str(space) in line and "train.lr" in line
+
+
+def test_usage_mistake_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", "demo", "--num-samples", "many"])
+    assert exit_info.value.code == 2
+    assert "--num-samples" in _error_line(capsys)
