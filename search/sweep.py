@@ -24,6 +24,7 @@ from spaces.space import SearchSpace
 from spaces.tune_domains import to_tune_param_space
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, prepare_data
+from ssflow.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class SweepOptions:
     max_failures: int = 2  # retries per trial, each from its last checkpoint
     device: str = "auto"
     resume: bool = False
+    feature_cache: str = ""  # folder shared by the trials of a node; empty: no cache
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,20 @@ def experiment_path(options: SweepOptions, category: str) -> str:
     return f"{options.storage.rstrip('/')}/ray/{experiment_name(options, category)}"
 
 
+# Every trial of a category shares one copy of its images, so these cannot vary per trial.
+SHARED_DATA_KEYS = ("backbone.image_size", "data.shots", "data.selection_fraction", "data.dataset",
+                    "data.category", "data.root", "seed")
+
+
 def category_setup(options: SweepOptions, category: str) -> TrialSetup:
-    base = config_from_flat({"data.category": category}, options.base)
-    return TrialSetup(base=base, space=options.space, max_epochs=options.max_epochs, device=options.device)
+    """The base config of a category: the space's fixed values applied, the category set."""
+    varied = [p.name for p in options.space.searched() if p.name in SHARED_DATA_KEYS]
+    if varied:
+        raise UserInputError(f"space {options.space.name}: {', '.join(varied)} can only be fixed, not searched "
+                             "(every trial of a category shares its images and splits)")
+    base = config_from_flat({**options.space.fixed_values(), "data.category": category}, options.base)
+    return TrialSetup(base=base, space=options.space, max_epochs=options.max_epochs, device=options.device,
+                      feature_cache=options.feature_cache)
 
 
 def _searcher(options: SweepOptions, category: str) -> ConcurrencyLimiter:

@@ -18,10 +18,12 @@ from ray import tune
 
 from spaces.space import SearchSpace
 from spaces.tune_domains import decode_params
+from ssflow.backbone import build_backbone, weights_identity
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData
 from ssflow.evaluate import SplitMetrics
-from ssflow.train import DIVERGED, EpochReport, fit, resolve_device
+from ssflow.feature_cache import cache_key, cached_features
+from ssflow.train import DIVERGED, EpochReport, RunFeatures, compute_run_features, fit, resolve_device
 
 OBJECTIVE = "objective"  # selection-split objective: mean of image AUROC and AUPRO
 TIME_ATTR = "epoch"
@@ -36,6 +38,7 @@ class TrialSetup(NamedTuple):
     space: SearchSpace
     max_epochs: int
     device: str  # auto | cpu | cuda
+    feature_cache: str = ""  # folder for clean-image features shared by trials; empty: no cache
 
 
 def trial_config(params: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
@@ -95,6 +98,17 @@ def _load_checkpoint() -> dict[str, Any] | None:
         return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def _clean_features(config: SSFlowConfig, data: PreparedData, backbone: torch.nn.Module, device: torch.device,
+                    cache_dir: str) -> RunFeatures:
+    def compute() -> RunFeatures:
+        return compute_run_features(backbone, data, device)
+
+    if not cache_dir:
+        return compute()
+    key = cache_key(config, data, weights_identity(config.backbone.name, config.backbone.weights))
+    return cached_features(Path(cache_dir), key, device, compute)[0]
+
+
 def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> None:
     """Function trainable; bind ``setup`` and ``data`` with ``tune.with_parameters``."""
     config = trial_config(params, setup)
@@ -104,7 +118,10 @@ def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> 
         with _checkpoint(report) as checkpoint:
             tune.report(_epoch_metrics(report, device), checkpoint=checkpoint)
 
-    result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint())
+    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
+    features = _clean_features(config, data, backbone, device, setup.feature_cache)
+    result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint(), backbone=backbone,
+                 features=features)
     if result.status == DIVERGED:
         # A diverged trial is a result, not a crash: record it and let the sweep go on.
         tune.report({
