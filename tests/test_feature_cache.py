@@ -1,0 +1,54 @@
+import os
+
+import torch
+
+from ssflow.config import config_from_flat
+from ssflow.data import prepare_data
+from ssflow.feature_cache import cache_key, cached_features
+from ssflow.train import RunFeatures
+
+
+def _features(value: float) -> RunFeatures:
+    level = torch.full((2, 3, 4, 4), value)
+    return RunFeatures([level], [level + 1], [level + 2])
+
+
+def test_miss_then_hit_returns_the_stored_features(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return _features(1.0)
+
+    first, hit_first = cached_features(tmp_path, "k", torch.device("cpu"), compute)
+    second, hit_second = cached_features(tmp_path, "k", torch.device("cpu"), compute)
+    assert (hit_first, hit_second) == (False, True) and len(calls) == 1
+    torch.testing.assert_close(second.report[0], first.report[0])
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
+
+
+def test_a_corrupt_entry_is_recomputed(tmp_path):
+    (tmp_path / "k.pt").write_bytes(b"half a file")
+    features, hit = cached_features(tmp_path, "k", torch.device("cpu"), lambda: _features(2.0))
+    assert not hit and features.train[0][0, 0, 0, 0].item() == 2.0
+    assert cached_features(tmp_path, "k", torch.device("cpu"), lambda: _features(3.0))[1]
+
+
+def test_key_changes_with_every_input(small_demo_root):
+    base = config_from_flat({"data.dataset": "btad", "data.root": str(small_demo_root), "data.category": "wood",
+                             "backbone.image_size": 64})
+    data = prepare_data(base.data, 64, base.seed)
+    key = cache_key(base, data, "weights-a")
+    assert cache_key(base, data, "weights-a") == key
+    assert cache_key(base, data, "weights-b") != key
+    assert cache_key(config_from_flat({"backbone.levels": [1, 2]}, base), data, "weights-a") != key
+    assert cache_key(config_from_flat({"backbone.image_size": 96}, base), data, "weights-a") != key
+    other_split = prepare_data(base.data, 64, seed=1)
+    assert cache_key(base, other_split, "weights-a") != key
+    touched = data.train_paths[0]
+    stat = os.stat(touched)
+    os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    try:
+        assert cache_key(base, data, "weights-a") != key
+    finally:
+        os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns))
