@@ -14,7 +14,6 @@ from typing import Any, Sequence
 from ray import tune
 from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search import ConcurrencyLimiter
 
 from results.store import ResultStore
 from search.searcher import BudgetAwareOptunaSearch
@@ -77,10 +76,15 @@ def category_setup(options: SweepOptions, category: str) -> TrialSetup:
                       feature_cache=options.feature_cache)
 
 
-def _searcher(options: SweepOptions, category: str) -> ConcurrencyLimiter:
+def _searcher(options: SweepOptions, category: str) -> BudgetAwareOptunaSearch | None:
+    """Seeded TPE; None (Tune's plain generator) when the space fixes everything.
+
+    ``TuneConfig(max_concurrent_trials=...)`` puts either under the concurrency limit.
+    """
+    if not options.space.searched():
+        return None
     seed = (options.base.seed * 1_000_003 + zlib.crc32(category.encode())) % 2**31
-    searcher = BudgetAwareOptunaSearch(metric=OBJECTIVE, mode="max", seed=seed, max_epochs=options.max_epochs)
-    return ConcurrencyLimiter(searcher, max_concurrent=options.concurrency)
+    return BudgetAwareOptunaSearch(metric=OBJECTIVE, mode="max", seed=seed, max_epochs=options.max_epochs)
 
 
 def _scheduler(options: SweepOptions) -> ASHAScheduler:
@@ -112,6 +116,7 @@ def _tuner(options: SweepOptions, category: str, data: PreparedData, callbacks: 
             search_alg=_searcher(options, category),
             scheduler=_scheduler(options),
             num_samples=options.num_samples,
+            max_concurrent_trials=options.concurrency,
             trial_dirname_creator=lambda trial: trial.trial_id,
         ),
         run_config=RunConfig(
