@@ -7,12 +7,12 @@ from ssflow.errors import UserInputError
 
 
 def test_names_and_default_roots() -> None:
-    assert DATASETS == ("mvtec", "btad", "dagm", "demo")
+    assert DATASETS == ("mvtec", "btad", "dagm", "demo", "demo-hard")
     assert [default_root(name) for name in DATASETS] == [Path("data") / name for name in DATASETS]
 
 
 def test_unknown_dataset_lists_the_known_ones() -> None:
-    with pytest.raises(UserInputError, match="unknown dataset 'visa'; expected one of mvtec, btad, dagm, demo"):
+    with pytest.raises(UserInputError, match="unknown dataset 'visa'; expected one of mvtec, btad, dagm, demo, demo-hard"):
         default_root("visa")
 
 
