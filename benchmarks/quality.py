@@ -169,7 +169,7 @@ def scored_images_note(frame: pd.DataFrame) -> str:
             f"every method; normal+defective images per category: {per_category}")
 
 
-def main() -> None:
+def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["demo-hard", "demo"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -181,47 +181,56 @@ def main() -> None:
     parser.add_argument("--coreset-ratio", type=float, default=CORESET_RATIO,
                         help="share of PatchCore's patch features kept (anomalib's default 0.1; 0.01 is ~10x faster)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--output", type=Path, default=None, help="also write every run as CSV")
-    args = parser.parse_args()
-    console, progress = Console(), Console(stderr=True)
-    methods = args.methods or ["ssflow", *(["ssflow-best"] if args.ssflow_config else []), *BASELINES]
-    try:
-        if not 0.0 < args.coreset_ratio <= 1.0:
-            raise UserInputError(f"--coreset-ratio {args.coreset_ratio}: expected a share in (0, 1], e.g. 0.1")
-        if "ssflow-best" in methods and args.ssflow_config is None:
-            raise UserInputError("--methods ssflow-best needs --ssflow-config FILE.yaml (a config or export file)")
-        device = resolve_device(args.device)
-        backbone = build_backbone(device=device)
-        plan: dict[str, list[str]] = {}
-        for dataset in args.datasets:
-            started = time.perf_counter()
-            root = prepare_root(dataset, default_root(dataset))
-            plan[dataset] = args.categories or list_categories(dataset, root)
-            progress.log(f"{dataset}: data ready at {root} in {time.perf_counter() - started:.1f} s")
-            for category in plan[dataset]:  # fail before hours of runs, not after
-                first_image = load_category(dataset, root, category).train[0].image_path
-                if "ssflow-best" in methods:
-                    ssflow_config(dataset, category, args.seeds[0], args.ssflow_config)
-    except UserInputError as error:
-        parser.exit(2, f"error: {error}\n")
-    gap = check_same_features(backbone, read_image(first_image, SSFlowConfig().backbone.image_size), device)
-    progress.log(f"anomalib's backbone reproduces ssflow's features (largest difference {gap:.1e})")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice); 1 avoids oversubscription on a shared CPU")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="CSV of every run, rewritten after each category")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs already in --output and skip them (same options assumed)")
+    return parser
 
-    rows: list[Row] = []
+
+def _plan(args: argparse.Namespace, methods: Sequence[str], progress: Console) -> tuple[dict[str, list[str]], Path]:
+    """Categories per dataset (data generated if needed) and one training image; user mistakes raise here."""
+    if not 0.0 < args.coreset_ratio <= 1.0:
+        raise UserInputError(f"--coreset-ratio {args.coreset_ratio}: expected a share in (0, 1], e.g. 0.1")
+    if "ssflow-best" in methods and args.ssflow_config is None:
+        raise UserInputError("--methods ssflow-best needs --ssflow-config FILE.yaml (a config or export file)")
+    if args.resume and args.output is None:
+        raise UserInputError("--resume needs --output FILE.csv, the file of earlier runs")
+    plan: dict[str, list[str]] = {}
     for dataset in args.datasets:
-        for seed in args.seeds:
-            for category in plan[dataset]:
-                for row in run_category(dataset, category, seed, methods, args.ssflow_config, backbone, device,
-                                        args.coreset_ratio):
-                    rows.append(row)
-                    progress.log(f"{dataset} {category} seed {seed} {row.method}: image {row.image_auroc:.3f} "
-                                 f"pixel {row.pixel_auroc:.3f} aupro {row.aupro:.3f} "
-                                 f"train {row.train_seconds:.0f} s ({row.status})")
-    frame = pd.DataFrame(rows, columns=Row._fields)
-    if args.output is not None:
-        frame.to_csv(args.output, index=False)
-    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}; "
-               f"PatchCore coreset {args.coreset_ratio:g}")
+        started = time.perf_counter()
+        root = prepare_root(dataset, default_root(dataset))
+        plan[dataset] = args.categories or list_categories(dataset, root)
+        progress.log(f"{dataset}: data ready at {root} in {time.perf_counter() - started:.1f} s")
+        for category in plan[dataset]:  # fail before hours of runs, not after
+            first_image = load_category(dataset, root, category).train[0].image_path
+            if "ssflow-best" in methods:
+                ssflow_config(dataset, category, args.seeds[0], args.ssflow_config)
+    return plan, first_image
+
+
+def _earlier_runs(path: Path | None, resume: bool) -> list[Row]:
+    if not resume or path is None or not path.is_file():
+        return []
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    return [Row(*values) for values in frame[list(Row._fields)].itertuples(index=False)]
+
+
+def _key(row: Row) -> tuple[str, str, int, str]:
+    return row.dataset, row.category, int(row.seed), row.method
+
+
+def _save(rows: Sequence[Row], path: Path | None) -> None:
+    if path is None:
+        return
+    temporary = path.with_name(f".{path.name}.tmp")
+    pd.DataFrame(rows, columns=Row._fields).to_csv(temporary, index=False)
+    temporary.replace(path)  # a kill mid-write leaves the previous file
+
+
+def _print_tables(console: Console, frame: pd.DataFrame, machine: str) -> None:
     for dataset, runs in frame.groupby("dataset", sort=False):
         categories = runs["category"].unique()
         seeds = ", ".join(str(seed) for seed in sorted(runs["seed"].unique()))
@@ -229,6 +238,45 @@ def main() -> None:
                                           f"seeds {seeds} ({machine})"))
         console.print(f"[dim]{scored_images_note(runs)}[/dim]")
         console.print(category_table(runs, f"{dataset} per category: mean ± std over seeds {seeds}"))
+
+
+def main() -> None:
+    parser = _arguments()
+    args = parser.parse_args()
+    console, progress = Console(), Console(stderr=True)
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    methods = args.methods or ["ssflow", *(["ssflow-best"] if args.ssflow_config else []), *BASELINES]
+    try:
+        device = resolve_device(args.device)
+        plan, first_image = _plan(args, methods, progress)
+    except UserInputError as error:
+        parser.exit(2, f"error: {error}\n")
+    backbone = build_backbone(device=device)
+    gap = check_same_features(backbone, read_image(first_image, SSFlowConfig().backbone.image_size), device)
+    progress.log(f"anomalib's backbone reproduces ssflow's features (largest difference {gap:.1e})")
+
+    rows = _earlier_runs(args.output, args.resume)
+    done = {_key(row) for row in rows}
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            for category in plan[dataset]:
+                todo = [method for method in methods if (dataset, category, seed, method) not in done]
+                if not todo:
+                    continue
+                for row in run_category(dataset, category, seed, todo, args.ssflow_config, backbone, device,
+                                        args.coreset_ratio):
+                    rows.append(row)
+                    progress.log(f"{dataset} {category} seed {seed} {row.method}: image {row.image_auroc:.3f} "
+                                 f"pixel {row.pixel_auroc:.3f} aupro {row.aupro:.3f} "
+                                 f"train {row.train_seconds:.0f} s ({row.status})")
+                _save(rows, args.output)
+    planned = {(d, c, s, m) for d in args.datasets for c in plan[d] for s in args.seeds for m in methods}
+    frame = pd.DataFrame([row for row in rows if _key(row) in planned], columns=Row._fields)
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}"
+    if "patchcore" in methods:
+        machine += f"; PatchCore coreset {args.coreset_ratio:g}"
+    _print_tables(console, frame, machine)
 
 
 if __name__ == "__main__":
