@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from typing import Iterator
@@ -58,7 +59,7 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     if address:
         _check_reachable(address)
         try:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserInputError(f"--address {address}: could not join the Ray cluster ({first})") from None
@@ -66,7 +67,7 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         with _loopback_only():
             ray.init(
                 address="local", num_cpus=num_cpus or os.cpu_count(), num_gpus=num_gpus, include_dashboard=False,
-                _node_ip_address=LOCALHOST, _temp_dir=temp_dir, log_to_driver=False,
+                _node_ip_address=LOCALHOST, _temp_dir=temp_dir, log_to_driver=False, logging_level=logging.ERROR,
             )
     return dict(ray.cluster_resources())
 
