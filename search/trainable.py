@@ -22,7 +22,8 @@ from ssflow.backbone import build_backbone, weights_identity
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData
 from ssflow.evaluate import SplitMetrics
-from ssflow.feature_cache import cache_key, cached_features
+from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features
+from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank
 from ssflow.train import DIVERGED, EpochReport, RunFeatures, compute_run_features, fit, resolve_device
 
 OBJECTIVE = "objective"  # selection-split objective: mean of image AUROC and AUPRO
@@ -38,7 +39,7 @@ class TrialSetup(NamedTuple):
     space: SearchSpace
     max_epochs: int
     device: str  # auto | cpu | cuda
-    feature_cache: str = ""  # folder for clean-image features shared by trials; empty: no cache
+    feature_cache: str = ""  # folder for clean features and synthetic banks shared by trials; empty: no cache
 
 
 def trial_config(params: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
@@ -109,6 +110,21 @@ def _clean_features(config: SSFlowConfig, data: PreparedData, backbone: torch.nn
     return cached_features(Path(cache_dir), key, device, compute)[0]
 
 
+def _synthetic_bank(config: SSFlowConfig, data: PreparedData, backbone: torch.nn.Module, device: torch.device,
+                    cache_dir: str) -> SyntheticBank | None:
+    """The trial's bank when it uses one; trials with the same synthesis settings and seed share it."""
+    if not config.synthesis.bank_rounds:
+        return None
+
+    def compute() -> SyntheticBank:
+        return build_synthetic_bank(backbone, data, config, device)
+
+    if not cache_dir:
+        return compute()
+    key = bank_key(config, data, weights_identity(config.backbone.name, config.backbone.weights))
+    return cached_bank(Path(cache_dir), key, device, compute)[0]
+
+
 def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> None:
     """Function trainable; bind ``setup`` and ``data`` with ``tune.with_parameters``."""
     config = trial_config(params, setup)
@@ -120,8 +136,9 @@ def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> 
 
     backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
     features = _clean_features(config, data, backbone, device, setup.feature_cache)
+    bank = _synthetic_bank(config, data, backbone, device, setup.feature_cache)
     result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint(), backbone=backbone,
-                 features=features)
+                 features=features, bank=bank)
     if result.status == DIVERGED:
         # A diverged trial is a result, not a crash: record it and let the sweep go on.
         tune.report({

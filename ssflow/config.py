@@ -102,6 +102,7 @@ class SynthesisConfig:
     resize_max: float = 1.3
     blend: str = "poisson"  # poisson | mixed | alpha
     alpha: float = 0.8  # opacity when blend = alpha
+    bank_rounds: int = 2  # R > 0: R variants per training image made once (synthetic_bank.py); 0: fresh every step
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_size <= self.max_size <= 0.5:
@@ -120,6 +121,8 @@ class SynthesisConfig:
             _fail("synthesis.blend", self.blend, f"one of {', '.join(BLEND_MODES)}")
         if not 0.0 < self.alpha <= 1.0:
             _fail("synthesis.alpha", self.alpha, "a number in (0, 1]")
+        if not 0 <= self.bank_rounds <= 64:
+            _fail("synthesis.bank_rounds", self.bank_rounds, "an integer in [0, 64] (0: no bank)")
 
 
 @dataclass(frozen=True)

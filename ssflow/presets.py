@@ -28,6 +28,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "synthesis.max_size": 0.4,
         "synthesis.extra_patches": 3,
         "synthesis.blend": "poisson",
+        "synthesis.bank_rounds": 0,  # fresh synthetic samples every step, as in the paper
         "loss.kind": "constrained",
         "loss.weight": 0.5,
         "loss.margin": 0.0,

@@ -2,7 +2,9 @@
 
 Each step feeds B normal images and their B synthetic counterparts through the
 flow in one pass (paper, Sec. 3.3). The frozen backbone runs once over the
-clean images of the run; during training only synthetic images go through it.
+clean images of the run; during training only synthetic images go through it,
+fresh every step or once for all epochs from a synthetic bank
+(``synthesis.bank_rounds``, :mod:`ssflow.synthetic_bank`).
 After every epoch both test splits are scored and ``on_epoch`` is called, so a
 scheduler can prune on the *selection* split.
 """
@@ -25,7 +27,7 @@ from ssflow.evaluate import Evaluation, SplitMetrics, evaluate
 from ssflow.features import extract_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow
 from ssflow.loss import self_supervised_loss
-from ssflow.synthesis import synthesize_batch
+from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
 
 FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
 
@@ -84,14 +86,6 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> Iterator
         yield order[start:end]
 
 
-def _synthetic_batch(images: np.ndarray, config: SSFlowConfig,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    if len(images) == 1:  # one-shot: patches come from elsewhere in the same image
-        synthetic, masks = synthesize_batch(np.concatenate([images, images]), config.synthesis, rng)
-        return synthetic[:1], masks[:1]
-    return synthesize_batch(images, config.synthesis, rng)
-
-
 def _check_evaluation(evaluation: Evaluation, split: str) -> None:
     if not np.isfinite(evaluation.maps).all():
         raise Diverged(f"non-finite anomaly map on the {split} split")
@@ -120,9 +114,9 @@ class _Trainer:
     """The state of one run: flow, optimiser, schedule, generator; one method per phase."""
 
     def __init__(self, config: SSFlowConfig, data: PreparedData, device: torch.device,
-                 backbone: nn.Module, features: RunFeatures) -> None:
+                 backbone: nn.Module, features: RunFeatures, bank: SyntheticBank | None) -> None:
         self.config, self.data, self.device = config, data, device
-        self.backbone, self.features = backbone, features
+        self.backbone, self.features, self.bank = backbone, features, bank
         self.flow = MultiScaleFlow(backbone.channels, config.flow, config.seed).to(device)
         self.flow.fit_standardization(features.train)
         self.parameters = [p for p in self.flow.parameters() if p.requires_grad]
@@ -167,13 +161,19 @@ class _Trainer:
         self.scheduler.step()
         return tuple(totals / max(steps, 1))
 
+    def _synthetic(self, index: np.ndarray) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Features and (B, 1, H, W) masks of the synthetic counterparts of the batch."""
+        if self.bank is not None:
+            return self.bank.entries(self.epoch, index)
+        synthetic, masks = synthesize_for(self.data.train[index], self.config.synthesis, self.rng)
+        features = extract_features(self.backbone, synthetic, self.device)
+        return features, images_to_tensor(masks[..., None].astype(np.uint8) * 255, self.device)
+
     def _step(self, index: np.ndarray) -> np.ndarray:
-        synthetic, masks = _synthetic_batch(self.data.train[index], self.config, self.rng)
-        synthetic_features = extract_features(self.backbone, synthetic, self.device)
+        synthetic_features, mask_tensor = self._synthetic(index)
         torch_index = torch.from_numpy(index).to(self.device)
         inputs = [torch.cat([level.index_select(0, torch_index), syn])
                   for level, syn in zip(self.features.train, synthetic_features)]
-        mask_tensor = images_to_tensor(masks[..., None].astype(np.uint8) * 255, self.device)
         output = self.flow(inputs)
         result = self_supervised_loss(output, len(index), mask_tensor, self.config.loss)
         if not torch.isfinite(result.loss):
@@ -196,20 +196,24 @@ class _Trainer:
 
 def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "cpu",
         on_epoch: EpochCallback | None = None, resume: dict[str, Any] | None = None,
-        backbone: nn.Module | None = None, features: RunFeatures | None = None) -> FitResult:
+        backbone: nn.Module | None = None, features: RunFeatures | None = None,
+        bank: SyntheticBank | None = None) -> FitResult:
     """Train for ``config.train.epochs`` epochs; never raises for divergence.
 
     ``on_epoch`` gets an :class:`EpochReport` after every epoch and may return
     True to stop early. ``resume`` is a state from ``EpochReport.checkpoint()``.
-    ``backbone``/``features`` let callers share a loaded backbone or cached features.
+    ``backbone``/``features``/``bank`` let callers share a loaded backbone,
+    cached clean features or a cached synthetic bank; what is missing is computed.
     """
     device = torch.device(device)
     backbone = backbone or build_backbone(config.backbone.name, config.backbone.levels,
                                           config.backbone.weights, device)
     features = features or compute_run_features(backbone, data, device)
+    if config.synthesis.bank_rounds and bank is None:
+        bank = build_synthetic_bank(backbone, data, config, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        trainer = _Trainer(config, data, device, backbone, features)
+        trainer = _Trainer(config, data, device, backbone, features, bank if config.synthesis.bank_rounds else None)
         if resume is not None:
             trainer.restore(resume)
         return _run(trainer, on_epoch)
