@@ -110,9 +110,19 @@ def _clean_features(config: SSFlowConfig, data: PreparedData, backbone: torch.nn
     return cached_features(Path(cache_dir), key, device, compute)[0]
 
 
+def bank_is_shared(space: SearchSpace) -> bool:
+    """Whether the trials of a sweep can share one synthetic bank: the space varies no synthesis setting.
+
+    A space that samples synthesis settings gives every trial its own bank, which
+    is then kept in memory only: written to disk it would never be read again and
+    would cost tens of MB per trial.
+    """
+    return not any(p.name.startswith("synthesis.") or p.name == "seed" for p in space.searched())
+
+
 def _synthetic_bank(config: SSFlowConfig, data: PreparedData, backbone: torch.nn.Module, device: torch.device,
                     cache_dir: str) -> SyntheticBank | None:
-    """The trial's bank when it uses one; trials with the same synthesis settings and seed share it."""
+    """The trial's bank when it uses one, from ``cache_dir`` when that is given."""
     if not config.synthesis.bank_rounds:
         return None
 
@@ -136,7 +146,8 @@ def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> 
 
     backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
     features = _clean_features(config, data, backbone, device, setup.feature_cache)
-    bank = _synthetic_bank(config, data, backbone, device, setup.feature_cache)
+    shared_bank_dir = setup.feature_cache if bank_is_shared(setup.space) else ""
+    bank = _synthetic_bank(config, data, backbone, device, shared_bank_dir)
     result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint(), backbone=backbone,
                  features=features, bank=bank)
     if result.status == DIVERGED:
