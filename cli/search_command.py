@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--feature-cache", default=None, metavar="DIR",
-                        help="where trials share clean-image backbone features (default: <storage>/feature_cache "
+                        help="where trials share clean-image backbone features and synthetic banks "
+                             "(default: <storage>/feature_cache "
                              "for a local storage, ~/.cache/ssflow/features otherwise); 'off' disables it")
 
 
