@@ -1,6 +1,7 @@
 """Seconds per epoch without caches, with the clean-feature cache, and with it plus a synthetic bank.
 
     python benchmarks/epoch_cache.py [--category wood] [--epochs 3] [--bank-rounds 2]
+        [--backbone resnet18 [--backbone-weights FILE]]
 
 Without caches an epoch runs the backbone over every image it needs: the
 normal training images, their fresh synthetic counterparts and the test images
@@ -8,6 +9,11 @@ it scores. The clean-feature cache leaves only the synthetic images; a
 synthetic bank (``synthesis.bank_rounds``) takes those out of the epoch too,
 at a one-off cost per (synthesis settings, seed) that trials share on disk.
 The flow and everything else is the default config in every row.
+
+``--backbone`` swaps in another timm backbone to show how the saving grows with
+the backbone's share of the arithmetic; without ``--backbone-weights`` it gets
+random weights, which cost the same time (the quality numbers are meaningless
+and not printed).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import timm
 
 import torch
 from rich.console import Console
@@ -36,13 +44,30 @@ def main() -> None:
     parser.add_argument("--category", default="wood")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--bank-rounds", type=int, default=2)
+    parser.add_argument("--backbone", default=None, help="a timm name; default: the default config's backbone")
+    parser.add_argument("--backbone-weights", default="", help="its weights file; default: random (timing only)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        overrides = {}
+        if args.backbone:
+            overrides = {"backbone.name": args.backbone,
+                         "backbone.weights": args.backbone_weights or _random_weights(args.backbone, Path(folder))}
+        measure(args, overrides)
+
+
+def _random_weights(name: str, folder: Path) -> str:
+    path = folder / f"{name}-random.pt"
+    torch.save(timm.create_model(name, pretrained=False).state_dict(), path)
+    return str(path)
+
+
+def measure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     device = torch.device("cpu")
     config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs,
-                               "synthesis.bank_rounds": 0})
+                               "synthesis.bank_rounds": 0, **overrides})
     data = prepare_data(config.data, config.backbone.image_size, config.seed)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels)
-    weights_id = weights_identity(config.backbone.name)
+    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights)
+    weights_id = weights_identity(config.backbone.name, config.backbone.weights)
 
     uncached = []
     for _ in range(args.epochs):
@@ -74,8 +99,8 @@ def main() -> None:
             on_epoch=lambda report: banked.append(report.epoch_seconds))
 
     without = statistics.median(uncached)
-    table = Table(title=f"seconds per epoch, default config, demo/{args.category} "
-                        f"({platform.machine()}, {torch.get_num_threads()} threads)")
+    table = Table(title=f"seconds per epoch, default config with backbone {config.backbone.name}, "
+                        f"demo/{args.category} ({platform.machine()}, {torch.get_num_threads()} threads)")
     for column in ("", "median s/epoch", "epochs", "ratio to no cache", "one-off s"):
         table.add_column(column)
     table.add_row("no cache (every image through the backbone)", f"{without:.2f}", str(len(uncached)), "1.00", "")
