@@ -47,7 +47,7 @@ class SyntheticBank(NamedTuple):
         """The features and (B, 1, H, W) float masks of the variants that ``epoch`` trains ``index`` against."""
         offset = (epoch % self.rounds) * self.images
         rows = torch.from_numpy(np.asarray(index) + offset).to(self.masks.device)
-        features = [level.index_select(0, rows.to(level.device)) for level in self.features]
+        features = [level.index_select(0, rows) for level in self.features]
         return features, self.masks.index_select(0, rows).unsqueeze(1).float()
 
 

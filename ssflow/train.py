@@ -209,11 +209,13 @@ def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "
     backbone = backbone or build_backbone(config.backbone.name, config.backbone.levels,
                                           config.backbone.weights, device)
     features = features or compute_run_features(backbone, data, device)
-    if config.synthesis.bank_rounds and bank is None:
+    if not config.synthesis.bank_rounds:
+        bank = None  # a bank given for a config without one is not used
+    elif bank is None:
         bank = build_synthetic_bank(backbone, data, config, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        trainer = _Trainer(config, data, device, backbone, features, bank if config.synthesis.bank_rounds else None)
+        trainer = _Trainer(config, data, device, backbone, features, bank)
         if resume is not None:
             trainer.restore(resume)
         return _run(trainer, on_epoch)
