@@ -11,7 +11,7 @@ from ssflow.anomaly_map import anomaly_maps, image_scores
 from ssflow.config import MapConfig
 from ssflow.data import SplitData
 from ssflow.flow import MultiScaleFlow
-from ssflow.metrics import aupro, image_auroc, pixel_auroc
+from ssflow.metrics import image_auroc, pixel_metrics
 
 
 class SplitMetrics(NamedTuple):
@@ -46,11 +46,8 @@ def score_features(flow: MultiScaleFlow, features: Sequence[torch.Tensor], image
 
 
 def split_metrics(scores: np.ndarray, maps: np.ndarray, split: SplitData) -> SplitMetrics:
-    return SplitMetrics(
-        image_auroc=image_auroc(scores, split.labels),
-        pixel_auroc=pixel_auroc(maps, split.masks),
-        aupro=aupro(maps, split.masks),
-    )
+    pixel_auroc, aupro = pixel_metrics(maps, split.masks)
+    return SplitMetrics(image_auroc=image_auroc(scores, split.labels), pixel_auroc=pixel_auroc, aupro=aupro)
 
 
 def evaluate(flow: MultiScaleFlow, features: Sequence[torch.Tensor], split: SplitData,

@@ -11,7 +11,7 @@ from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from ssflow.errors import UserInputError
-from ssflow.metrics import aupro, image_auroc, pixel_auroc, pro_curve
+from ssflow.metrics import aupro, image_auroc, pixel_auroc, pixel_metrics, pro_curve
 
 # ---------------------------------------------------------------- image AUROC
 
@@ -234,6 +234,28 @@ def test_aupro_matches_brute_force_on_random_data(levels: int | None, seed: int)
         maps = np.round(maps * levels) / levels  # many ties
     for limit in (0.3, 0.05, 1.0):
         assert aupro(maps, masks, limit) == pytest.approx(_brute_force_aupro(maps, masks, limit), abs=1e-9)
+
+
+@pytest.mark.parametrize("levels", [4, None])
+def test_pixel_metrics_equal_the_separate_metrics(levels: int | None) -> None:
+    rng = np.random.default_rng(7)
+    blobs = ndimage.gaussian_filter(rng.random((4, 20, 20)), sigma=(0, 2, 2))
+    masks = blobs > np.quantile(blobs, 0.85)
+    maps = rng.random(masks.shape) + 0.3 * masks
+    if levels is not None:
+        maps = np.round(maps * levels) / levels  # ties between normal and anomalous pixels
+    for limit in (0.3, 0.1):
+        roc_area, pro_area = pixel_metrics(maps, masks, limit)
+        assert roc_area == pytest.approx(roc_auc_score(masks.ravel(), maps.ravel()), abs=1e-12)
+        assert roc_area == pytest.approx(pixel_auroc(maps, masks), abs=1e-12)
+        assert pro_area == pytest.approx(aupro(maps, masks, limit), abs=1e-12)
+
+
+def test_pixel_metrics_rejects_what_the_separate_metrics_reject() -> None:
+    with pytest.raises(UserInputError, match="only class"):
+        pixel_metrics(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)))
+    with pytest.raises(UserInputError, match="fpr_limit"):
+        pixel_metrics(np.zeros((1, 2, 2)), np.array([[[0, 1], [0, 0]]]), fpr_limit=1.5)
 
 
 def test_aupro_is_fast_on_a_full_test_set() -> None:
