@@ -1,7 +1,9 @@
 import math
 
+import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from ssflow.anomaly_map import anomaly_maps, gaussian_smooth, image_scores
 from ssflow.config import MapConfig
@@ -40,6 +42,15 @@ def test_smoothing_preserves_mass_and_constants():
     constant = torch.full((2, 10, 10), 3.0)
     assert torch.allclose(gaussian_smooth(constant, 1.5), constant)
     assert gaussian_smooth(impulse, 0.0) is impulse
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((2, 40, 56), 4.0), ((1, 12, 9), 2.5), ((1, 5, 7), 3.0)])
+def test_smoothing_equals_a_mirrored_gaussian_filter(shape: tuple[int, int, int], sigma: float) -> None:
+    # scipy's "mirror" is torch's "reflect" (edges not repeated); truncate=4 gives the same radius.
+    # The last case has a kernel radius larger than the map: the padding folds back more than once.
+    maps = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    expected = ndimage.gaussian_filter(maps.double().numpy(), sigma=(0, sigma, sigma), mode="mirror", truncate=4.0)
+    assert np.allclose(gaussian_smooth(maps, sigma).numpy(), expected, atol=1e-6)
 
 
 def test_image_scores_max_and_topk():
