@@ -1,10 +1,11 @@
 """ASHA against running the same trials to the full budget: compute spent and best objective reached.
 
     python benchmarks/asha_budget.py [--category wood] [--num-samples 12] [--max-epochs 8] [--concurrency 1]
+        [--grace-period 1] [--reduction-factor 3]
 
-First a demo sweep with ASHA (grace period 1, reduction factor 3) over the demo
-space; then every configuration that sweep tried is trained to the full budget
-with ``fit``. Compute is training + evaluation seconds summed over trials (the
+First a demo sweep with ASHA (grace period and reduction factor default to the
+search command's) over the demo space; then every configuration that sweep
+tried is trained to the full budget with ``fit``. Compute is training + evaluation seconds summed over trials (the
 same clock on both sides: with the default ``--concurrency 1`` every ASHA trial
 has the whole machine, as every full-budget run has; trials sharing the cores
 would each report slower epochs; epochs trained are counted too; per-trial setup such as data, features and synthetic
@@ -35,15 +36,17 @@ from ssflow.data import prepare_data
 from ssflow.train import compute_run_features, fit
 
 
-def asha_sweep(category: str, samples: int, epochs: int, concurrency: int, storage: str):
-    base = config_from_flat({"data.category": category})
-    options = SweepOptions(base=base, space=load_space("demo"), name="asha", storage=storage, num_samples=samples,
-                           max_epochs=epochs, grace_period=1, reduction_factor=3, concurrency=concurrency,
-                           cpus_per_trial=max(1, torch.get_num_threads() // concurrency),
+def asha_sweep(args: argparse.Namespace, storage: str):
+    base = config_from_flat({"data.category": args.category})
+    options = SweepOptions(base=base, space=load_space("demo"), name="asha", storage=storage,
+                           num_samples=args.num_samples, max_epochs=args.max_epochs,
+                           grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+                           concurrency=args.concurrency,
+                           cpus_per_trial=max(1, torch.get_num_threads() // args.concurrency),
                            feature_cache=f"{storage}/feature_cache")
-    connect(None, num_cpus=2)
+    connect(None, num_cpus=torch.get_num_threads())
     try:
-        run_category(options, category)
+        run_category(options, args.category)
     finally:
         disconnect()
     return trial_summary(ResultStore(storage).read(experiment="asha"))
@@ -71,10 +74,12 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=12)
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=1, help="ASHA trials at once")
+    parser.add_argument("--grace-period", type=int, default=1, help="as the search command's flag")
+    parser.add_argument("--reduction-factor", type=int, default=3, help="as the search command's flag")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as storage:
         started = time.perf_counter()
-        summary = asha_sweep(args.category, args.num_samples, args.max_epochs, args.concurrency, storage)
+        summary = asha_sweep(args, storage)
         asha_wall = time.perf_counter() - started
     finished = summary[summary["status"] == "finished"]
     asha_best = float(finished["selection_objective"].max()) if len(finished) else float("nan")
@@ -86,7 +91,8 @@ def main() -> None:
     full_seconds = sum(seconds for _, seconds in full)
     counts = summary["status"].value_counts().to_dict()
     table = Table(title=f"ASHA vs full budget, demo/{args.category}, {args.num_samples} trials x "
-                        f"{args.max_epochs} epochs ({platform.machine()}, {torch.get_num_threads()} threads)")
+                        f"{args.max_epochs} epochs, grace {args.grace_period}, reduction {args.reduction_factor} "
+                        f"({platform.machine()}, {torch.get_num_threads()} threads)")
     asha_epochs = int(summary["last_epoch"].sum())
     full_epochs = len(full) * args.max_epochs
     for column in ("", "best selection objective", "epochs", "compute (s)", "share of full-budget compute",
