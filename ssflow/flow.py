@@ -27,6 +27,26 @@ class FlowOutput(NamedTuple):
     log_jac_det: list[torch.Tensor]  # per level (N,)
 
 
+def _gather_channels(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(x, permutation)`` for a hard permutation matrix (C, C, 1, 1), as a gather."""
+    return x.index_select(1, permutation.flatten(1).argmax(1))
+
+
+class HardPermutationBlock(AllInOneBlock):
+    """FrEIA's ``AllInOneBlock`` with a fixed channel permutation applied by indexing.
+
+    FrEIA applies even a hard permutation as a 1x1 convolution with a 0/1
+    matrix: C^2 multiply-adds per position in the forward and the backward
+    pass (about 5 % of the default flow's arithmetic). Gathering the channels
+    gives bit-identical outputs and leaves the parameters, and so every saved
+    model, unchanged.
+    """
+
+    def __init__(self, dims_in: list[tuple[int, ...]], **kwargs: object) -> None:
+        super().__init__(dims_in, permute_soft=False, **kwargs)
+        self.permute_function = _gather_channels
+
+
 def build_level_flow(channels: int, config: FlowConfig) -> SequenceINN:
     """A stack of ``config.coupling_blocks`` affine couplings over ``channels`` channels.
 
@@ -37,12 +57,7 @@ def build_level_flow(channels: int, config: FlowConfig) -> SequenceINN:
         config.block_pattern, config.hidden_channels, config.attention_heads, config.dropout
     )
     for _ in range(config.coupling_blocks):
-        flow.append(
-            AllInOneBlock,
-            subnet_constructor=constructor,
-            affine_clamping=config.clamp,
-            permute_soft=False,
-        )
+        flow.append(HardPermutationBlock, subnet_constructor=constructor, affine_clamping=config.clamp)
     return flow
 
 

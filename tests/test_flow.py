@@ -1,10 +1,13 @@
 import math
 
+import numpy as np
 import pytest
 import torch
+from FrEIA.modules import AllInOneBlock
 
 from ssflow.config import FlowConfig
-from ssflow.flow import MultiScaleFlow, image_nll_per_dim, position_energy
+from ssflow.flow import HardPermutationBlock, MultiScaleFlow, image_nll_per_dim, position_energy
+from ssflow.subnets import subnet_constructor
 
 
 def _perturbed_flow(pattern: str = "CA", seed: int = 0) -> MultiScaleFlow:
@@ -82,3 +85,32 @@ def test_construction_is_seeded_and_leaves_global_rng_alone():
     for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(pa, pb, msg=name)
     assert (np.random.get_state()[1] == state).all()
+
+
+def test_hard_permutation_block_equals_freia_block_in_both_directions():
+    def block(cls):
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            np_state = np.random.get_state()
+            np.random.seed(3)  # FrEIA draws the permutation from numpy's global generator
+            try:
+                return cls([(12, 5, 5)], subnet_constructor=subnet_constructor("C", 16), affine_clamping=2.0,
+                           **({} if cls is HardPermutationBlock else {"permute_soft": False}))
+            finally:
+                np.random.set_state(np_state)
+
+    ours, freia = block(HardPermutationBlock), block(AllInOneBlock)
+    with torch.no_grad():
+        for module in (ours, freia):
+            module.global_offset.add_(0.3)
+            module.subnet.project_out.weight.fill_(0.02)
+    assert ours.state_dict().keys() == freia.state_dict().keys()
+    x = torch.randn(2, 12, 5, 5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        (z_ours,), jac_ours = ours([x])
+        (z_freia,), jac_freia = freia([x])
+        (back,), _ = ours([z_ours], rev=True)
+    assert not torch.equal(z_ours, x)
+    assert torch.equal(z_ours, z_freia)
+    assert torch.equal(jac_ours, jac_freia)
+    torch.testing.assert_close(back, x, atol=1e-5, rtol=1e-5)
