@@ -42,6 +42,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "fresh-synthesis": ({"synthesis.bank_rounds": 0}, "fresh synthetic samples every step, no bank"),
     "levels-123": ({"backbone.levels": [1, 2, 3]}, "add the stride-4 level"),
     "level-3": ({"backbone.levels": [3]}, "stride-16 level only"),
+    "hidden-32": ({"flow.hidden_channels": 32}, "coupling subnets half as wide (a quarter of the 3x3 conv arithmetic)"),
+    "blocks-2": ({"flow.coupling_blocks": 2}, "two coupling blocks per level instead of four"),
     "attention-CA": ({"flow.block_pattern": "CA"}, "conv + self-attention subnets (the paper's mix)"),
     "epochs-5": ({"train.epochs": 5}, "half the training"),
     "epochs-20": ({"train.epochs": 20}, "twice the training"),
