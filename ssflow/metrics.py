@@ -130,7 +130,10 @@ def pixel_metrics(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -
     Both metrics sweep the same descending thresholds; computing them together
     halves the cost of scoring a split, which runs after every epoch.
     """
-    _check_fpr_limit(fpr_limit)
+    if not 0.0 < fpr_limit <= 1.0:
+        raise UserInputError(
+            f"aupro: fpr_limit={fpr_limit!r}, expected a number in (0, 1]; the MVTec-AD value is 0.3"
+        )
     maps, masks = _checked_pair(maps, "maps", masks, "masks", ndim=3)
     counts = _pixel_counts(maps, masks)
     # The trapezoid rule over the ROC points, in integers: a tie between a
@@ -157,16 +160,7 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
         masks: (N, H, W) ground truth, 1 (or True) for anomalous pixels.
         fpr_limit: upper end of the FPR integration range, in (0, 1].
     """
-    _check_fpr_limit(fpr_limit)
-    fpr, pro = pro_curve(maps, masks)
-    return float(_area_up_to(fpr, pro, fpr_limit) / fpr_limit)
-
-
-def _check_fpr_limit(fpr_limit: float) -> None:
-    if not 0.0 < fpr_limit <= 1.0:
-        raise UserInputError(
-            f"aupro: fpr_limit={fpr_limit!r}, expected a number in (0, 1]; the MVTec-AD value is 0.3"
-        )
+    return pixel_metrics(maps, masks, fpr_limit)[1]
 
 
 def _area_up_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
