@@ -69,7 +69,7 @@ def gaussian_smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
         return maps
     _, height, width = maps.shape
     rows = smoothing_matrix(height, sigma, maps.device, maps.dtype)
-    columns = smoothing_matrix(width, sigma, maps.device, maps.dtype)
+    columns = rows if width == height else smoothing_matrix(width, sigma, maps.device, maps.dtype)
     return torch.matmul(rows.T, maps @ columns)
 
 
