@@ -5,12 +5,14 @@
 
 First a demo sweep with ASHA (grace period and reduction factor default to the
 search command's) over the demo space; then every configuration that sweep
-tried is trained to the full budget with ``fit``. Compute is training + evaluation seconds summed over trials (the
-same clock on both sides: with the default ``--concurrency 1`` every ASHA trial
-has the whole machine, as every full-budget run has; trials sharing the cores
-would each report slower epochs; epochs trained are counted too; per-trial setup such as data, features and synthetic
-bank is the same number of trials on both sides and reported as wall time); the
-objective is the selection-split objective at a trial's last epoch.
+tried is trained to the full budget with ``fit``. Compute is training +
+evaluation seconds summed over trials, the same clock on both sides: with the
+default ``--concurrency 1`` every ASHA trial has the whole machine, as every
+full-budget run has (trials sharing the cores would each report slower
+epochs). Epochs trained are counted too. Per-trial setup (data, features,
+synthetic bank) is the same number of trials on both sides and shows in the
+wall time only. The objective is the selection-split objective at a trial's
+last epoch.
 """
 
 from __future__ import annotations
@@ -76,9 +78,10 @@ def full_budget(summary, epochs: int) -> list[tuple[float, float]]:
 
 def write_trials(summary: pd.DataFrame, full: list[tuple[float, float]], path: Path) -> None:
     """ASHA's outcome beside the full-budget one, per trial, in proposal order."""
-    trials = summary[["trial_id", "status", "last_epoch", "selection_objective", "seconds"]]
-    trials["full_budget_objective"] = [objective for objective, _ in full]
-    trials["full_budget_seconds"] = [seconds for _, seconds in full]
+    trials = summary[["trial_id", "status", "last_epoch", "selection_objective", "seconds"]].assign(
+        full_budget_objective=[objective for objective, _ in full],
+        full_budget_seconds=[seconds for _, seconds in full],
+    )
     trials.to_csv(path, index=False)
 
 

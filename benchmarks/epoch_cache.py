@@ -34,18 +34,17 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import timm
-
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from rich.console import Console
 from rich.table import Table
+from torch.utils.flop_counter import FlopCounterMode
 
 from ssflow.backbone import build_backbone, weights_identity
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, prepare_data
+from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features
 from ssflow.features import images_to_tensor
 from ssflow.flow import MultiScaleFlow, image_nll_per_dim
-from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features
 from ssflow.synthetic_bank import build_synthetic_bank
 from ssflow.train import RunFeatures, compute_run_features, fit
 
