@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Mapping
 
 from rich.console import Console
 from rich.table import Table
@@ -17,7 +18,8 @@ from results.ranking import best_trials, trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect
 from search.sweep import CategoryOutcome, SweepOptions, run_category
-from spaces.space import load_space
+from spaces.space import SearchSpace, load_space
+from ssflow.config import SSFlowConfig
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root
 from ssflow.errors import UserInputError
 
@@ -33,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reduction-factor", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=None, help="trials at once per category")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--max-failures", type=int, default=2,
+                        help="retries of a trial that crashed, each from its last checkpoint (0: none)")
     parser.add_argument("--gpus-per-trial", type=float, default=None,
                         help="fractions pack several trials per GPU (default: 1 on a CUDA machine, else 0)")
     parser.add_argument("--address", default=None, help="an existing Ray cluster, e.g. 10.0.0.5:6379 or auto")
@@ -59,6 +63,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise UserInputError(f"--max-epochs {args.max_epochs}: expected an integer >= 1")
     if args.reduction_factor < 2:
         raise UserInputError(f"--reduction-factor {args.reduction_factor}: expected an integer >= 2")
+    if args.max_failures < 0:
+        raise UserInputError(f"--max-failures {args.max_failures}: expected an integer >= 0")
     if args.concurrency is not None and args.concurrency < 1:
         raise UserInputError(f"--concurrency {args.concurrency}: expected an integer >= 1")
     if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
@@ -101,6 +107,20 @@ def _quiet_ray() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpace, name: str,
+                  resources: Mapping[str, float]) -> SweepOptions:
+    """The sweep the flags ask for on a cluster with ``resources`` (Ray's totals: CPU, GPU)."""
+    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if resources.get("GPU") else 0.0)
+    return SweepOptions(
+        base=base, space=space, name=name, storage=_storage(args.storage), num_samples=args.num_samples,
+        max_epochs=args.max_epochs or base.train.epochs, grace_period=args.grace_period,
+        reduction_factor=args.reduction_factor,
+        concurrency=args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial)),
+        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus, max_failures=args.max_failures,
+        device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
+    )
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     _validate(args)
     space = load_space(args.space or ("demo" if args.dataset == "demo" else "default"))
@@ -111,24 +131,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and not args.name:
         raise UserInputError("--resume needs --name: the name of the sweep to continue (see 'run_search.py show')")
     name = args.name or f"{args.dataset}-{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    max_epochs = args.max_epochs or base.train.epochs
     _quiet_ray()
     resources = connect(args.address)
     try:
-        gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if resources.get("GPU") else 0.0)
-        concurrency = args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial))
-        options = SweepOptions(
-            base=base, space=space, name=name, storage=_storage(args.storage), num_samples=args.num_samples,
-            max_epochs=max_epochs, grace_period=args.grace_period, reduction_factor=args.reduction_factor,
-            concurrency=concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
-            device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
-        )
+        options = sweep_options(args, base, space, name, resources)
         console.print(f"[bold]{name}[/]: {len(categories)} categories x {args.num_samples} trials, "
-                      f"space {space.name}, up to {max_epochs} epochs, {concurrency} at once, "
+                      f"space {space.name}, up to {options.max_epochs} epochs, {options.concurrency} at once, "
                       f"storage {options.storage}")
         outcomes = []
         for category in categories:
-            view = LiveView(console, category, max_epochs, args.num_samples)
+            view = LiveView(console, category, options.max_epochs, args.num_samples)
             try:
                 outcomes.append(run_category(options, category, callbacks=[view]))
             finally:

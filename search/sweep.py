@@ -34,7 +34,7 @@ class SweepOptions:
     storage: str  # folder or URI: results/ and ray/ live below it
     num_samples: int = 12
     max_epochs: int = 8
-    grace_period: int = 2
+    grace_period: int = 1  # as the command's --grace-period
     reduction_factor: int = 3
     concurrency: int = 2
     cpus_per_trial: float = 1.0

@@ -76,6 +76,7 @@ def test_unreadable_image_is_named(broken_btad, tmp_path, capsys):
     (["--dataset", "demo", "--space", "missing-space"], "missing-space"),
     (["--dataset", "demo", "--categories", "tiles"], "tiles"),
     (["--dataset", "demo", "--reduction-factor", "1"], "--reduction-factor"),
+    (["--dataset", "demo", "--max-failures", "-1"], "--max-failures"),
     (["--dataset", "demo", "--address", "127.0.0.1:9"], "127.0.0.1:9"),
     (["--dataset", "demo", "--resume"], "--name"),
     (["--dataset", "btad", "--data-root", "/nonexistent/btad"], "--dataset demo works offline"),
