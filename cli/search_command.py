@@ -17,7 +17,7 @@ from cli.resolve import resolve_config
 from results.ranking import best_trials, trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect
-from search.sweep import CategoryOutcome, SweepOptions, run_category
+from search.sweep import CategoryOutcome, SweepOptions, pruning_rungs, run_category
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root
@@ -136,7 +136,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         options = sweep_options(args, base, space, name, resources)
         console.print(f"[bold]{name}[/]: {len(categories)} categories x {args.num_samples} trials, "
-                      f"space {space.name}, up to {options.max_epochs} epochs, {options.concurrency} at once, "
+                      f"space {space.name}, up to {options.max_epochs} epochs (ASHA may stop trials at epochs "
+                      f"{', '.join(map(str, pruning_rungs(options))) or 'none'}), {options.concurrency} at once, "
                       f"storage {options.storage}")
         outcomes = []
         for category in categories:

@@ -11,6 +11,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from ray import tune
 from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
 from ray.tune.schedulers import ASHAScheduler
@@ -85,6 +87,18 @@ def _searcher(options: SweepOptions, category: str) -> BudgetAwareOptunaSearch |
         return None
     seed = (options.base.seed * 1_000_003 + zlib.crc32(category.encode())) % 2**31
     return BudgetAwareOptunaSearch(metric=OBJECTIVE, mode="max", seed=seed, max_epochs=options.max_epochs)
+
+
+def pruning_rungs(options: SweepOptions) -> list[int]:
+    """The epochs at which ASHA may stop a trial, as Ray places them (grace period x reduction factor^k).
+
+    A trial promoted past the last of them trains to the full budget, so the
+    share of compute ASHA saves depends on how far below the budget that rung is.
+    """
+    grace = min(options.grace_period, options.max_epochs)
+    count = int(np.log(options.max_epochs / grace) / np.log(options.reduction_factor) + 1)
+    milestones = (grace * options.reduction_factor ** k for k in range(count))
+    return [epoch for epoch in milestones if epoch < options.max_epochs]
 
 
 def _scheduler(options: SweepOptions) -> ASHAScheduler:
