@@ -88,13 +88,18 @@ def _searcher(options: SweepOptions, category: str) -> BudgetAwareOptunaSearch |
     return BudgetAwareOptunaSearch(metric=OBJECTIVE, mode="max", seed=seed, max_epochs=options.max_epochs)
 
 
+def _grace_period(options: SweepOptions) -> int:
+    """Ray's ASHA needs a grace period within the budget; a longer one means no pruning."""
+    return min(options.grace_period, options.max_epochs)
+
+
 def pruning_rungs(options: SweepOptions) -> list[int]:
     """The epochs at which ASHA may stop a trial, as Ray places them (grace period x reduction factor^k).
 
     A trial promoted past the last of them trains to the full budget, so the
     share of compute ASHA saves depends on how far below the budget that rung is.
     """
-    grace = min(options.grace_period, options.max_epochs)
+    grace = _grace_period(options)
     count = int(np.log(options.max_epochs / grace) / np.log(options.reduction_factor) + 1)
     milestones = (grace * options.reduction_factor ** k for k in range(count))
     return [epoch for epoch in milestones if epoch < options.max_epochs]
@@ -103,7 +108,7 @@ def pruning_rungs(options: SweepOptions) -> list[int]:
 def _scheduler(options: SweepOptions) -> ASHAScheduler:
     return ASHAScheduler(
         time_attr=TIME_ATTR, metric=OBJECTIVE, mode="max", max_t=options.max_epochs,
-        grace_period=min(options.grace_period, options.max_epochs), reduction_factor=options.reduction_factor,
+        grace_period=_grace_period(options), reduction_factor=options.reduction_factor,
     )
 
 
