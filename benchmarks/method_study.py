@@ -79,11 +79,12 @@ def _arguments() -> argparse.ArgumentParser:
 def run_variant(variant: str, category: str, seed: int, dataset: str, cache: dict[Any, Any]) -> Run:
     """Train one variant on one category and seed; data, backbone and clean features are reused via ``cache``."""
     config = config_from_flat({"data.dataset": dataset, "data.category": category, "data.root": "", "seed": seed,
+                               "data.split_seed": seed,
                                **VARIANTS[variant][0]})
     data_key = (category, seed)
     if data_key not in cache:
         cache.clear()  # one category at a time in memory
-        cache[data_key] = prepare_data(config.data, config.backbone.image_size, seed)
+        cache[data_key] = prepare_data(config.data, config.backbone.image_size)
     data = cache[data_key]
     levels = tuple(config.backbone.levels)
     if levels not in cache:

@@ -89,7 +89,8 @@ def ssflow_config(dataset: str, category: str, seed: int, best: Path | None) -> 
             raise UserInputError(
                 f"{best} [{category}]: (data.shots, data.selection_fraction, backbone.image_size) = {ours}, "
                 f"expected the defaults {expected}; every method must be scored on the same images")
-    flat = {"data.dataset": dataset, "data.category": category, "data.root": "", "seed": seed}
+    flat = {"data.dataset": dataset, "data.category": category, "data.root": "", "seed": seed,
+            "data.split_seed": seed}  # each seed its own split, as in the published protocol
     return config_from_flat(flat, base)
 
 
@@ -113,7 +114,7 @@ def run_category(dataset: str, category: str, seed: int, methods: Sequence[str],
                  backbone: FeatureExtractor, device: torch.device, coreset_ratio: float) -> list[Row]:
     """Every method on one category and seed, all on the same prepared data."""
     default = ssflow_config(dataset, category, seed, None)
-    data = prepare_data(default.data, default.backbone.image_size, seed)
+    data = prepare_data(default.data, default.backbone.image_size)
     normal = int((data.report.labels == 0).sum())
     rows = []
     for method in methods:

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out}: exists and is not a folder")
-    data = prepare_data(config.data, config.backbone.image_size, config.seed)
+    data = prepare_data(config.data, config.backbone.image_size)
     backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
     console.print(f"[bold]{config.data.dataset}/{config.data.category}[/]: {len(data.train)} training, "
                   f"{len(data.selection)} selection, {len(data.report)} report images on {device}")

@@ -151,7 +151,7 @@ def _tuner(options: SweepOptions, category: str, data: PreparedData, callbacks: 
 def run_category(options: SweepOptions, category: str, callbacks: Sequence[Any] = ()) -> CategoryOutcome:
     """Run (or resume) the study of one category; returns when every trial has ended or on interrupt."""
     setup = category_setup(options, category)
-    data = prepare_data(setup.base.data, setup.base.backbone.image_size, setup.base.seed)
+    data = prepare_data(setup.base.data, setup.base.backbone.image_size)
     grid = _tuner(options, category, data, callbacks).fit()
     # After an interrupt Tune lists stopped and never-started trials as TERMINATED
     # too; only a trial whose last result says done (finished, pruned or failed

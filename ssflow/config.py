@@ -39,12 +39,24 @@ class DataConfig:
     root: str = ""  # empty: the dataset's default location
     shots: int = 0  # 0 = all normal training images, k > 0 = k-shot
     selection_fraction: float = 0.5  # share of the test set used for model selection
+    # Seeds every data partition (few-shot choice, selection/report split, held-out
+    # images, synthetic validation anomalies), apart from the training ``seed``, so
+    # configs trained with several seeds are compared on one fixed report split.
+    split_seed: int = 0
+    # Share of the normal training images held out from training where a run needs
+    # them: as the synthetic validation set (validation.synthetic_weight > 0), or as
+    # the normal test images of a folder dataset that has no test split.
+    holdout_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         if self.shots < 0:
             _fail("data.shots", self.shots, "an integer >= 0 (0 = all images)")
         if not 0.0 < self.selection_fraction < 1.0:
             _fail("data.selection_fraction", self.selection_fraction, "a number in (0, 1)")
+        if self.split_seed < 0:
+            _fail("data.split_seed", self.split_seed, "an integer >= 0")
+        if not 0.0 < self.holdout_fraction < 1.0:
+            _fail("data.holdout_fraction", self.holdout_fraction, "a number in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,29 @@ class MapConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    """What the selection objective rests on besides the real selection split.
+
+    Synthetic validation anomalies are painted (scratches, cracks, stains,
+    smoothed patches: another defect family than the training synthesis) on
+    normal training images held out by ``data.holdout_fraction``, so the
+    objective rests on more images than a small selection split holds, or on
+    no real defect at all (weight 1: tuning without labelled defects).
+    """
+
+    # Share of the selection objective taken from the synthetic validation set:
+    # 0 = real selection images only, 1 = synthetic only (label-free tuning).
+    synthetic_weight: float = 0.0
+    synthetic_per_image: int = 2  # painted variants of every held-out normal image
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.synthetic_weight <= 1.0:
+            _fail("validation.synthetic_weight", self.synthetic_weight, "a number in [0, 1]")
+        if not 1 <= self.synthetic_per_image <= 16:
+            _fail("validation.synthetic_per_image", self.synthetic_per_image, "an integer in [1, 16]")
+
+
+@dataclass(frozen=True)
 class SSFlowConfig:
     data: DataConfig = field(default_factory=DataConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -193,7 +228,8 @@ class SSFlowConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     map: MapConfig = field(default_factory=MapConfig)
-    seed: int = 0
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    seed: int = 0  # training: initialisation, synthesis, batch order (data partitions: data.split_seed)
 
 
 SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(SSFlowConfig) if f.name != "seed"}

@@ -45,12 +45,12 @@ def _load(records: tuple[ImageRecord, ...], image_size: int) -> SplitData:
     return SplitData(images, masks, labels, tuple(str(r.image_path) for r in records))
 
 
-def prepare_data(config: DataConfig, image_size: int, seed: int) -> PreparedData:
-    """Read ``config.category`` of ``config.dataset`` at ``image_size`` pixels, split by ``seed``."""
+def prepare_data(config: DataConfig, image_size: int) -> PreparedData:
+    """Read ``config.category`` of ``config.dataset`` at ``image_size`` pixels, split by ``config.split_seed``."""
     root = prepare_root(config.dataset, Path(config.root) if config.root else default_root(config.dataset)).resolve()
     category = load_category(config.dataset, root, config.category)
-    train_records = few_shot(category.train, config.shots, seed)
-    selection, report = split_test(category.test, config.selection_fraction, seed)
+    train_records = few_shot(category.train, config.shots, config.split_seed)
+    selection, report = split_test(category.test, config.selection_fraction, config.split_seed)
     train = _load(train_records, image_size)
     return PreparedData(
         dataset=config.dataset,

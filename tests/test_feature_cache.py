@@ -37,13 +37,13 @@ def test_a_corrupt_entry_is_recomputed(tmp_path):
 def test_key_changes_with_every_input(small_demo_root):
     base = config_from_flat({"data.dataset": "btad", "data.root": str(small_demo_root), "data.category": "wood",
                              "backbone.image_size": 64})
-    data = prepare_data(base.data, 64, base.seed)
+    data = prepare_data(base.data, 64)
     key = cache_key(base, data, "weights-a")
     assert cache_key(base, data, "weights-a") == key
     assert cache_key(base, data, "weights-b") != key
     assert cache_key(config_from_flat({"backbone.levels": [1, 2]}, base), data, "weights-a") != key
     assert cache_key(config_from_flat({"backbone.image_size": 96}, base), data, "weights-a") != key
-    other_split = prepare_data(base.data, 64, seed=1)
+    other_split = prepare_data(config_from_flat({"data.split_seed": 1}, base).data, 64)
     assert cache_key(base, other_split, "weights-a") != key
     touched = data.train_paths[0]
     stat = os.stat(touched)

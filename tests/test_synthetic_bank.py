@@ -22,7 +22,7 @@ def setup(small_demo_root):
         "backbone.image_size": 64, "flow.coupling_blocks": 2, "flow.hidden_channels": 32,
         "train.epochs": 3, "train.batch_size": 8, "synthesis.bank_rounds": 2,
     })
-    data = prepare_data(config.data, config.backbone.image_size, config.seed)
+    data = prepare_data(config.data, config.backbone.image_size)
     backbone = build_backbone(config.backbone.name, config.backbone.levels)
     return config, data, backbone
 

@@ -18,7 +18,7 @@ FAST = {
 @pytest.fixture(scope="module")
 def setup(small_demo_root):
     config = config_from_flat({**FAST, "data.root": str(small_demo_root)})
-    data = prepare_data(config.data, config.backbone.image_size, config.seed)
+    data = prepare_data(config.data, config.backbone.image_size)
     backbone = build_backbone(config.backbone.name, config.backbone.levels)
     features = compute_run_features(backbone, data, torch.device("cpu"))
     return config, data, backbone, features
