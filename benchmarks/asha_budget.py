@@ -64,7 +64,7 @@ def full_budget(summary, epochs: int) -> list[tuple[float, float]]:
     """(final objective, seconds) of every swept config trained for ``epochs``."""
     outcomes = []
     first = config_from_flat(flatten_nested(json.loads(summary.iloc[0]["config_json"]), "store"))
-    data = prepare_data(first.data, first.backbone.image_size)
+    data = prepare_data(first)
     backbone = build_backbone(first.backbone.name, first.backbone.levels)
     features = compute_run_features(backbone, data, torch.device("cpu"))
     for config_json in summary["config_json"]:

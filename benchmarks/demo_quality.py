@@ -40,7 +40,7 @@ def main() -> None:
     for category in categories:
         started = time.perf_counter()
         config = config_from_flat({"data.category": category, "seed": args.seed})
-        data = prepare_data(config.data, config.backbone.image_size)
+        data = prepare_data(config)
         result = fit(config, data, device)
         seconds = time.perf_counter() - started
         report = result.report

@@ -103,7 +103,7 @@ def measure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     device = torch.device("cpu")
     config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs,
                                "synthesis.bank_rounds": 0, **overrides})
-    data = prepare_data(config.data, config.backbone.image_size)
+    data = prepare_data(config)
     backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights)
     weights_id = weights_identity(config.backbone.name, config.backbone.weights)
 

@@ -84,7 +84,7 @@ def run_variant(variant: str, category: str, seed: int, dataset: str, cache: dic
     data_key = (category, seed)
     if data_key not in cache:
         cache.clear()  # one category at a time in memory
-        cache[data_key] = prepare_data(config.data, config.backbone.image_size)
+        cache[data_key] = prepare_data(config)
     data = cache[data_key]
     levels = tuple(config.backbone.levels)
     if levels not in cache:

@@ -114,7 +114,7 @@ def run_category(dataset: str, category: str, seed: int, methods: Sequence[str],
                  backbone: FeatureExtractor, device: torch.device, coreset_ratio: float) -> list[Row]:
     """Every method on one category and seed, all on the same prepared data."""
     default = ssflow_config(dataset, category, seed, None)
-    data = prepare_data(default.data, default.backbone.image_size)
+    data = prepare_data(default)
     normal = int((data.report.labels == 0).sum())
     rows = []
     for method in methods:

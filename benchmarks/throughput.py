@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs})
-    data = prepare_data(config.data, config.backbone.image_size)
+    data = prepare_data(config)
     backbone = build_backbone(config.backbone.name, config.backbone.levels, device=device)
     test_images = data.report.images
 

@@ -31,7 +31,7 @@ from ssflow.train import fit
 
 def direct_seconds(config) -> float:
     started = time.perf_counter()
-    data = prepare_data(config.data, config.backbone.image_size)
+    data = prepare_data(config)
     backbone = build_backbone(config.backbone.name, config.backbone.levels)
     fit(config, data, "cpu", backbone=backbone)
     return time.perf_counter() - started

@@ -1,34 +1,47 @@
-"""A rich live table of one category's study, fed by Tune callback events."""
+"""A rich live table of a sweep, one row per category, fed by Tune callback events.
+
+Columns fit 80 characters: searched trials ended of planned, finalist runs
+ended, running, finished, pruned, failed, and the best objective so far; long
+category names are shortened.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
+from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from search.searcher import OBJECTIVE
 from search.store_callback import trial_outcome
-from search.trainable import OBJECTIVE
 
-KEY_PARAMS = 4  # hyperparameters shown beside the best objective
+NAME_WIDTH = 18
+STATES = ("running", "finished", "pruned", "failed")
 
 
 class LiveView(Callback):
-    def __init__(self, console: Console, category: str, max_epochs: int, num_samples: int) -> None:
+    def __init__(self, console: Console, categories: Sequence[str], num_samples: int, finalist_runs: int,
+                 max_epochs: int, ended: Mapping[str, Mapping[str, str]] | None = None,
+                 finalists: set[str] | None = None) -> None:
+        """``ended``: per category, the trials that ended before this run (a resume) and how;
+        ``finalists``: which of those are finalist runs."""
         self.console = console
-        self.category = category
-        self.max_epochs = max_epochs
+        self.categories = list(categories)
         self.num_samples = num_samples
-        self.states: dict[str, str] = {}
-        self.best: tuple[float, dict[str, Any]] | None = None
+        self.finalist_runs = finalist_runs
+        self.max_epochs = max_epochs
+        self.states: dict[str, dict[str, str]] = {c: dict((ended or {}).get(c, {})) for c in self.categories}
+        self.finalists: set[str] = set(finalists or ())  # keys of finalist runs
+        self.best: dict[str, float] = {}
         self.live: Live | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        # Tune pickles callbacks with the experiment (and restores them on --resume);
-        # a terminal cannot travel, so a restored view opens a fresh console.
+        # Tune pickles callbacks with the experiment; a terminal cannot travel.
         state = self.__dict__.copy()
         state["live"] = None
         state["console"] = None
@@ -38,42 +51,58 @@ class LiveView(Callback):
         self.__dict__.update(state)
         self.console = Console()
 
-    def _render(self) -> Table:
-        counts = {name: sum(1 for s in self.states.values() if s == name)
-                  for name in ("running", "finished", "pruned", "failed")}
-        table = Table(title=f"category {self.category}", title_justify="left", expand=False)
-        for column in ("trials", "running", "finished", "pruned", "failed", "best objective", "best config"):
-            table.add_column(column)
-        best_value, best_params = self.best if self.best else (float("nan"), {})
-        shown = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in list(best_params.items())[:KEY_PARAMS])
-        table.add_row(f"{len(self.states)}/{self.num_samples}", str(counts["running"]), str(counts["finished"]),
-                      str(counts["pruned"]), str(counts["failed"]), f"{best_value:.4f}", shown)
+    def render(self) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, title="sweep progress", title_justify="left", pad_edge=False)
+        table.add_column("category", no_wrap=True, max_width=NAME_WIDTH, overflow="ellipsis")
+        table.add_column("search", justify="right", no_wrap=True)
+        table.add_column("final.", justify="right", no_wrap=True)
+        for state in STATES:
+            table.add_column(state, justify="right", no_wrap=True)
+        table.add_column("best", justify="right", no_wrap=True)
+        for category in self.categories:
+            states = self.states[category]
+            counts = {state: sum(1 for s in states.values() if s == state) for state in STATES}
+            ended = {key for key, state in states.items() if state != "running"}
+            finalists = len(ended & self.finalists)
+            best = self.best.get(category)
+            table.add_row(escape(category), f"{len(ended) - finalists}/{self.num_samples}",
+                          f"{finalists}/{self.finalist_runs}" if self.finalist_runs else "-",
+                          *(str(counts[s]) for s in STATES), "-" if best is None else f"{best:.4f}")
         return table
 
     def _refresh(self) -> None:
         if self.live is None:
-            self.live = Live(self._render(), console=self.console, refresh_per_second=2, transient=False)
+            self.live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False)
             self.live.start()
         else:
-            self.live.update(self._render())
+            self.live.update(self.render())
+
+    @staticmethod
+    def _where(trial: Trial) -> tuple[str, str]:
+        return trial.config["category"], trial.config["key"]
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.states[trial.trial_id] = "running"
+        category, key = self._where(trial)
+        self.states[category][key] = "running"
+        if trial.config["role"] == "finalist":
+            self.finalists.add(key)
         self._refresh()
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         value = result.get(OBJECTIVE)
+        category, _ = self._where(trial)
         if result.get("status") == "running" and value is not None:
-            if self.best is None or value > self.best[0]:
-                self.best = (float(value), dict(trial.config))
+            self.best[category] = max(float(value), self.best.get(category, float("-inf")))
         self._refresh()
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.states[trial.trial_id] = trial_outcome(trial.last_result or {}, self.max_epochs)
+        category, key = self._where(trial)
+        self.states[category][key] = trial_outcome(trial.last_result or {}, self.max_epochs)
         self._refresh()
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.states[trial.trial_id] = "failed"
+        category, key = self._where(trial)
+        self.states[category][key] = "failed"
         self._refresh()
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
@@ -81,11 +110,6 @@ class LiveView(Callback):
 
     def close(self) -> None:
         if self.live is not None:
-            self.live.update(self._render())
+            self.live.update(self.render())
             self.live.stop()
             self.live = None
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-

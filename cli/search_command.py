@@ -1,4 +1,4 @@
-"""``run_search.py --dataset D``: the sweep, one study per category, with a live view."""
+"""``run_search.py --dataset D``: the sweep, every category's study at once, with a live view."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from pathlib import Path
 from typing import Mapping
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from cli.live_view import LiveView
 from cli.resolve import resolve_config
-from results.ranking import best_trials, trial_summary
+from cli.sweep_summary import summary_table
+from results.ranking import trial_summary
 from results.store import ResultStore
-from search.cluster import connect, disconnect
-from search.sweep import CategoryOutcome, SweepOptions, pruning_rungs, run_category
+from search.cluster import check_reachable, connect, disconnect
+from search.options import OBJECTIVES, SweepOptions
+from search.scheduler import pruning_rungs
+from search.studies import storage_url
+from search.sweep import CategoryOutcome, CategoryPlan, check_name, plan_categories, run_sweep
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root
@@ -29,11 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help="dataset folder in its official layout")
     parser.add_argument("--categories", nargs="+", default=None, help="default: every category found")
     parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, paper, demo)")
-    parser.add_argument("--num-samples", type=int, default=12, help="trials per category")
+    parser.add_argument("--num-samples", type=int, default=12,
+                        help="searched trials per category, the base config and warm starts included")
     parser.add_argument("--max-epochs", type=int, default=None, help="full budget of a trial (ASHA max_t)")
     parser.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may prune")
     parser.add_argument("--reduction-factor", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=None, help="trials at once per category")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="trials at once over all categories (default: the cluster's CPUs / --cpus-per-trial)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
     parser.add_argument("--max-failures", type=int, default=2,
                         help="retries of a trial that crashed, each from its last checkpoint (0: none)")
@@ -41,9 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fractions pack several trials per GPU (default: 1 on a CUDA machine, else 0)")
     parser.add_argument("--address", default=None, help="an existing Ray cluster, e.g. 10.0.0.5:6379 or auto")
     parser.add_argument("--storage", default="runs", help="folder or URI (s3://...) for results and checkpoints")
+    parser.add_argument("--optuna-storage", default=None, metavar="URL",
+                        help="database of the Optuna studies (default: sqlite file optuna.db in a folder --storage)")
     parser.add_argument("--name", default=None, help="experiment name (default: <dataset>-<space>-<date>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep of --name")
-    parser.add_argument("--config", default=None, help="base config YAML or preset for settings the space fixes")
+    parser.add_argument("--objective", default="quality", choices=OBJECTIVES,
+                        help="quality: selection-split image AUROC and AUPRO (default); synthetic: tune on synthetic "
+                             "validation anomalies only (no labelled defect needed); quality,latency: also minimise "
+                             "inference latency (Pareto front)")
+    parser.add_argument("--finalists", type=int, default=3,
+                        help="top configs per category retrained with extra seeds before the study ends (0: none)")
+    parser.add_argument("--finalist-seeds", type=int, default=2, help="extra training seeds per finalist")
+    parser.add_argument("--warm-start", default=None, metavar="NAME",
+                        help="an earlier sweep in --storage whose best configs are tried right after the base config")
+    parser.add_argument("--config", default=None, help="base config YAML or preset: the first trial of every study")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a base config key")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=None)
@@ -63,8 +80,11 @@ def _validate(args: argparse.Namespace) -> None:
         raise UserInputError(f"--max-epochs {args.max_epochs}: expected an integer >= 1")
     if args.reduction_factor < 2:
         raise UserInputError(f"--reduction-factor {args.reduction_factor}: expected an integer >= 2")
-    if args.max_failures < 0:
-        raise UserInputError(f"--max-failures {args.max_failures}: expected an integer >= 0")
+    non_negative = {"--max-failures": args.max_failures, "--finalists": args.finalists,
+                    "--finalist-seeds": args.finalist_seeds}
+    for flag, value in non_negative.items():
+        if value < 0:
+            raise UserInputError(f"{flag} {value}: expected an integer >= 0")
     if args.concurrency is not None and args.concurrency < 1:
         raise UserInputError(f"--concurrency {args.concurrency}: expected an integer >= 1")
     if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
@@ -79,7 +99,7 @@ def _categories(args: argparse.Namespace, root: Path) -> list[str]:
     if missing:
         raise UserInputError(f"--categories: {', '.join(missing)} not in {args.dataset} at {root}; "
                              f"found {', '.join(found)}")
-    return list(args.categories)
+    return list(dict.fromkeys(args.categories))
 
 
 def _storage(value: str) -> str:
@@ -99,8 +119,12 @@ def _feature_cache(args: argparse.Namespace) -> str:
 
 
 def _quiet_ray() -> None:
-    """Snapshot often (a killed driver then loses little) and keep Ray's chatter off the live view."""
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    """Keep Ray's and Optuna's chatter off the live view.
+
+    Ray Tune's own experiment snapshots are not what a resume reads (the
+    studies and the store are), so they are taken rarely.
+    """
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "60")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     for name in ("ray", "ray.tune", "ray.train", "optuna"):
@@ -118,6 +142,8 @@ def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpa
         concurrency=args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial)),
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus, max_failures=args.max_failures,
         device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
+        optuna_storage=args.optuna_storage or "", finalists=args.finalists, finalist_seeds=args.finalist_seeds,
+        warm_start=args.warm_start or "", objective=args.objective,
     )
 
 
@@ -131,56 +157,60 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and not args.name:
         raise UserInputError("--resume needs --name: the name of the sweep to continue (see 'run_search.py show')")
     name = args.name or f"{args.dataset}-{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.address:
+        check_reachable(args.address)
+    planned = sweep_options(args, base, space, name, {})
+    check_name(planned)
+    database = storage_url(planned)
+    plans = plan_categories(planned, categories)  # every category's data is read before Ray starts
+    _print_plans(console, plans)
     _quiet_ray()
     resources = connect(args.address)
     try:
         options = sweep_options(args, base, space, name, resources)
-        console.print(f"[bold]{name}[/]: {len(categories)} categories x {args.num_samples} trials, "
-                      f"space {space.name}, up to {options.max_epochs} epochs (ASHA may stop trials at epochs "
-                      f"{', '.join(map(str, pruning_rungs(options))) or 'none'}), {options.concurrency} at once, "
-                      f"storage {options.storage}")
-        outcomes = []
-        for category in categories:
-            view = LiveView(console, category, options.max_epochs, args.num_samples)
-            try:
-                outcomes.append(run_category(options, category, callbacks=[view]))
-            finally:
-                view.close()
-                console.print()
-            if not outcomes[-1].complete:
-                break
+        _print_header(console, options, categories, database)
+        ended, finalists = _ended_trials(options) if options.resume else ({}, set())
+        view = LiveView(console, categories, options.num_samples, options.finalist_runs, options.max_epochs,
+                        ended=ended, finalists=finalists)
+        try:
+            outcomes = run_sweep(options, plans, callbacks=[view])
+        finally:
+            view.close()
     finally:
         disconnect()
-    _print_summary(console, options, outcomes)
-    if len(outcomes) < len(categories) or not all(o.complete for o in outcomes):
+    console.print(summary_table(options, outcomes))
+    if not all(outcome.complete for outcome in outcomes):
         console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}")
         return 130
     return 0
 
 
-def _print_summary(console: Console, options: SweepOptions, outcomes: list[CategoryOutcome]) -> None:
-    frame = ResultStore(options.storage).read(experiment=options.name)
-    if frame.empty:
-        return
-    summary = trial_summary(frame)
-    best = best_trials(frame)
-    table = Table(title=f"{options.name}: summary", title_justify="left")
-    for column in ("category", "trials", "finished", "pruned", "failed", "best selection objective",
-                   "its report image AUROC", "its report AUPRO"):
-        table.add_column(column)
-    for outcome in outcomes:
-        rows = summary[summary["category"] == outcome.category]
-        if rows.empty:
-            continue
-        counts = rows["status"].value_counts()
-        chosen = best[best["category"] == outcome.category]
-        if chosen.empty:
-            table.add_row(outcome.category, str(len(rows)), "0", str(counts.get("pruned", 0)),
-                          str(counts.get("failed", 0)), "-", "-", "-")
-            continue
-        top = chosen.iloc[0]
-        table.add_row(outcome.category, str(len(rows)), str(counts.get("finished", 0)),
-                      str(counts.get("pruned", 0)), str(counts.get("failed", 0)),
-                      f"{top['selection_objective']:.4f}", f"{top['report_image_auroc']:.4f}",
-                      f"{top['report_aupro']:.4f}")
-    console.print(table)
+def _ended_trials(options: SweepOptions) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """Per category, the trials of the sweep that have a final row already, with their status; and which of
+    those are finalist runs."""
+    rows = ResultStore(options.storage).read(experiment=options.name)
+    if rows.empty:
+        return {}, set()
+    summary = trial_summary(rows)
+    ended = summary[summary["status"] != "running"]
+    per_category = {category: dict(zip(part["trial_id"], part["status"])) for category, part in ended.groupby("category")}
+    return per_category, set(ended.loc[ended["role"] == "finalist", "trial_id"])
+
+
+def _print_plans(console: Console, plans: list[CategoryPlan]) -> None:
+    for plan in plans:
+        if plan.label_free:
+            held = len(plan.data.validation.labels) if plan.data.validation is not None else 0
+            console.print(f"{escape(plan.category)}: tuning on synthetic anomalies only ({held} synthetic "
+                          "validation images painted on held-out normal training images; no labelled defect used)")
+
+
+def _print_header(console: Console, options: SweepOptions, categories: list[str], database: str) -> None:
+    rungs = ", ".join(map(str, pruning_rungs(options.max_epochs, options.grace_period, options.reduction_factor)))
+    finalists = (f", then {options.finalists} finalists x {options.finalist_seeds} seeds"
+                 if options.finalist_runs else "")
+    console.print(f"[bold]{escape(options.name)}[/]: {len(categories)} categories x {options.num_samples} trials"
+                  f"{finalists}, space {escape(options.space.name)}, up to {options.max_epochs} epochs (ASHA may stop "
+                  f"trials at epochs {rungs or 'none'}), {options.concurrency} at once over all categories, "
+                  f"storage {escape(options.storage)}")
+    console.print(f"studies: {escape(database)} (watch with: optuna-dashboard {escape(database)})")

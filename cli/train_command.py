@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -15,14 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.resolve import resolve_config
-from ssflow.backbone import build_backbone
 from ssflow.config import SSFlowConfig, save_config_file
-from ssflow.data import PreparedData, prepare_data
+from ssflow.data import PreparedData, has_labelled_defects, prepare_data
 from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
 from ssflow.model_io import save_model
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
+from ssflow.run_inputs import prepare_run
 from ssflow.train import EpochReport, FitResult, fit, resolve_device
 
 OVERLAY_COUNT = 6
@@ -62,8 +63,10 @@ def _split_summary(result: FitResult) -> dict[str, Any]:
         "reason": result.reason,
         "epochs": result.epochs,
         "seconds": round(result.seconds, 3),
+        "objective": result.objective,
         "selection": result.selection._asdict() if result.selection else None,
         "report": result.report._asdict() if result.report else None,
+        "synthetic_validation": result.validation._asdict() if result.validation else None,
     }
 
 
@@ -102,17 +105,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out}: exists and is not a folder")
-    data = prepare_data(config.data, config.backbone.image_size)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
+    if not has_labelled_defects(config) and config.validation.synthetic_weight < 1:
+        config = dataclasses.replace(config, validation=dataclasses.replace(config.validation, synthetic_weight=1.0))
+        console.print(f"{config.data.dataset}/{config.data.category} has no anomalous test image: the model is "
+                      "selected and calibrated on synthetic anomalies painted on held-out normal training images")
+    data = prepare_data(config)
+    inputs = prepare_run(config, data, device)
+    backbone = inputs.backbone
+    validation = f", {len(data.validation)} synthetic validation" if data.validation is not None else ""
     console.print(f"[bold]{config.data.dataset}/{config.data.category}[/]: {len(data.train)} training, "
-                  f"{len(data.selection)} selection, {len(data.report)} report images on {device}")
+                  f"{len(data.selection)} selection, {len(data.report)} report{validation} images on {device}")
     with _progress(console) as progress:
         task = progress.add_task("training", total=config.train.epochs, objective=float("nan"))
 
         def on_epoch(report: EpochReport) -> None:
-            progress.update(task, completed=report.epoch, objective=report.selection.objective)
+            progress.update(task, completed=report.epoch, objective=report.objective)
 
-        result = fit(config, data, device, on_epoch=on_epoch, backbone=backbone)
+        result = fit(config, data, device, on_epoch=on_epoch, inputs=inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
@@ -142,9 +151,9 @@ def _progress(console: Console) -> Progress:
 def _print_result(console: Console, result: FitResult, out: Path) -> None:
     if result.status != "finished":
         console.print(f"[red]{result.status}[/]: {result.reason}")
-    for split in ("selection", "report"):
+    for split, name in (("selection", "selection"), ("report", "report"), ("validation", "synthetic")):
         metrics = getattr(result, split)
         if metrics is not None:
-            console.print(f"{split:>9}: image AUROC {metrics.image_auroc:.3f}  "
+            console.print(f"{name:>9}: image AUROC {metrics.image_auroc:.3f}  "
                           f"pixel AUROC {metrics.pixel_auroc:.3f}  AUPRO {metrics.aupro:.3f}")
     console.print(f"wrote {out}/metrics.json, config.yaml, model.pt and overlays ({result.seconds:.0f} s)")

@@ -1,9 +1,11 @@
 """The content of a best-config export file, built from a results frame.
 
-Per category the best trial is chosen by :func:`results.ranking.best_trials`
-(selection split only); its report-split metrics travel along for reading.
-Only finished trials are exported: a pruned trial never ran its full budget.
-Writing is :func:`ssflow.exported.write_export`'s job.
+Per category the config is chosen by :func:`results.ranking.best_configs`
+(selection split only; by the mean over seeds where the config has finalist
+runs); its report-split metrics travel along for reading, with the mean and
+standard deviation over its seeds. Only finished trials are exported: a
+pruned trial never ran its full budget. Writing is
+:func:`ssflow.exported.write_export`'s job.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from results.ranking import best_trials
+from results.ranking import best_configs
 from results.schema import REPORT_METRICS, SELECTION_METRICS
 from ssflow.config import config_from_flat, config_to_nested, flatten_nested
 from ssflow.errors import UserInputError
@@ -35,7 +37,7 @@ def build_export(df: pd.DataFrame, experiment: str, code_version: str,
     two datasets share a category name (the file is keyed by category).
     """
     rows = df[df["experiment"] == experiment]
-    best = best_trials(rows).set_index(["dataset", "category"])
+    best = best_configs(rows).set_index(["dataset", "category"]) if not rows.empty else pd.DataFrame()
     categories: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     for (dataset, category), trials in rows.groupby(["dataset", "category"], sort=True):
@@ -73,9 +75,24 @@ def category_entry(trial: pd.Series, dataset: str) -> dict[str, Any]:
         "selection_objective": _number(trial["selection_objective"]),
         "selection": _metrics(trial, SELECTION_METRICS[:3], "selection_"),
         "report": _metrics(trial, REPORT_METRICS, "report_"),
+        **_over_seeds(trial),
         "started_at": _date(trial.get("started_at")),
         "trial_code_version": _text(trial.get("code_version")),
         "config": config_to_nested(config),
+    }
+
+
+def _over_seeds(trial: pd.Series) -> dict[str, Any]:
+    """How the config did over its runs (its trial and its finalists): count, mean and standard deviation."""
+    if "seeds" not in trial.index:
+        return {}
+    report = [column.removeprefix("report_") for column in REPORT_METRICS]
+    return {
+        "seeds": int(trial["seeds"]),
+        "selection_objective_mean": _number(trial.get("selection_objective_mean")),
+        "selection_objective_std": _number(trial.get("selection_objective_std")),
+        "report_mean": {name: _number(trial.get(f"report_{name}_mean")) for name in report},
+        "report_std": {name: _number(trial.get(f"report_{name}_std")) for name in report},
     }
 
 

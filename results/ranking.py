@@ -1,7 +1,10 @@
-"""Rank trials from the rows of the results store; pure functions of a DataFrame.
+"""Rank trials and configs from the rows of the results store; pure functions of a DataFrame.
 
 Trials are chosen on the selection split only: the report-split columns are
-carried along for reading, never used to sort or pick.
+carried along for reading, never used to sort or pick. A config that has
+finalist runs (the same config retrained with other training seeds) is judged
+by the mean of its runs' selection objectives, so the luckiest seed of a noisy
+category does not decide.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ REQUIRED_COLUMNS = [*TRIAL_KEYS, "status", "epoch", "selection_objective"]
 # Finished trials first, pruned after, failed last; a running trial has not lost yet.
 STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "failed": 3}
 AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss"]
-DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json"]
+DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json", "role",
+               "parent_trial", "latency_ms"]
+# The metrics averaged over a config's runs (its own trial and its finalists).
+SEED_METRICS = ["selection_objective", "report_image_auroc", "report_pixel_auroc", "report_aupro"]
 
 
 def trial_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -92,3 +98,46 @@ def _require_columns(df: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"results frame lacks column(s) {', '.join(missing)}; read it with ResultStore.read()")
+
+
+def config_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs per config: one row per finished trial, ``config_trial`` naming the config it ran.
+
+    A finalist run belongs to the config of its ``parent_trial``; any other
+    trial is its own config.
+    """
+    summary = trial_summary(df)
+    finished = summary[summary["status"] == "finished"].copy()
+    parent = finished["parent_trial"] if "parent_trial" in finished.columns else pd.Series(index=finished.index)
+    finished["config_trial"] = parent.where(parent.notna() & (parent != ""), finished["trial_id"])
+    return finished
+
+
+def config_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per config of every study: ``seeds`` (finished runs) and the mean and standard deviation
+    (over runs, ``<metric>_mean`` / ``<metric>_std``, sample std, NaN for one run) of the selection
+    objective and the report metrics. Rows are the configs' own trials (``trial_id``), summary columns kept.
+    """
+    runs = config_runs(df)
+    keys = [*STUDY_KEYS, "config_trial"]
+    grouped = runs.groupby(keys, dropna=False)
+    stats = grouped.size().rename("seeds").to_frame()
+    for column in [c for c in SEED_METRICS if c in runs.columns]:
+        stats[f"{column}_mean"] = grouped[column].mean()
+        stats[f"{column}_std"] = grouped[column].std(ddof=1)
+    own = runs[runs["trial_id"] == runs["config_trial"]].set_index(keys)
+    return own.join(stats, how="inner").reset_index().drop(columns="config_trial")
+
+
+def best_configs(df: pd.DataFrame) -> pd.DataFrame:
+    """The config to ship per study: among configs with finalist runs, the best mean selection objective;
+    without finalists, the best finished trial (as :func:`best_trials`). Columns of :func:`config_summary`.
+    """
+    configs = config_summary(df)
+    if configs.empty:
+        return configs
+    configs["_has_finalists"] = configs["seeds"] > 1
+    ranked = configs.sort_values(
+        [*STUDY_KEYS, "_has_finalists", "selection_objective_mean", "trial_id"],
+        ascending=[True, True, True, False, False, True], kind="stable")
+    return ranked.groupby(STUDY_KEYS, dropna=False).head(1).drop(columns="_has_finalists").reset_index(drop=True)

@@ -25,6 +25,10 @@ PARTITION_COLUMNS = ("dataset", "category")
 
 SELECTION_METRICS = ("selection_image_auroc", "selection_pixel_auroc", "selection_aupro", "selection_objective")
 REPORT_METRICS = ("report_image_auroc", "report_pixel_auroc", "report_aupro")
+# The synthetic validation set's metrics (ssflow.validation_set); null when a run has none.
+SYNTHETIC_METRICS = ("synthetic_image_auroc", "synthetic_pixel_auroc", "synthetic_aupro")
+# base | warm_start | search | finalist (search.studies); finalists repeat the config of ``parent_trial``.
+ROLES = ("base", "warm_start", "search", "finalist")
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 FIXED_FIELDS: tuple[pa.Field, ...] = (
@@ -37,6 +41,10 @@ FIXED_FIELDS: tuple[pa.Field, ...] = (
     pa.field("epoch", pa.int64()),
     *(pa.field(name, pa.float64()) for name in SELECTION_METRICS),
     *(pa.field(name, pa.float64()) for name in REPORT_METRICS),
+    *(pa.field(name, pa.float64()) for name in SYNTHETIC_METRICS),
+    pa.field("role", pa.string()),  # one of ROLES; null in rows of older versions (read as search)
+    pa.field("parent_trial", pa.string()),  # a finalist's source trial; null otherwise
+    pa.field("latency_ms", pa.float64()),  # inference ms per image at batch 1 on the trial's node (final rows)
     pa.field("loss", pa.float64()),
     pa.field("seconds", pa.float64()),  # trial time so far
     pa.field("epoch_seconds", pa.float64()),

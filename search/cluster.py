@@ -16,7 +16,8 @@ from ssflow.errors import UserInputError
 LOCALHOST = "127.0.0.1"
 
 
-def _check_reachable(address: str, timeout: float = 3.0) -> None:
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Raise ``UserInputError`` when nothing answers at a ``host:port`` cluster address (others pass)."""
     host, sep, port = address.rpartition(":")
     if address in ("auto", "local") or address.startswith(("ray://", "anyscale://")) or not sep:
         return
@@ -57,7 +58,7 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     is joined only when asked for (``address="auto"``).
     """
     if address:
-        _check_reachable(address)
+        check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as error:

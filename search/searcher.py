@@ -1,31 +1,122 @@
-"""Optuna TPE that sees pruned trials as pruned, not as finished with a truncated score.
+"""The Ray Tune searcher of a sweep: every category's study at once, sharing the cluster fairly.
 
-Ray's ``OptunaSearch`` tells Optuna that a trial stopped by ASHA is COMPLETE
-with its last (low-budget) value, so TPE would rank a config pruned at epoch 2
-against configs trained to the end. Here a trial that stopped before the full
-budget is told as PRUNED; Optuna then ranks it by how far it got and its
-intermediate values (reported every epoch), which are comparable rung by rung.
-A trial that diverged is told COMPLETE with the worst objective, so TPE learns
-to avoid that region instead of ignoring it.
+Ray Tune asks for a trial whenever it could start one; :class:`SweepSearcher`
+answers with the next trial of the category that has the fewest trials running
+(ties: the one that started fewest so far), among the categories that have
+work now. So while every category still has trials to run each gets an equal
+share of ``--concurrency`` (the total), and a category waiting for its last
+trials leaves its slots to the others. Each category keeps its own Optuna
+study and sampler (:mod:`search.category_study`): no category learns from
+another's objective, except through warm starts (a category that has finished
+its search offers its best config to those still searching).
+
+Trials stopped by ASHA are told to Optuna as pruned (their per-epoch values are
+reported as intermediate values, comparable rung by rung); a diverged trial is
+told the worst objective so TPE learns to avoid the region; a crashed trial is
+a failure. A trial interrupted with the driver stays running in the study and
+resumes from its checkpoint next time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search import Searcher
+
+from search.category_study import CategoryStudy, Outcome
+from search.studies import TrialSpec
+
+OBJECTIVE = "objective"  # what trials report and the search maximises (ssflow.evaluate.selection_objective)
+TIME_ATTR = "epoch"
 
 
-class BudgetAwareOptunaSearch(OptunaSearch):
-    def __init__(self, *args: Any, max_epochs: int, time_attr: str = "epoch", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+def outcome_of(result: Mapping[str, Any] | None, error: bool, max_epochs: int) -> Outcome | None:
+    """How a trial ended from its last result; None when it never reported (it was never started)."""
+    if error:
+        epoch = int((result or {}).get(TIME_ATTR, 0))
+        return Outcome("failed", epoch, None)
+    if not result:
+        return None
+    epoch = int(result.get(TIME_ATTR, 0))
+    if result.get("status") == "failed":
+        return Outcome("diverged", epoch, None)
+    objective = result.get(OBJECTIVE)
+    status = "finished" if epoch >= max_epochs else "pruned"
+    return Outcome(status, epoch, None if objective is None else float(objective), result.get("latency_ms"))
+
+
+class SweepSearcher(Searcher):
+    """Suggests trials from the studies of all categories; see the module docstring."""
+
+    def __init__(self, studies: Mapping[str, CategoryStudy], max_epochs: int, concurrency: int,
+                 trial_dir: Callable[[str, str], str]) -> None:
+        super().__init__(metric=OBJECTIVE, mode="max")
+        self.studies = dict(studies)
+        self.order = list(studies)
         self.max_epochs = max_epochs
-        self.time_attr = time_attr
+        self.concurrency = concurrency
+        self.trial_dir = trial_dir  # (trial key, Tune trial id) -> the folder of its checkpoints
+        self.live: dict[str, TrialSpec] = {}  # Tune trial id -> what it runs
+        self.offered: set[str] = set()  # categories whose best config went to the others
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its searcher when the experiment starts; open databases cannot travel.
+        state = self.__dict__.copy()
+        state["studies"] = {}
+        return state
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        return True
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        self.concurrency = max_concurrent
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if len(self.live) >= self.concurrency:
+            return None
+        ready = [category for category in self.order if self.studies[category].can_start()]
+        if not ready:
+            return Searcher.FINISHED if self.finished() else None
+        chosen = min(ready, key=lambda c: (len(self.studies[c].running), len(self.studies[c].trials),
+                                            self.order.index(c)))
+        spec = self.studies[chosen].next_trial(lambda key: self.trial_dir(key, trial_id))
+        if spec is None:
+            return None
+        self.live[trial_id] = spec
+        return spec.as_config()
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        spec = self.live.get(trial_id)
+        if spec is not None and result.get(OBJECTIVE) is not None and result.get("status") == "running":
+            self.studies[spec.category].report(spec.key, int(result[TIME_ATTR]), float(result[OBJECTIVE]))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if result and result.get("status") == "failed":
-            super().on_trial_complete(trial_id, {self.metric: result.get(self.metric, 0.0)}, error=False)
-        elif result and not error and result.get(self.time_attr, 0) < self.max_epochs:
-            super().on_trial_complete(trial_id, None, error=False)  # no value and no error: PRUNED
-        else:
-            super().on_trial_complete(trial_id, result, error)
+        spec = self.live.pop(trial_id, None)
+        if spec is None:
+            return
+        study = self.studies[spec.category]
+        outcome = outcome_of(result, error, self.max_epochs)
+        if outcome is None:  # removed before it ran: run it again later
+            study.running.discard(spec.key)
+            study.resume.appendleft(spec)
+            return
+        study.complete(spec.key, outcome)
+        self._offer_best(spec.category)
+
+    def _offer_best(self, category: str) -> None:
+        """Once a category's search has ended, its best config becomes a warm start of the others."""
+        study = self.studies[category]
+        if category in self.offered or not study.search_done():
+            return
+        self.offered.add(category)
+        best = study.best_values()
+        if best is None:
+            return
+        for other in self.order:
+            if other != category:
+                self.studies[other].offer(best, f"best of category {category} in this sweep")
+
+    def finished(self) -> bool:
+        """Every category's study has nothing left to run."""
+        return not self.live and all(study.finished() for study in self.studies.values())

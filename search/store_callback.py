@@ -3,7 +3,8 @@
 The driver sees every outcome, pruned and crashed trials included, and needs no
 shared filesystem with the workers: rows go to ``--storage`` (a folder or URI).
 One row per epoch (status ``running``) and one ``final`` row per trial
-(finished, pruned or failed with its reason). File names are deterministic, so
+(finished, pruned or failed with its reason). Rows carry the trial's logical
+key (``trial_id``), which a trial keeps when a resumed sweep continues it, so
 an epoch reported again after a resume replaces its file instead of adding rows.
 """
 
@@ -20,14 +21,13 @@ from ray.tune.experiment import Trial
 
 from results.schema import hp_column, utc_now
 from results.store import ResultStore
-from search.trainable import OBJECTIVE, TIME_ATTR
+from results.schema import REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS
+from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow import __version__
 from ssflow.config import SSFlowConfig, config_to_flat, config_to_nested
 
 METRIC_COLUMNS = (
-    "selection_image_auroc", "selection_pixel_auroc", "selection_aupro",
-    "report_image_auroc", "report_pixel_auroc", "report_aupro",
-    "loss", "seconds", "epoch_seconds",
+    *SELECTION_METRICS[:3], *REPORT_METRICS, *SYNTHETIC_METRICS, "loss", "seconds", "epoch_seconds", "latency_ms",
 )
 
 
@@ -78,17 +78,20 @@ class StoreCallback(Callback):
         self.store = store
         self.experiment = experiment
         self.max_epochs = max_epochs
-        self.resolve = resolve  # trial params -> resolved config
+        self.resolve = resolve  # a trial's config (search.studies.TrialSpec as a dict) -> resolved config
         self.started: dict[str, datetime.datetime] = {}
 
     def _row(self, trial: Trial, result: Mapping[str, Any], status: str, error: str | None) -> dict[str, Any]:
         config = self.resolve(trial.config)
-        started = self.started.setdefault(trial.trial_id, utc_now())
+        key = trial.config["key"]
+        started = self.started.setdefault(key, utc_now())
         row: dict[str, Any] = {
             "experiment": self.experiment,
             "dataset": config.data.dataset,
             "category": config.data.category,
-            "trial_id": trial.trial_id,
+            "trial_id": key,
+            "role": trial.config["role"],
+            "parent_trial": trial.config["parent"] or None,
             "status": status,
             "error": error,
             "epoch": int(result.get(TIME_ATTR, 0)),
@@ -103,11 +106,11 @@ class StoreCallback(Callback):
             "config_json": json.dumps(config_to_nested(config), sort_keys=True),
         }
         row.update({name: result.get(name) for name in METRIC_COLUMNS})
-        row.update({hp_column(key): value for key, value in config_to_flat(config).items()})
+        row.update({hp_column(name): value for name, value in config_to_flat(config).items()})
         return row
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.started.setdefault(trial.trial_id, utc_now())
+        self.started.setdefault(trial.config["key"], utc_now())
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
                         result: dict, **info: Any) -> None:

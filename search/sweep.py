@@ -1,144 +1,185 @@
-"""One Tune experiment per category: Optuna TPE proposes, ASHA prunes, the store records.
+"""A sweep: every category's study in one Ray Tune experiment, sharing the cluster.
 
-Each category is its own study: its own searcher, scheduler and experiment
-folder, so ASHA never compares trials of different categories and TPE never
-learns one category's optimum from another's.
+The driver reads every category's images once (:func:`plan_categories`), puts
+them in Ray's object store, opens one Optuna study per category
+(:mod:`search.studies`) and runs one Tune experiment whose searcher
+(:class:`search.searcher.SweepSearcher`) hands out the categories' trials
+fairly and whose scheduler (:class:`search.scheduler.SweepScheduler`) keeps
+one ASHA per category. So no category waits for another's last trials, yet
+no study compares or learns across categories.
+
+A resumed sweep (``--resume``) is a new Tune run over the same studies: the
+studies say which trials have ended (never run again) and which were running
+(resumed from their last checkpoint), the results store gives ASHA back its
+rung records, and the sampler continues from the stored trials.
 """
 
 from __future__ import annotations
 
-import zlib
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-import numpy as np
+import pandas as pd
+import ray
 from ray import tune
 from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
-from ray.tune.schedulers import ASHAScheduler
 
 from results.store import ResultStore
-from search.searcher import BudgetAwareOptunaSearch
+from search import manifest, studies
+from search.category_study import CategoryStudy
+from search.checkpoints import latest_checkpoint
+from search.options import SweepOptions, experiment_path
+from search.reconcile import reconcile, rung_history, stored_epochs
+from search.scheduler import SweepScheduler
+from search.searcher import SweepSearcher
 from search.store_callback import StoreCallback
-from search.trainable import OBJECTIVE, TIME_ATTR, TrialSetup, run_trial, trial_config
+from search.trainable import TrialSetup, run_trial, trial_config
+from search.warm_start import earlier_bests, warm_configs
 from spaces.space import SearchSpace
-from spaces.tune_domains import to_tune_param_space
 from ssflow.config import SSFlowConfig, config_from_flat
-from ssflow.data import PreparedData, prepare_data
+from ssflow.data import PreparedData, has_labelled_defects, prepare_data
 from ssflow.errors import UserInputError
+from ssflow.run_inputs import cache_spec
+
+# Every trial of a category shares one copy of its images and splits, so these cannot vary per trial;
+# ``seed`` varies only through finalist runs.
+SHARED_DATA_KEYS = ("backbone.image_size", "data.shots", "data.selection_fraction", "data.dataset",
+                    "data.category", "data.root", "data.split_seed", "data.holdout_fraction",
+                    "validation.synthetic_weight", "validation.synthetic_per_image", "seed")
 
 
 @dataclass(frozen=True)
-class SweepOptions:
-    base: SSFlowConfig  # dataset, data root, seed and every setting the space leaves fixed
-    space: SearchSpace
-    name: str
-    storage: str  # folder or URI: results/ and ray/ live below it
-    num_samples: int = 12
-    max_epochs: int = 8
-    grace_period: int = 1  # as the command's --grace-period
-    reduction_factor: int = 3
-    concurrency: int = 2
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_failures: int = 2  # retries per trial, each from its last checkpoint
-    device: str = "auto"
-    resume: bool = False
-    feature_cache: str = ""  # folder shared by the trials of a node; empty: no cache
+class CategoryPlan:
+    """One category as the driver prepared it."""
+
+    category: str
+    setup: TrialSetup
+    data: PreparedData
+    label_free: bool  # tuned on synthetic validation anomalies only (no real defect in its objective)
 
 
 @dataclass(frozen=True)
 class CategoryOutcome:
     category: str
-    complete: bool  # every trial terminated (False after an interrupt)
-    statuses: dict[str, int]  # terminated / errored / unfinished trial counts
+    complete: bool  # every trial ended, finalists included (False after an interrupt)
+    statuses: dict[str, int]  # finished / pruned / diverged / failed / unfinished trial counts
 
 
-def experiment_name(options: SweepOptions, category: str) -> str:
-    return f"{options.name}-{category}"
-
-
-def experiment_path(options: SweepOptions, category: str) -> str:
-    return f"{options.storage.rstrip('/')}/ray/{experiment_name(options, category)}"
-
-
-# Every trial of a category shares one copy of its images, so these cannot vary per trial.
-SHARED_DATA_KEYS = ("backbone.image_size", "data.shots", "data.selection_fraction", "data.dataset",
-                    "data.category", "data.root", "seed")
-
-
-def category_setup(options: SweepOptions, category: str) -> TrialSetup:
-    """The base config of a category: the space's fixed values applied, the category set."""
+def check_space(options: SweepOptions) -> None:
+    """Refuse a space that searches a key every trial of a category must share."""
     varied = [p.name for p in options.space.searched() if p.name in SHARED_DATA_KEYS]
     if varied:
         raise UserInputError(f"space {options.space.name}: {', '.join(varied)} can only be fixed, not searched "
-                             "(every trial of a category shares its images and splits)")
+                             "(every trial of a category shares its images and splits; finalists vary the seed)")
+
+
+def category_base(options: SweepOptions, category: str) -> tuple[SSFlowConfig, bool]:
+    """The base config of a category (the space's fixed values applied, the category set) and whether it
+    is tuned label-free: with ``--objective synthetic``, or for a category without any anomalous test image.
+    """
     base = config_from_flat({**options.space.fixed_values(), "data.category": category}, options.base)
-    return TrialSetup(base=base, space=options.space, max_epochs=options.max_epochs, device=options.device,
-                      feature_cache=options.feature_cache)
+    label_free = options.objective == "synthetic" or not has_labelled_defects(base)
+    if label_free:
+        base = dataclasses.replace(base, validation=dataclasses.replace(base.validation, synthetic_weight=1.0))
+    return base, label_free
 
 
-def _searcher(options: SweepOptions, category: str) -> BudgetAwareOptunaSearch | None:
-    """Seeded TPE; None (Tune's plain generator) when the space fixes everything.
+def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[CategoryPlan]:
+    """Read every category's images on the driver and build what its trials share.
 
-    ``TuneConfig(max_concurrent_trials=...)`` puts either under the concurrency limit.
+    Raises ``UserInputError`` for a space that varies shared keys, or a
+    category whose data cannot be read or split into scorable parts.
     """
-    if not options.space.searched():
-        return None
-    seed = (options.base.seed * 1_000_003 + zlib.crc32(category.encode())) % 2**31
-    return BudgetAwareOptunaSearch(metric=OBJECTIVE, mode="max", seed=seed, max_epochs=options.max_epochs)
+    check_space(options)
+    plans = []
+    for category in categories:
+        base, label_free = category_base(options, category)
+        data = prepare_data(base)
+        cache = cache_spec(options.feature_cache, base, data, share_bank=bank_is_shared(options.space)) \
+            if options.feature_cache else None
+        setup = TrialSetup(base=base, max_epochs=options.max_epochs, device=options.device, cache=cache)
+        plans.append(CategoryPlan(category, setup, data, label_free))
+    return plans
 
 
-def _grace_period(options: SweepOptions) -> int:
-    """Ray's ASHA needs a grace period within the budget; a longer one means no pruning."""
-    return min(options.grace_period, options.max_epochs)
+def bank_is_shared(space: SearchSpace) -> bool:
+    """Whether trials can share one synthetic bank on disk: no synthesis setting is sampled.
 
-
-def pruning_rungs(options: SweepOptions) -> list[int]:
-    """The epochs at which ASHA may stop a trial, as Ray places them (grace period x reduction factor^k).
-
-    A trial promoted past the last of them trains to the full budget, so the
-    share of compute ASHA saves depends on how far below the budget that rung is.
+    A space that samples synthesis settings gives every trial its own bank, which
+    is then kept in memory only: written to disk it would never be read again and
+    would cost tens of MB per trial. Finalists (other seeds) build one bank per seed.
     """
-    grace = _grace_period(options)
-    count = int(np.log(options.max_epochs / grace) / np.log(options.reduction_factor) + 1)
-    milestones = (grace * options.reduction_factor ** k for k in range(count))
-    return [epoch for epoch in milestones if epoch < options.max_epochs]
+    return not any(p.name.startswith("synthesis.") for p in space.searched())
 
 
-def _scheduler(options: SweepOptions) -> ASHAScheduler:
-    return ASHAScheduler(
-        time_attr=TIME_ATTR, metric=OBJECTIVE, mode="max", max_t=options.max_epochs,
-        grace_period=_grace_period(options), reduction_factor=options.reduction_factor,
-    )
+def check_name(options: SweepOptions) -> None:
+    """A new sweep must not reuse a name; a resumed one must exist and keep its fixed settings."""
+    stored = manifest.read_manifest(options)
+    if options.resume:
+        if stored is None:
+            raise UserInputError(f"--resume --name {options.name}: no such sweep in {options.storage} "
+                                 "(see 'run_search.py show --storage ...')")
+        manifest.check_resume(options, stored)
+    elif stored is not None:
+        raise UserInputError(f"--name {options.name}: a sweep of that name exists in {options.storage}; "
+                             "continue it with --resume or pick another --name")
 
 
-def _trainable(options: SweepOptions, setup: TrialSetup, data: PreparedData) -> Any:
+def _open_studies(options: SweepOptions, plans: Sequence[CategoryPlan], rows: pd.DataFrame
+                  ) -> dict[str, CategoryStudy]:
+    storage = studies.open_storage(studies.storage_url(options))
+    bests = earlier_bests(ResultStore(options.storage), options.warm_start, options.base.data.dataset) \
+        if options.warm_start and not options.resume else {}
+    opened = {}
+    for plan in plans:
+        study = studies.load_or_create(storage, options, plan.category)
+        stored = stored_epochs(rows, plan.category)
+        category_study = CategoryStudy(study, plan.category, options,
+                                       lambda key, dirs, stored=stored: latest_checkpoint(dirs, stored.get(key, 0)))
+        if not category_study.trials and not category_study.waiting():
+            category_study.enqueue_start(warm_configs(bests, plan.category, options.warm_start) if bests else [])
+        opened[plan.category] = category_study
+    return opened
+
+
+def _trainable(options: SweepOptions, plans: Sequence[CategoryPlan], trainable: Callable[..., None]) -> Any:
+    setups = {plan.category: plan.setup for plan in plans}
+    data = {plan.category: ray.put(plan.data) for plan in plans}  # one object per category
     resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(run_trial, setup=setup, data=data), resources)
+    return tune.with_resources(tune.with_parameters(trainable, setups=setups, data=data), resources)
 
 
-def _tuner(options: SweepOptions, category: str, data: PreparedData, callbacks: Sequence[Any]) -> Tuner:
-    setup = category_setup(options, category)
-    trainable = _trainable(options, setup, data)
-    path = experiment_path(options, category)
-    if options.resume and Tuner.can_restore(path):
-        return Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
-    store_callback = StoreCallback(
-        ResultStore(options.storage), options.name, options.max_epochs,
-        resolve=lambda params: trial_config(params, setup),
-    )
-    return Tuner(
-        trainable,
-        param_space=to_tune_param_space(options.space),
+def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: Sequence[Any] = (),
+              trainable: Callable[..., None] = run_trial) -> list[CategoryOutcome]:
+    """Run (or resume) every category's study until all trials have ended or the driver is interrupted.
+
+    Needs a connected Ray (``search.cluster.connect``). ``trainable`` is the
+    trial function (``run_trial``; tests and benchmarks pass stand-ins with its
+    signature).
+    """
+    if not options.resume:
+        manifest.write_manifest(options, [plan.category for plan in plans])
+    store = ResultStore(options.storage)
+    rows = store.read(experiment=options.name) if options.resume else pd.DataFrame()
+    category_studies = _open_studies(options, plans, rows)
+    setups = {plan.category: plan.setup for plan in plans}
+    scheduler = SweepScheduler(setups, options.max_epochs, options.grace_period, options.reduction_factor)
+    if options.resume:
+        reconcile(store, rows, category_studies, options)
+        scheduler.replay(rung_history(rows, list(setups)))
+    searcher = SweepSearcher(category_studies, options.max_epochs, options.concurrency,
+                             trial_dir=lambda key, trial_id: f"{experiment_path(options)}/{key}-{trial_id}")
+    store_callback = StoreCallback(store, options.name, options.max_epochs,
+                                   resolve=lambda spec: trial_config(spec, setups[spec["category"]]))
+    tuner = Tuner(
+        _trainable(options, plans, trainable),
         tune_config=TuneConfig(
-            search_alg=_searcher(options, category),
-            scheduler=_scheduler(options),
-            num_samples=options.num_samples,
-            max_concurrent_trials=options.concurrency,
-            trial_dirname_creator=lambda trial: trial.trial_id,
+            search_alg=searcher, scheduler=scheduler, num_samples=-1, max_concurrent_trials=options.concurrency,
+            trial_dirname_creator=lambda trial: f"{trial.config['key']}-{trial.trial_id}",
         ),
         run_config=RunConfig(
-            name=experiment_name(options, category),
+            name=options.name,
             storage_path=f"{options.storage.rstrip('/')}/ray",
             callbacks=[store_callback, *callbacks],
             failure_config=FailureConfig(max_failures=options.max_failures),
@@ -146,17 +187,13 @@ def _tuner(options: SweepOptions, category: str, data: PreparedData, callbacks: 
             verbose=0,
         ),
     )
+    tuner.fit()
+    return [outcome(category, study) for category, study in category_studies.items()]
 
 
-def run_category(options: SweepOptions, category: str, callbacks: Sequence[Any] = ()) -> CategoryOutcome:
-    """Run (or resume) the study of one category; returns when every trial has ended or on interrupt."""
-    setup = category_setup(options, category)
-    data = prepare_data(setup.base.data, setup.base.backbone.image_size)
-    grid = _tuner(options, category, data, callbacks).fit()
-    # After an interrupt Tune lists stopped and never-started trials as TERMINATED
-    # too; only a trial whose last result says done (finished, pruned or failed
-    # as a result) has really ended.
-    done = sum(1 for result in grid if result.error is None and (result.metrics or {}).get("done") is True)
-    ended = done + grid.num_errors
-    statuses = {"terminated": done, "errored": grid.num_errors, "unfinished": len(grid) - ended}
-    return CategoryOutcome(category, ended >= options.num_samples, statuses)
+def outcome(category: str, study: CategoryStudy) -> CategoryOutcome:
+    counts: dict[str, int] = {}
+    for trial in study.trials.values():
+        status = studies.attr(trial, "outcome", "unfinished")
+        counts[status] = counts.get(status, 0) + 1
+    return CategoryOutcome(category, study.finished(), counts)

@@ -1,12 +1,18 @@
-"""The Ray Tune trainable: a trial's sampled dict -> config -> ``fit``, one report per epoch.
+"""The Ray Tune trainable: a trial's spec -> config -> ``fit``, one report per epoch.
 
-Everything large (the category's images) arrives through the object store via
-``tune.with_parameters``; the trial config holds only hyperparameters.
+A trial's ``config`` is a :class:`search.studies.TrialSpec` as a dict: its
+category, logical key, role, seed and the flat config values it applies.
+Everything else arrives ready-made from the driver: each category's
+:class:`TrialSetup` (base config, budget, cache keys) through
+``tune.with_parameters``, and each category's prepared images through the
+object store. A trial never reads a dataset path, so its node does not need
+the dataset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import tempfile
 from pathlib import Path
@@ -16,37 +22,30 @@ import ray
 import torch
 from ray import tune
 
-from spaces.space import SearchSpace
-from spaces.tune_domains import decode_params
-from ssflow.backbone import build_backbone, weights_identity
+from search.checkpoints import EPOCH_FILE
+from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData
 from ssflow.evaluate import SplitMetrics
-from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features
-from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank
-from ssflow.train import DIVERGED, EpochReport, RunFeatures, compute_run_features, fit, resolve_device
+from ssflow.run_inputs import CacheSpec, prepare_run
+from ssflow.train import DIVERGED, EpochReport, fit, resolve_device
 
-OBJECTIVE = "objective"  # selection-split objective: mean of image AUROC and AUPRO
-TIME_ATTR = "epoch"
 STATE_FILE = "state.pt"
-FAILED_OBJECTIVE = 0.0  # what the searcher learns from a diverged trial: the worst score
 
 
 class TrialSetup(NamedTuple):
     """What every trial of one category shares (travels through the object store)."""
 
-    base: SSFlowConfig  # dataset, category, seed and everything the space leaves fixed
-    space: SearchSpace
+    base: SSFlowConfig  # dataset, category, seeds and everything the space leaves fixed
     max_epochs: int
     device: str  # auto | cpu | cuda
-    feature_cache: str = ""  # folder for clean features and synthetic banks shared by trials; empty: no cache
+    cache: CacheSpec | None  # clean features and synthetic banks shared by the trials of a node
 
 
-def trial_config(params: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
-    """The resolved config of a trial: base, then the sampled values, then the budget."""
-    flat = decode_params(setup.space, params)
-    flat["train.epochs"] = setup.max_epochs
-    return config_from_flat(flat, setup.base)
+def trial_config(spec: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
+    """The resolved config of a trial: the category's base, the trial's values and seed, the budget."""
+    return config_from_flat({**spec["values"], "seed": spec["seed"], "train.epochs": setup.max_epochs},
+                            setup.base)
 
 
 def node_label() -> str:
@@ -58,16 +57,19 @@ def node_label() -> str:
     return f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
 
 
-def _metric_row(prefix: str, metrics: SplitMetrics) -> dict[str, float]:
-    return {f"{prefix}_{name}": value for name, value in metrics._asdict().items()}
+def _metric_row(prefix: str, metrics: SplitMetrics | None) -> dict[str, float | None]:
+    names = SplitMetrics._fields
+    values = metrics._asdict() if metrics is not None else dict.fromkeys(names)
+    return {f"{prefix}_{name}": values[name] for name in names}
 
 
 def _epoch_metrics(report: EpochReport, device: torch.device) -> dict[str, Any]:
     return {
         TIME_ATTR: report.epoch,
-        OBJECTIVE: report.selection.objective,
+        OBJECTIVE: report.objective,
         **_metric_row("selection", report.selection),
         **_metric_row("report", report.report),
+        **_metric_row("synthetic", report.validation),
         "loss": report.loss,
         "seconds": report.seconds,
         "epoch_seconds": report.epoch_seconds,
@@ -88,72 +90,40 @@ def _checkpoint(report: EpochReport) -> Iterator[tune.Checkpoint]:
     """
     with tempfile.TemporaryDirectory(prefix="ssflow-ckpt-") as folder:
         torch.save(report.checkpoint(), Path(folder) / STATE_FILE)
+        (Path(folder) / EPOCH_FILE).write_text(json.dumps({"epoch": report.epoch}))
         yield tune.Checkpoint.from_directory(folder)
 
 
-def _load_checkpoint() -> dict[str, Any] | None:
+def _load_checkpoint(resume_from: str) -> dict[str, Any] | None:
+    """Tune's checkpoint of this trial (after a retry), else the one a resumed sweep names, else None."""
     checkpoint = tune.get_checkpoint()
+    if checkpoint is None and resume_from:
+        checkpoint = tune.Checkpoint(resume_from)
     if checkpoint is None:
         return None
     with checkpoint.as_directory() as folder:
         return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
-def _clean_features(config: SSFlowConfig, data: PreparedData, backbone: torch.nn.Module, device: torch.device,
-                    cache_dir: str) -> RunFeatures:
-    def compute() -> RunFeatures:
-        return compute_run_features(backbone, data, device)
-
-    if not cache_dir:
-        return compute()
-    key = cache_key(config, data, weights_identity(config.backbone.name, config.backbone.weights))
-    return cached_features(Path(cache_dir), key, device, compute)[0]
-
-
-def bank_is_shared(space: SearchSpace) -> bool:
-    """Whether the trials of a sweep can share one synthetic bank: the space varies no synthesis setting.
-
-    A space that samples synthesis settings gives every trial its own bank, which
-    is then kept in memory only: written to disk it would never be read again and
-    would cost tens of MB per trial.
-    """
-    return not any(p.name.startswith("synthesis.") or p.name == "seed" for p in space.searched())
-
-
-def _synthetic_bank(config: SSFlowConfig, data: PreparedData, backbone: torch.nn.Module, device: torch.device,
-                    cache_dir: str) -> SyntheticBank | None:
-    """The trial's bank when it uses one, from ``cache_dir`` when that is given."""
-    if not config.synthesis.bank_rounds:
-        return None
-
-    def compute() -> SyntheticBank:
-        return build_synthetic_bank(backbone, data, config, device)
-
-    if not cache_dir:
-        return compute()
-    key = bank_key(config, data, weights_identity(config.backbone.name, config.backbone.weights))
-    return cached_bank(Path(cache_dir), key, device, compute)[0]
-
-
-def run_trial(params: dict[str, Any], setup: TrialSetup, data: PreparedData) -> None:
-    """Function trainable; bind ``setup`` and ``data`` with ``tune.with_parameters``."""
-    config = trial_config(params, setup)
+def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
+              data: Mapping[str, ray.ObjectRef]) -> None:
+    """Function trainable; bind ``setups`` and ``data`` (object refs, per category) with ``tune.with_parameters``."""
+    setup = setups[config["category"]]
+    prepared: PreparedData = ray.get(data[config["category"]])
+    run_config = trial_config(config, setup)
     device = resolve_device(setup.device)
 
     def on_epoch(report: EpochReport) -> None:
         with _checkpoint(report) as checkpoint:
             tune.report(_epoch_metrics(report, device), checkpoint=checkpoint)
 
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
-    features = _clean_features(config, data, backbone, device, setup.feature_cache)
-    shared_bank_dir = setup.feature_cache if bank_is_shared(setup.space) else ""
-    bank = _synthetic_bank(config, data, backbone, device, shared_bank_dir)
-    result = fit(config, data, device, on_epoch=on_epoch, resume=_load_checkpoint(), backbone=backbone,
-                 features=features, bank=bank)
+    inputs = prepare_run(run_config, prepared, device, setup.cache)
+    result = fit(run_config, prepared, device, on_epoch=on_epoch, resume=_load_checkpoint(config["resume_from"]),
+                 inputs=inputs)
     if result.status == DIVERGED:
         # A diverged trial is a result, not a crash: record it and let the sweep go on.
         tune.report({
-            TIME_ATTR: result.epochs + 1, OBJECTIVE: FAILED_OBJECTIVE, "status": "failed",
+            TIME_ATTR: result.epochs + 1, OBJECTIVE: 0.0, "status": "failed",
             "error": f"diverged: {result.reason}", "seconds": result.seconds,
             "device": str(device), "node": node_label(),
         })

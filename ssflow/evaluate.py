@@ -26,9 +26,13 @@ class SplitMetrics(NamedTuple):
 
 
 class Evaluation(NamedTuple):
-    metrics: SplitMetrics
+    metrics: SplitMetrics | None  # None when the split lacks normal or anomalous images
     scores: np.ndarray  # (N,) image scores
     maps: np.ndarray  # (N, S, S) float32 anomaly maps
+
+
+class UnhealthyMaps(Exception):
+    """Maps that no metric should be computed from: non-finite values, or one score for every image."""
 
 
 @torch.no_grad()
@@ -45,13 +49,54 @@ def score_features(flow: MultiScaleFlow, features: Sequence[torch.Tensor], image
     return torch.cat(maps).numpy(), torch.cat(scores).numpy()
 
 
-def split_metrics(scores: np.ndarray, maps: np.ndarray, split: SplitData) -> SplitMetrics:
+def check_health(maps: np.ndarray, scores: np.ndarray, split: str) -> None:
+    """Raise :class:`UnhealthyMaps` naming ``split`` for non-finite maps or a constant image score.
+
+    Checked before any metric: the metric code would reject NaN input with its
+    own error, and a collapsed map ranks nothing.
+    """
+    if not np.isfinite(maps).all():
+        raise UnhealthyMaps(f"non-finite anomaly map on the {split} split")
+    if len(scores) > 1 and np.ptp(scores) == 0:
+        raise UnhealthyMaps(f"anomaly map collapsed to a constant on the {split} split")
+
+
+def split_metrics(scores: np.ndarray, maps: np.ndarray, split: SplitData) -> SplitMetrics | None:
+    """The split's metrics; None when it does not hold both normal and anomalous images."""
+    if not split.scorable:
+        return None
     pixel_auroc, aupro = pixel_metrics(maps, split.masks)
     return SplitMetrics(image_auroc=image_auroc(scores, split.labels), pixel_auroc=pixel_auroc, aupro=aupro)
 
 
 def evaluate(flow: MultiScaleFlow, features: Sequence[torch.Tensor], split: SplitData,
-             config: MapConfig) -> Evaluation:
-    """Score ``split`` (whose backbone ``features`` are given) and compute its metrics."""
+             config: MapConfig, name: str = "test") -> Evaluation:
+    """Score ``split`` (whose backbone ``features`` are given) and compute its metrics.
+
+    Raises :class:`UnhealthyMaps` (naming the split ``name``) before computing
+    metrics from maps that are non-finite or constant.
+    """
     maps, scores = score_features(flow, features, split.images.shape[1], config)
+    check_health(maps, scores, name)
     return Evaluation(split_metrics(scores, maps, split), scores, maps)
+
+
+def selection_objective(selection: SplitMetrics | None, validation: SplitMetrics | None,
+                        synthetic_weight: float) -> float:
+    """What a search maximises: ``(1 - w) * real + w * synthetic`` with ``w = synthetic_weight``.
+
+    ``real`` is the selection split's objective, ``synthetic`` the synthetic
+    validation set's (see :mod:`ssflow.validation_set`); a side with weight 0
+    may be None. Raises ``ValueError`` when a side with a positive weight has
+    no metrics.
+    """
+    parts = ((1.0 - synthetic_weight, selection, "selection split"), (synthetic_weight, validation,
+                                                                       "synthetic validation set"))
+    total = 0.0
+    for weight, metrics, name in parts:
+        if weight <= 0:
+            continue
+        if metrics is None:
+            raise ValueError(f"the objective weighs the {name} by {weight:g}, but it has no metrics")
+        total += weight * metrics.objective
+    return total

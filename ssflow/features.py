@@ -1,10 +1,23 @@
-"""Running the frozen backbone over uint8 image arrays."""
+"""Running the frozen backbone over uint8 image arrays, and the clean features of a run."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
+
+from ssflow.data import PreparedData
+
+
+class RunFeatures(NamedTuple):
+    """Backbone features per level (N, C_l, H_l, W_l) of each part of a run's data."""
+
+    train: list[torch.Tensor]
+    selection: list[torch.Tensor]
+    report: list[torch.Tensor]
+    validation: list[torch.Tensor]  # [] without a synthetic validation set
 
 
 def images_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -35,3 +48,13 @@ def extract_features(backbone: nn.Module, images: np.ndarray, device: torch.devi
     for start in range(0, len(images), batch_size):
         per_batch.append(_forward(backbone, images_to_tensor(images[start:start + batch_size], device)))
     return [torch.cat(level) for level in zip(*per_batch)]
+
+
+def compute_run_features(backbone: nn.Module, data: PreparedData, device: torch.device) -> RunFeatures:
+    """Backbone features of the clean images of a run (training, both test splits, synthetic validation set)."""
+    return RunFeatures(
+        train=extract_features(backbone, data.train, device),
+        selection=extract_features(backbone, data.selection.images, device),
+        report=extract_features(backbone, data.report.images, device),
+        validation=extract_features(backbone, data.validation.images, device) if data.validation else [],
+    )

@@ -19,15 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssflow.backbone import build_backbone
 from ssflow.calibration import Calibration, calibrate
 from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData
-from ssflow.evaluate import Evaluation, SplitMetrics, evaluate
-from ssflow.features import extract_features, images_to_tensor
+from ssflow.data import PreparedData, SplitData
+from ssflow.evaluate import Evaluation, SplitMetrics, UnhealthyMaps, evaluate, selection_objective
+from ssflow.features import RunFeatures, extract_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow
 from ssflow.loss import self_supervised_loss
-from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
+from ssflow.run_inputs import RunInputs, prepare_run
+from ssflow.synthetic_bank import SyntheticBank, synthesize_for
 
 FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
 
@@ -37,8 +37,10 @@ class EpochReport(NamedTuple):
     loss: float
     nll_normal: float
     nll_synthetic: float
-    selection: SplitMetrics
-    report: SplitMetrics
+    objective: float  # what a search maximises (ssflow.evaluate.selection_objective)
+    selection: SplitMetrics | None  # None where a split lacks normal or anomalous images
+    report: SplitMetrics | None
+    validation: SplitMetrics | None  # the synthetic validation set's; None without one
     seconds: float  # training time so far, this run and resumed ones
     epoch_seconds: float
     checkpoint: Callable[[], dict[str, Any]]  # the state to resume from after this epoch
@@ -53,16 +55,12 @@ class FitResult(NamedTuple):
     report: SplitMetrics | None
     flow: MultiScaleFlow | None
     calibration: Calibration | None
+    validation: SplitMetrics | None = None
+    objective: float | None = None  # the selection objective at the last epoch; None unless finished/stopped
 
 
 class Diverged(Exception):
     """Training produced NaN/Inf or a collapsed anomaly map."""
-
-
-class RunFeatures(NamedTuple):
-    train: list[torch.Tensor]
-    selection: list[torch.Tensor]
-    report: list[torch.Tensor]
 
 
 EpochCallback = Callable[[EpochReport], "bool | None"]
@@ -86,13 +84,6 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> Iterator
         yield order[start:end]
 
 
-def _check_evaluation(evaluation: Evaluation, split: str) -> None:
-    if not np.isfinite(evaluation.maps).all():
-        raise Diverged(f"non-finite anomaly map on the {split} split")
-    if np.ptp(evaluation.scores) == 0:
-        raise Diverged(f"anomaly map collapsed to a constant on the {split} split")
-
-
 def _schedule(optimizer: torch.optim.Optimizer, config: SSFlowConfig) -> torch.optim.lr_scheduler.LRScheduler:
     if config.train.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -101,13 +92,10 @@ def _schedule(optimizer: torch.optim.Optimizer, config: SSFlowConfig) -> torch.o
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
 
-def compute_run_features(backbone: nn.Module, data: PreparedData, device: torch.device) -> RunFeatures:
-    """Backbone features of the clean images of a run, computed once."""
-    return RunFeatures(
-        train=extract_features(backbone, data.train, device),
-        selection=extract_features(backbone, data.selection.images, device),
-        report=extract_features(backbone, data.report.images, device),
-    )
+class _Evaluations(NamedTuple):
+    selection: Evaluation
+    report: Evaluation
+    validation: Evaluation | None
 
 
 class _Trainer:
@@ -186,44 +174,62 @@ class _Trainer:
         self.optimizer.step()
         return np.array([result.loss.item(), result.nll_normal, result.nll_synthetic])
 
-    def evaluate_splits(self) -> tuple[Evaluation, Evaluation]:
-        selection = evaluate(self.flow, self.features.selection, self.data.selection, self.config.map)
-        report = evaluate(self.flow, self.features.report, self.data.report, self.config.map)
-        _check_evaluation(selection, "selection")
-        _check_evaluation(report, "report")
-        return selection, report
+    def evaluate_splits(self) -> _Evaluations:
+        """Score every split; unhealthy maps (non-finite, constant) are a divergence, never a metric error."""
+        try:
+            selection = evaluate(self.flow, self.features.selection, self.data.selection, self.config.map,
+                                 "selection")
+            report = evaluate(self.flow, self.features.report, self.data.report, self.config.map, "report")
+            validation = None
+            if self.data.validation is not None:
+                validation = evaluate(self.flow, self.features.validation, self.data.validation, self.config.map,
+                                      "synthetic validation")
+        except UnhealthyMaps as error:
+            raise Diverged(str(error)) from None
+        return _Evaluations(selection, report, validation)
+
+    def objective(self, evaluations: _Evaluations) -> float:
+        validation = evaluations.validation.metrics if evaluations.validation else None
+        return selection_objective(evaluations.selection.metrics, validation,
+                                   self.config.validation.synthetic_weight)
 
 
 def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "cpu",
         on_epoch: EpochCallback | None = None, resume: dict[str, Any] | None = None,
-        backbone: nn.Module | None = None, features: RunFeatures | None = None,
-        bank: SyntheticBank | None = None) -> FitResult:
+        inputs: RunInputs | None = None) -> FitResult:
     """Train for ``config.train.epochs`` epochs; never raises for divergence.
 
     ``on_epoch`` gets an :class:`EpochReport` after every epoch and may return
     True to stop early. ``resume`` is a state from ``EpochReport.checkpoint()``.
-    ``backbone``/``features``/``bank`` let callers share a loaded backbone,
-    cached clean features or a cached synthetic bank; what is missing is computed.
+    ``inputs`` (backbone, clean features, synthetic bank) come from
+    :func:`ssflow.run_inputs.prepare_run`, which is called here when they are
+    not given.
     """
     device = torch.device(device)
-    backbone = backbone or build_backbone(config.backbone.name, config.backbone.levels,
-                                          config.backbone.weights, device)
-    features = features or compute_run_features(backbone, data, device)
-    if not config.synthesis.bank_rounds:
-        bank = None  # a bank given for a config without one is not used
-    elif bank is None:
-        bank = build_synthetic_bank(backbone, data, config, device)
+    inputs = inputs or prepare_run(config, data, device)
+    bank = inputs.bank if config.synthesis.bank_rounds else None  # a bank given for a config without one is unused
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        trainer = _Trainer(config, data, device, backbone, features, bank)
+        trainer = _Trainer(config, data, device, inputs.backbone, inputs.features, bank)
         if resume is not None:
             trainer.restore(resume)
         return _run(trainer, on_epoch)
 
 
+def _calibration_split(data: PreparedData, evaluations: _Evaluations) -> tuple[Evaluation, SplitData]:
+    """The selection split; the synthetic validation set where the selection split holds no defect."""
+    if not data.selection.scorable and evaluations.validation is not None:
+        return evaluations.validation, data.validation
+    return evaluations.selection, data.selection
+
+
+def _metrics(evaluation: Evaluation | None) -> SplitMetrics | None:
+    return evaluation.metrics if evaluation is not None else None
+
+
 def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
     config = trainer.config
-    evaluations: tuple[Evaluation, Evaluation] | None = None
+    evaluations: _Evaluations | None = None
     status, reason = FINISHED, ""
     try:
         while trainer.epoch < config.train.epochs:
@@ -234,8 +240,9 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             epoch_seconds = time.perf_counter() - started
             trainer.seconds += epoch_seconds
             report = EpochReport(
-                trainer.epoch, loss, nll_normal, nll_synthetic, evaluations[0].metrics,
-                evaluations[1].metrics, trainer.seconds, epoch_seconds, trainer.state,
+                trainer.epoch, loss, nll_normal, nll_synthetic, trainer.objective(evaluations),
+                evaluations.selection.metrics, evaluations.report.metrics, _metrics(evaluations.validation),
+                trainer.seconds, epoch_seconds, trainer.state,
             )
             if on_epoch is not None and on_epoch(report) and trainer.epoch < config.train.epochs:
                 status, reason = STOPPED, f"stopped by the caller after epoch {trainer.epoch}"
@@ -244,7 +251,7 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             evaluations = trainer.evaluate_splits()
     except Diverged as error:
         return FitResult(DIVERGED, str(error), trainer.epoch, trainer.seconds, None, None, None, None)
-    selection, report_split = evaluations
-    calibration = calibrate(selection, trainer.data.selection)
-    return FitResult(status, reason, trainer.epoch, trainer.seconds, selection.metrics,
-                     report_split.metrics, trainer.flow, calibration)
+    calibration = calibrate(*_calibration_split(trainer.data, evaluations))
+    return FitResult(status, reason, trainer.epoch, trainer.seconds, evaluations.selection.metrics,
+                     evaluations.report.metrics, trainer.flow, calibration, _metrics(evaluations.validation),
+                     trainer.objective(evaluations))

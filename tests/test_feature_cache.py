@@ -1,16 +1,18 @@
 import os
+import shutil
+from dataclasses import replace
 
 import torch
 
 from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
-from ssflow.feature_cache import cache_key, cached_features
-from ssflow.train import RunFeatures
+from ssflow.feature_cache import cache_key, cached_features, data_identity
+from ssflow.features import RunFeatures
 
 
 def _features(value: float) -> RunFeatures:
     level = torch.full((2, 3, 4, 4), value)
-    return RunFeatures([level], [level + 1], [level + 2])
+    return RunFeatures([level], [level + 1], [level + 2], [])
 
 
 def test_miss_then_hit_returns_the_stored_features(tmp_path):
@@ -37,18 +39,27 @@ def test_a_corrupt_entry_is_recomputed(tmp_path):
 def test_key_changes_with_every_input(small_demo_root):
     base = config_from_flat({"data.dataset": "btad", "data.root": str(small_demo_root), "data.category": "wood",
                              "backbone.image_size": 64})
-    data = prepare_data(base.data, 64)
-    key = cache_key(base, data, "weights-a")
-    assert cache_key(base, data, "weights-a") == key
-    assert cache_key(base, data, "weights-b") != key
-    assert cache_key(config_from_flat({"backbone.levels": [1, 2]}, base), data, "weights-a") != key
-    assert cache_key(config_from_flat({"backbone.image_size": 96}, base), data, "weights-a") != key
-    other_split = prepare_data(config_from_flat({"data.split_seed": 1}, base).data, 64)
-    assert cache_key(base, other_split, "weights-a") != key
-    touched = data.train_paths[0]
-    stat = os.stat(touched)
-    os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    try:
-        assert cache_key(base, data, "weights-a") != key
-    finally:
-        os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    data = prepare_data(base)
+    identity = data_identity(data)
+    key = cache_key(base, identity, "weights-a")
+    assert cache_key(base, data_identity(prepare_data(base)), "weights-a") == key  # read again: same key
+    assert cache_key(base, identity, "weights-b") != key
+    assert cache_key(config_from_flat({"backbone.levels": [1, 2]}, base), identity, "weights-a") != key
+    assert cache_key(config_from_flat({"backbone.image_size": 96}, base), identity, "weights-a") != key
+    other_split = prepare_data(config_from_flat({"data.split_seed": 1}, base))
+    assert cache_key(base, data_identity(other_split), "weights-a") != key
+    changed = data.train.copy()
+    changed[0, 0, 0, 0] ^= 1  # one pixel of one image
+    assert cache_key(base, data_identity(replace(data, train=changed)), "weights-a") != key
+
+
+def test_identity_reads_no_file(small_demo_root, tmp_path):
+    """Keys come from the pixels already in memory: a node without the dataset computes the same key."""
+    copy = tmp_path / "copy"
+    shutil.copytree(small_demo_root, copy)
+    config = config_from_flat({"data.dataset": "btad", "data.root": str(copy), "data.category": "wood",
+                               "backbone.image_size": 64})
+    data = prepare_data(config)
+    expected = data_identity(data)
+    shutil.rmtree(copy)
+    assert data_identity(data) == expected

@@ -15,7 +15,8 @@ def test_sweep_show_export_train_predict(small_demo_root, tmp_path, capsys):
     storage, best, model_dir, predictions = (tmp_path / name for name in ("runs", "best.yaml", "model", "pred"))
     common = ["--dataset", "btad", "--data-root", str(small_demo_root)]
     assert main([*common, "--categories", "wood", "--num-samples", "3", "--max-epochs", "2",
-                 "--storage", str(storage), "--name", "rt", "--set", "backbone.image_size=64", "--seed", "1"]) == 0
+                 "--storage", str(storage), "--name", "rt", "--set", "backbone.image_size=64", "--seed", "1",
+                 "--finalists", "1", "--finalist-seeds", "1"]) == 0
 
     assert main(["show", "--storage", str(storage), "--name", "rt", "--plot", str(tmp_path / "plots")]) == 0
     shown = capsys.readouterr().out

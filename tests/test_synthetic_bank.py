@@ -8,9 +8,11 @@ from ssflow.backbone import build_backbone
 from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.errors import UserInputError
-from ssflow.feature_cache import bank_key, cached_bank
+from ssflow.feature_cache import DataIdentity, bank_key, cached_bank
+from ssflow.features import compute_run_features
+from ssflow.run_inputs import RunInputs
 from ssflow.synthetic_bank import build_synthetic_bank
-from ssflow.train import FINISHED, compute_run_features, fit
+from ssflow.train import FINISHED, fit
 
 CPU = torch.device("cpu")
 
@@ -22,7 +24,7 @@ def setup(small_demo_root):
         "backbone.image_size": 64, "flow.coupling_blocks": 2, "flow.hidden_channels": 32,
         "train.epochs": 3, "train.batch_size": 8, "synthesis.bank_rounds": 2,
     })
-    data = prepare_data(config.data, config.backbone.image_size)
+    data = prepare_data(config)
     backbone = build_backbone(config.backbone.name, config.backbone.levels)
     return config, data, backbone
 
@@ -69,8 +71,9 @@ def test_bank_is_fixed_by_the_seed(setup):
 def test_fit_with_a_given_bank_matches_fit_building_its_own(setup):
     config, data, backbone = setup
     bank = build_synthetic_bank(backbone, data, config, CPU)
-    own = fit(config, data, "cpu", backbone=backbone)
-    given = fit(config, data, "cpu", backbone=backbone, bank=bank)
+    features = compute_run_features(backbone, data, CPU)
+    own = fit(config, data, "cpu")
+    given = fit(config, data, "cpu", inputs=RunInputs(backbone, features, bank))
     assert own.status == given.status == FINISHED
     assert tuple(given.selection) == pytest.approx(tuple(own.selection), abs=1e-6)
 
@@ -79,15 +82,19 @@ def test_fit_ignores_a_bank_when_the_config_has_none(setup):
     config, data, backbone = setup
     fresh = config_from_flat({"synthesis.bank_rounds": 0, "train.epochs": 1}, config)
     bank = build_synthetic_bank(backbone, data, config, CPU)
-    without = fit(fresh, data, "cpu", backbone=backbone)
-    with_unused = fit(fresh, data, "cpu", backbone=backbone, bank=bank)
+    features = compute_run_features(backbone, data, CPU)
+    without = fit(fresh, data, "cpu", inputs=RunInputs(backbone, features, None))
+    with_unused = fit(fresh, data, "cpu", inputs=RunInputs(backbone, features, bank))
     assert tuple(with_unused.selection) == pytest.approx(tuple(without.selection), abs=1e-6)
 
 
-def test_bank_key_follows_synthesis_and_seed_only(setup):
-    config, data, _ = setup
+def test_bank_key_follows_training_images_synthesis_and_seed_only(setup):
+    config, _, _ = setup
+    data = DataIdentity(train="train-digest", evaluation="test-digest")
     key = bank_key(config, data, "weights")
     assert bank_key(config_from_flat({"train.lr": 1e-4, "loss.margin": 0.5}, config), data, "weights") == key
+    assert bank_key(config, data._replace(evaluation="other test images"), "weights") == key
+    assert bank_key(config, data._replace(train="other training images"), "weights") != key
     assert bank_key(config_from_flat({"synthesis.max_size": 0.2}, config), data, "weights") != key
     assert bank_key(config_from_flat({"synthesis.bank_rounds": 3}, config), data, "weights") != key
     assert bank_key(config_from_flat({"seed": 5}, config), data, "weights") != key

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.backbone import build_backbone
 from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
-from ssflow.train import DIVERGED, FINISHED, STOPPED, batch_indices, compute_run_features, fit
+from ssflow.run_inputs import prepare_run
+from ssflow.train import DIVERGED, FINISHED, STOPPED, batch_indices, fit
 
 FAST = {
     "data.dataset": "btad", "data.category": "wood", "backbone.image_size": 128,
@@ -18,16 +18,14 @@ FAST = {
 @pytest.fixture(scope="module")
 def setup(small_demo_root):
     config = config_from_flat({**FAST, "data.root": str(small_demo_root)})
-    data = prepare_data(config.data, config.backbone.image_size)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels)
-    features = compute_run_features(backbone, data, torch.device("cpu"))
-    return config, data, backbone, features
+    data = prepare_data(config)
+    return config, data, prepare_run(config, data, torch.device("cpu"))
 
 
 def test_fit_detects_real_defects(setup):
-    config, data, backbone, features = setup
+    config, data, inputs = setup
     epochs = []
-    result = fit(config, data, "cpu", on_epoch=epochs.append, backbone=backbone, features=features)
+    result = fit(config, data, "cpu", on_epoch=epochs.append, inputs=inputs)
     assert result.status == FINISHED and result.epochs == 3
     assert [report.epoch for report in epochs] == [1, 2, 3]
     assert result.report.image_auroc >= 0.8
@@ -37,39 +35,39 @@ def test_fit_detects_real_defects(setup):
 
 
 def test_fit_is_deterministic_for_a_seed(setup):
-    config, data, backbone, features = setup
+    config, data, inputs = setup
     short = config_from_flat({"train.epochs": 1}, config)
-    first = fit(short, data, "cpu", backbone=backbone, features=features)
-    second = fit(short, data, "cpu", backbone=backbone, features=features)
+    first = fit(short, data, "cpu", inputs=inputs)
+    second = fit(short, data, "cpu", inputs=inputs)
     assert first.selection == second.selection
     for (name, a), (_, b) in zip(first.flow.state_dict().items(), second.flow.state_dict().items()):
         torch.testing.assert_close(a, b, msg=name)
 
 
 def test_resume_from_checkpoint_matches_an_uninterrupted_run(setup):
-    config, data, backbone, features = setup
+    config, data, inputs = setup
     short = config_from_flat({"train.epochs": 2}, config)
     states = []
-    straight = fit(short, data, "cpu", on_epoch=lambda r: states.append(r.checkpoint()), backbone=backbone,
-                   features=features)
-    resumed = fit(short, data, "cpu", resume=states[0], backbone=backbone, features=features)
+    straight = fit(short, data, "cpu", on_epoch=lambda r: states.append(r.checkpoint()),
+                   inputs=inputs)
+    resumed = fit(short, data, "cpu", resume=states[0], inputs=inputs)
     assert resumed.epochs == 2
     assert tuple(resumed.selection) == pytest.approx(tuple(straight.selection), abs=1e-6)
 
 
 def test_callback_can_stop_early(setup):
-    config, data, backbone, features = setup
-    result = fit(config, data, "cpu", on_epoch=lambda report: True, backbone=backbone, features=features)
+    config, data, inputs = setup
+    result = fit(config, data, "cpu", on_epoch=lambda report: True, inputs=inputs)
     assert result.status == STOPPED and result.epochs == 1
 
 
 def test_divergence_is_reported_not_raised(setup):
-    config, data, backbone, features = setup
+    config, data, inputs = setup
     # One non-finite activation (a broken backbone or image) poisons the flow's input.
-    poisoned_level = features.train[0].clone()
+    poisoned_level = inputs.features.train[0].clone()
     poisoned_level[0, 0, 0, 0] = float("inf")
-    poisoned = features._replace(train=[poisoned_level, *features.train[1:]])
-    result = fit(config, data, "cpu", backbone=backbone, features=poisoned)
+    poisoned = inputs.features._replace(train=[poisoned_level, *inputs.features.train[1:]])
+    result = fit(config, data, "cpu", inputs=inputs._replace(features=poisoned))
     assert result.status == DIVERGED
     assert "non-finite" in result.reason and result.flow is None
 

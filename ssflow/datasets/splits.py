@@ -78,3 +78,24 @@ def split_test(
         selection.extend(group[index] for index in order[:count])
         report.extend(group[index] for index in order[count:])
     return tuple(_sorted(selection)), tuple(_sorted(report))
+
+
+def hold_out(records: Sequence[ImageRecord], fraction: float, seed: int,
+             minimum: int = 2) -> tuple[tuple[ImageRecord, ...], tuple[ImageRecord, ...]]:
+    """Split normal ``records`` into (kept, held out): a seeded share ``fraction`` is held out.
+
+    At least ``minimum`` images are held out and at least one is kept; both
+    sides are sorted by path and independent of the input order. Raises
+    ``UserInputError`` when there are too few images for that.
+    """
+    normal = _sorted(record for record in records if record.label == 0)
+    count = max(minimum, int(round(len(normal) * fraction)))
+    if count >= len(normal):
+        raise UserInputError(
+            f"data.holdout_fraction {fraction}: {len(normal)} normal training images are too few to hold out "
+            f"{count} and keep some for training; add images or turn the synthetic validation off "
+            "(validation.synthetic_weight=0)")
+    order = np.random.default_rng([seed, zlib.crc32(b"holdout")]).permutation(len(normal))
+    held = set(order[:count].tolist())
+    kept = tuple(record for index, record in enumerate(normal) if index not in held)
+    return kept, tuple(record for index, record in enumerate(normal) if index in held)

@@ -30,7 +30,9 @@ def test_fixed_columns_and_types() -> None:
         "report_image_auroc": pa.float64(), "report_pixel_auroc": pa.float64(), "report_aupro": pa.float64(),
         "loss": pa.float64(), "seconds": pa.float64(), "epoch_seconds": pa.float64(), "device": pa.string(),
         "node": pa.string(), "node_ip": pa.string(), "started_at": utc, "written_at": utc, "seed": pa.int64(),
-        "code_version": pa.string(), "config_json": pa.string(),
+        "code_version": pa.string(), "config_json": pa.string(), "synthetic_image_auroc": pa.float64(),
+        "synthetic_pixel_auroc": pa.float64(), "synthetic_aupro": pa.float64(), "role": pa.string(),
+        "parent_trial": pa.string(), "latency_ms": pa.float64(),
     }
     for name, arrow_type in expected.items():
         assert RESULT_SCHEMA.field(name).type == arrow_type, name

@@ -2,7 +2,7 @@
 
 import pytest
 
-from search.trainable import bank_is_shared
+from search.sweep import bank_is_shared
 from spaces.space import load_space, parse_space
 
 

@@ -1,7 +1,7 @@
 """Lost drivers and bad trials: interrupted sweeps resume, failing trials are recorded and the sweep goes on.
 
 Drivers are ``run_search.py`` subprocesses with their own local Ray; bad trials
-run in-process through ``search.sweep.run_category`` with spaces whose fixed
+run in-process through ``search.sweep.run_sweep`` with spaces whose fixed
 values make training diverge or fail at run time, and under Ray's own
 out-of-memory killer.
 """
@@ -22,7 +22,8 @@ from ray import tune
 
 from results.store import ResultStore
 from search.cluster import connect, disconnect
-from search.sweep import CategoryOutcome, SweepOptions, run_category
+from search.options import SweepOptions
+from search.sweep import CategoryOutcome, plan_categories, run_sweep
 from spaces.space import load_space
 from ssflow.config import config_from_flat
 
@@ -164,12 +165,13 @@ def sweep_with_space(tmp_path: Path, demo_root: Path, space_yaml: str, name: str
     options = SweepOptions(
         base=base, space=load_space(space_file), name=name, storage=str(tmp_path / "runs"),
         num_samples=num_samples, max_epochs=2, grace_period=2, concurrency=2, max_failures=1, device="cpu",
+        finalists=0,
     )
-    outcome = run_category(options, "wood", callbacks=callbacks)
+    (outcome,) = run_sweep(options, plan_categories(options, ["wood"]), callbacks=callbacks)
     return outcome, ResultStore(tmp_path / "runs").read(experiment=name)
 
 
-# With seed 0 the searcher's first suggestions for wood are lr 0.9, 0.001, 0.9.
+# The base config (trial 0) trains with the default lr; TPE proposes the others from the two choices.
 DIVERGING = """\
 description: lr 0.9 with clamp 10 and no real clipping gives a non-finite gradient in epoch 1
 parameters:
@@ -190,9 +192,9 @@ def test_diverging_and_raising_trials_are_recorded_failed(
         local_ray: Path, tmp_path: Path, demo_root: Path, check_store: Any) -> None:
     started = time.monotonic()
     retries = Retries()
-    outcome, frame = sweep_with_space(tmp_path, demo_root, DIVERGING, "diverge", 3, [retries])
+    outcome, frame = sweep_with_space(tmp_path, demo_root, DIVERGING, "diverge", 5, [retries])
     assert outcome.complete
-    check_store(frame, 3)
+    check_store(frame, 5)
     ended = finals(frame)
     diverged = ended[ended["hp.train.lr"] == 0.9]
     assert len(diverged) >= 1 and (diverged["status"] == "failed").all()
@@ -205,13 +207,13 @@ def test_diverging_and_raising_trials_are_recorded_failed(
 
     retries = Retries()
     outcome, frame = sweep_with_space(tmp_path, demo_root, RAISING, "raise", 1, [retries])
-    assert outcome.complete and outcome.statuses["errored"] == 1
+    assert outcome.complete and outcome.statuses == {"failed": 1}
     check_store(frame, 1)
     row = finals(frame).iloc[0]
     assert row["status"] == "failed"
     assert "/nonexistent/weights.pt" in row["error"] and "\n" not in row["error"]
     assert list(retries.count.values()) == [1]  # max_failures=1: one retry, then recorded failed
-    print(f"\nbad trials: {len(diverged)} diverged and {len(trained)} trained of 3 in {diverge_s:.0f} s; "
+    print(f"\nbad trials: {len(diverged)} diverged and {len(trained)} trained of 5 in {diverge_s:.0f} s; "
           f"raising trial retried {retries.count}, error {row['error']!r}; {time.monotonic() - started:.0f} s")
 
 
@@ -239,7 +241,7 @@ def test_trial_killed_for_memory_is_recorded_failed(
     retries = Retries()
     space = "description: the demo space\nparameters:\n  loss.weight: {type: float, low: 0.4, high: 0.6}\n"
     outcome, frame = sweep_with_space(tmp_path, demo_root, space, "oom", 1, [retries])
-    assert outcome.complete and outcome.statuses["errored"] == 1
+    assert outcome.complete and outcome.statuses == {"failed": 1}
     check_store(frame, 1)
     row = finals(frame).iloc[0]
     assert row["status"] == "failed"

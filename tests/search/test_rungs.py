@@ -2,15 +2,7 @@
 
 import pytest
 
-from search import sweep
-from search.sweep import SweepOptions, pruning_rungs
-from spaces.space import load_space
-from ssflow.config import config_from_flat
-
-
-def _options(max_epochs: int, grace_period: int, reduction_factor: int) -> SweepOptions:
-    return SweepOptions(base=config_from_flat({}), space=load_space("demo"), name="t", storage="/tmp/unused",
-                        max_epochs=max_epochs, grace_period=grace_period, reduction_factor=reduction_factor)
+from search.scheduler import SweepScheduler, pruning_rungs
 
 
 @pytest.mark.parametrize("max_epochs, grace, factor, expected", [
@@ -23,8 +15,8 @@ def _options(max_epochs: int, grace_period: int, reduction_factor: int) -> Sweep
     (3, 5, 2, []),  # grace beyond the budget: nothing is pruned
 ])
 def test_rungs_match_rays_scheduler(max_epochs, grace, factor, expected):
-    options = _options(max_epochs, grace, factor)
-    assert pruning_rungs(options) == expected
-    # The scheduler the sweep builds: one bracket whose rungs are (milestone, recorded) pairs.
-    milestones = sorted(milestone for milestone, _ in sweep._scheduler(options)._brackets[0]._rungs)
-    assert [m for m in milestones if m < max_epochs] == expected
+    assert pruning_rungs(max_epochs, grace, factor) == expected
+    # Every category's ASHA in the scheduler the sweep builds has exactly these rungs below the budget.
+    scheduler = SweepScheduler(["a", "b"], max_epochs, grace, factor)
+    for category in ("a", "b"):
+        assert [m for m in sorted(scheduler.rung_records(category)) if m < max_epochs] == expected

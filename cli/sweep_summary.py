@@ -1,0 +1,54 @@
+"""The table a sweep prints when it ends: per category, its trials and the config it would ship."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pandas as pd
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from results.ranking import best_configs, trial_summary
+from results.store import ResultStore
+from search.options import SweepOptions
+from search.sweep import CategoryOutcome
+
+
+def mean_std(mean: object, std: object) -> str:
+    """``0.812±0.010``; the mean alone for one run; ``-`` when missing."""
+    if mean is None or pd.isna(mean):
+        return "-"
+    if std is None or pd.isna(std) or math.isnan(float(std)):
+        return f"{float(mean):.3f}"
+    return f"{float(mean):.3f}±{float(std):.3f}"
+
+
+def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) -> Table:
+    frame = ResultStore(options.storage).read(experiment=options.name)
+    table = Table(title=f"{escape(options.name)}: summary", title_justify="left", box=box.SIMPLE_HEAD,
+                  caption="best trial: by the selection objective (the mean over finalist seeds where there are "
+                          "finalists, ± standard deviation over seeds); image AUROC and AUPRO: report split, "
+                          "mean over seeds",
+                  caption_justify="left")
+    table.add_column("category", no_wrap=True, max_width=14, overflow="ellipsis")
+    for column in ("fin", "pru", "fail"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("best trial", no_wrap=True, max_width=14, overflow="ellipsis")
+    for column in ("objective", "AUROC", "AUPRO"):
+        table.add_column(column, justify="right", no_wrap=True)
+    summary = trial_summary(frame) if not frame.empty else frame
+    best = best_configs(frame).set_index("category") if not frame.empty else pd.DataFrame()
+    for outcome in outcomes:
+        rows = summary[summary["category"] == outcome.category] if not summary.empty else summary
+        counts = rows["status"].value_counts() if not rows.empty else pd.Series(dtype=int)
+        cells = [escape(outcome.category), *(str(int(counts.get(s, 0))) for s in ("finished", "pruned", "failed"))]
+        if outcome.category not in best.index:
+            table.add_row(*cells, "-", "-", "-", "-")
+            continue
+        top = best.loc[outcome.category]
+        table.add_row(*cells, escape(str(top["trial_id"])),
+                      mean_std(top["selection_objective_mean"], top["selection_objective_std"]),
+                      mean_std(top["report_image_auroc_mean"], None), mean_std(top["report_aupro_mean"], None))
+    return table

@@ -1,0 +1,112 @@
+"""The sweep manifest: the settings a sweep was started with, checked again on ``--resume``.
+
+A resumed sweep continues the same studies: its searcher history, ASHA rungs
+and trials only mean something under the space, budget, pruning settings,
+seed, dataset, objective and base config they were made with. Those are
+written to ``<storage>/ray/<name>/sweep.json`` when a sweep starts; a resume
+that asks for another value of any of them is refused in one line naming the
+flag, its stored value and the new one. Settings that may change on resume
+(``--num-samples``, ``--concurrency``, resources, retries, finalists) are not
+compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any, Mapping
+
+import pyarrow.fs as pafs
+
+from search.options import SweepOptions, experiment_path
+from spaces.space import SearchSpace
+from ssflow.config import config_to_flat
+from ssflow.errors import UserInputError
+
+FORMAT = "ssflow-sweep/1"
+FILE_NAME = "sweep.json"
+# Base-config keys set per category or derived from flags compared on their own.
+_PER_CATEGORY_KEYS = ("data.category", "train.epochs")
+
+
+def space_identity(space: SearchSpace) -> str:
+    """``<name>@<digest of its parameters>``: an edited space file gets another identity."""
+    digest = hashlib.sha256(repr(space.params).encode()).hexdigest()[:10]
+    return f"{space.name}@{digest}"
+
+
+def fixed_settings(options: SweepOptions) -> dict[str, Any]:
+    """The flags that cannot change on resume, with their values, keyed by the flag's name."""
+    return {
+        "--space": space_identity(options.space),
+        "--max-epochs": options.max_epochs,
+        "--grace-period": options.grace_period,
+        "--reduction-factor": options.reduction_factor,
+        "--seed": options.base.seed,
+        "--dataset": options.base.data.dataset,
+        "--objective": options.objective,
+    }
+
+
+def base_settings(options: SweepOptions) -> dict[str, Any]:
+    """The base config's flat keys (``--config`` and ``--set``), per-category keys left out."""
+    flat = config_to_flat(options.base)
+    return {key: value for key, value in flat.items() if key not in _PER_CATEGORY_KEYS}
+
+
+def _open(path: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in path:
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), path
+
+
+def read_manifest(options: SweepOptions) -> dict[str, Any] | None:
+    """The stored manifest of ``options.name``; None when the sweep has none (never started)."""
+    filesystem, folder = _open(experiment_path(options))
+    path = f"{folder}/{FILE_NAME}"
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        try:
+            content = json.loads(stream.read().decode())
+        except json.JSONDecodeError as error:
+            raise UserInputError(f"{path}: not a readable sweep manifest ({error.msg}); "
+                                 "start a new sweep with another --name") from None
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise UserInputError(f"{path}: not a sweep manifest (expected format {FORMAT})")
+    return content
+
+
+def write_manifest(options: SweepOptions, categories: list[str]) -> None:
+    """Record the sweep's fixed settings and categories (atomically: temporary file, then a rename)."""
+    filesystem, folder = _open(experiment_path(options))
+    filesystem.create_dir(folder, recursive=True)
+    content = {"format": FORMAT, "name": options.name, "fixed": fixed_settings(options),
+               "base": base_settings(options), "categories": categories}
+    temporary = f"{folder}/.{FILE_NAME}.{uuid.uuid4().hex}.tmp"
+    with filesystem.open_output_stream(temporary) as stream:
+        stream.write(json.dumps(content, indent=2, sort_keys=True).encode())
+    filesystem.move(temporary, f"{folder}/{FILE_NAME}")
+
+
+def check_resume(options: SweepOptions, stored: Mapping[str, Any]) -> None:
+    """Raise ``UserInputError`` naming the first flag whose value differs from the stored one."""
+    for flag, value in fixed_settings(options).items():
+        before = stored.get("fixed", {}).get(flag)
+        if before != value:
+            raise UserInputError(
+                f"{flag} {_shown(value)}: sweep '{options.name}' was started with {_shown(before)}, and a resumed "
+                "sweep keeps it; resume with the same value or start a new sweep with another --name")
+    stored_base = stored.get("base", {})
+    for key, value in base_settings(options).items():
+        before = stored_base.get(key, value)  # keys added by a newer version keep their default
+        if before != value:
+            raise UserInputError(
+                f"--set {key}={_shown(value)}: sweep '{options.name}' was started with {key}={_shown(before)}, "
+                "and a resumed sweep keeps its base config; resume with the same --config/--set or start a new "
+                "sweep with another --name")
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)

@@ -1,0 +1,64 @@
+"""What one sweep is asked to do: every setting of the search, as one frozen dataclass.
+
+The command line fills it (``cli.search_command.sweep_options``); the sweep,
+its searcher and scheduler only read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spaces.space import SearchSpace
+from ssflow.config import SSFlowConfig
+from ssflow.errors import UserInputError
+
+OBJECTIVES = ("quality", "synthetic", "quality,latency")
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    base: SSFlowConfig  # dataset, data root, seeds and every setting the space leaves fixed; the first trial
+    space: SearchSpace
+    name: str
+    storage: str  # folder or URI: results/, ray/ (and optuna.db for a folder) live below it
+    num_samples: int = 12  # searched trials per category (base config and warm starts included)
+    max_epochs: int = 8
+    grace_period: int = 1  # as the command's --grace-period
+    reduction_factor: int = 3
+    concurrency: int = 2  # trials at once over all categories
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 2  # retries per trial, each from its last checkpoint
+    device: str = "auto"
+    resume: bool = False
+    feature_cache: str = ""  # folder shared by the trials of a node; empty: no cache
+    optuna_storage: str = ""  # RDB URL of the studies; empty: sqlite file optuna.db below a folder storage
+    finalists: int = 3  # top configs per category retrained with extra seeds before the study ends (0: none)
+    finalist_seeds: int = 2  # extra training seeds per finalist
+    warm_start: str = ""  # an earlier sweep in the same storage whose best configs start this one
+    objective: str = "quality"  # quality | synthetic | quality,latency (see OBJECTIVES)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise UserInputError(f"--objective {self.objective}: expected one of {', '.join(OBJECTIVES)}")
+        if self.finalists < 0 or self.finalist_seeds < 0:
+            raise UserInputError(f"--finalists {self.finalists} --finalist-seeds {self.finalist_seeds}: "
+                                 "expected integers >= 0")
+        if self.warm_start and self.warm_start == self.name:
+            raise UserInputError(f"--warm-start {self.warm_start}: a sweep cannot start from itself; "
+                                 "name an earlier sweep in the same --storage")
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the studies minimise latency beside maximising quality (Pareto front)."""
+        return self.objective == "quality,latency"
+
+    @property
+    def finalist_runs(self) -> int:
+        """Extra trainings per category once its search has ended."""
+        return self.finalists * self.finalist_seeds if self.finalist_seeds else 0
+
+
+def experiment_path(options: SweepOptions) -> str:
+    """Ray Tune's experiment folder of the sweep (trial checkpoints live below it)."""
+    return f"{options.storage.rstrip('/')}/ray/{options.name}"

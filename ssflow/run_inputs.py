@@ -1,0 +1,75 @@
+"""Everything a run needs before ``fit``: the backbone, clean features and the synthetic bank.
+
+One function, :func:`prepare_run`, used by the search's trials, ``train`` and
+the benchmarks alike, so they all train on the same inputs. With a
+:class:`CacheSpec` the clean features (and, when allowed, the synthetic bank)
+are read from or written to a folder shared by the runs of a node; the keys
+come from the spec (computed where the data was prepared), so this reads no
+dataset path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from ssflow.backbone import FeatureExtractor, build_backbone, weights_identity
+from ssflow.config import SSFlowConfig
+from ssflow.data import PreparedData
+from ssflow.feature_cache import DataIdentity, bank_key, cache_key, cached_bank, cached_features, data_identity
+from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank
+from ssflow.features import RunFeatures, compute_run_features
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """Where and under which identity a run's backbone outputs are cached."""
+
+    folder: str  # shared by the runs of a node; created on first use
+    data: DataIdentity  # from ssflow.feature_cache.data_identity, on the machine that prepared the data
+    weights_id: str  # from ssflow.backbone.weights_identity
+    share_bank: bool = True  # False: the bank stays in memory (every run would build a different one)
+
+
+class RunInputs(NamedTuple):
+    backbone: FeatureExtractor
+    features: RunFeatures
+    bank: SyntheticBank | None  # None when the config trains on fresh synthetic samples
+
+
+def cache_spec(folder: str | Path, config: SSFlowConfig, data: PreparedData, share_bank: bool = True) -> CacheSpec:
+    """A :class:`CacheSpec` for ``data``: hashes its pixels and the backbone weights (reads the weights file once)."""
+    return CacheSpec(str(folder), data_identity(data), weights_identity(config.backbone.name, config.backbone.weights),
+                     share_bank)
+
+
+def prepare_run(config: SSFlowConfig, data: PreparedData, device: torch.device,
+                cache: CacheSpec | None = None) -> RunInputs:
+    """The frozen backbone, the clean features of ``data`` and the synthetic bank ``config`` asks for.
+
+    Without ``cache`` everything is computed; with it, features and bank come
+    from ``cache.folder`` when present there and are stored on a miss. Raises
+    ``UserInputError`` for a backbone or weights file that cannot be loaded.
+    """
+    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
+
+    def clean() -> RunFeatures:
+        return compute_run_features(backbone, data, device)
+
+    def bank() -> SyntheticBank:
+        return build_synthetic_bank(backbone, data, config, device)
+
+    if cache is None:
+        features = clean()
+    else:
+        features = cached_features(Path(cache.folder), cache_key(config, cache.data, cache.weights_id), device,
+                                   clean)[0]
+    if not config.synthesis.bank_rounds:
+        return RunInputs(backbone, features, None)
+    if cache is None or not cache.share_bank:
+        return RunInputs(backbone, features, bank())
+    key = bank_key(config, cache.data, cache.weights_id)
+    return RunInputs(backbone, features, cached_bank(Path(cache.folder), key, device, bank)[0])
