@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise UserInputError(f"--out {out}: is a folder; give a file name such as {out / 'best.yaml'}")
-    rows = read_rows(args.storage, args.name, args.dataset)
+    rows = read_rows(args.storage, args.name, args.dataset, console)
     content = build_export(rows, args.name, __version__, datetime.datetime.now(datetime.timezone.utc))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_export(out, content.header, content.categories)

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from rich.console import Console
 
-from ssflow.errors import UserInputError
+from ssflow.errors import IncompatibleDependency, UserInputError
 
 # name -> (module, help); the search is the default when no subcommand is named.
 COMMANDS = {
@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = argv[0] if argv and argv[0] in COMMANDS else "search"
     if name != "search" or (argv and argv[0] == "search"):
         argv = argv[1:]
-    parser, module = _command_parser(name)
+    try:
+        parser, module = _command_parser(name)
+    except IncompatibleDependency as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     console = Console(stderr=False)
     try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import time
 from pathlib import Path
 from typing import Mapping
@@ -17,11 +15,11 @@ from cli.resolve import resolve_config
 from cli.sweep_summary import summary_table
 from results.ranking import trial_summary
 from results.store import ResultStore
-from search.cluster import check_reachable, connect, disconnect
+from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.options import OBJECTIVES, SweepOptions
 from search.scheduler import pruning_rungs
 from search.studies import storage_url
-from search.sweep import CategoryOutcome, CategoryPlan, check_name, plan_categories, run_sweep
+from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root
@@ -118,19 +116,6 @@ def _feature_cache(args: argparse.Namespace) -> str:
     return str(Path(args.storage).resolve() / "feature_cache")
 
 
-def _quiet_ray() -> None:
-    """Keep Ray's and Optuna's chatter off the live view.
-
-    Ray Tune's own experiment snapshots are not what a resume reads (the
-    studies and the store are), so they are taken rarely.
-    """
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "60")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    for name in ("ray", "ray.tune", "ray.train", "optuna"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpace, name: str,
                   resources: Mapping[str, float]) -> SweepOptions:
     """The sweep the flags ask for on a cluster with ``resources`` (Ray's totals: CPU, GPU)."""
@@ -164,7 +149,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     database = storage_url(planned)
     plans = plan_categories(planned, categories)  # every category's data is read before Ray starts
     _print_plans(console, plans)
-    _quiet_ray()
+    quiet_ray()
     resources = connect(args.address)
     try:
         options = sweep_options(args, base, space, name, resources)
@@ -193,7 +178,8 @@ def _ended_trials(options: SweepOptions) -> tuple[dict[str, dict[str, str]], set
         return {}, set()
     summary = trial_summary(rows)
     ended = summary[summary["status"] != "running"]
-    per_category = {category: dict(zip(part["trial_id"], part["status"])) for category, part in ended.groupby("category")}
+    per_category = {category: dict(zip(part["trial_id"], part["status"]))
+                    for category, part in ended.groupby("category")}
     return per_category, set(ended.loc[ended["role"] == "finalist", "trial_id"])
 
 

@@ -31,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write learning-curve and hyperparameter PNGs per category into DIR")
 
 
-def read_rows(storage: str, name: str | None, dataset: str | None) -> pd.DataFrame:
-    """The store's rows of ``name`` (all experiments when None) and ``dataset``; a one-line error when empty."""
+def read_rows(storage: str, name: str | None, dataset: str | None, console: Console | None = None) -> pd.DataFrame:
+    """The store's rows of ``name`` (all experiments when None) and ``dataset``; a one-line error when empty.
+
+    Files that do not fit the schema are skipped with a one-line note on ``console``.
+    """
     store = ResultStore(storage)
     experiments = store.experiments()
     if not experiments:
@@ -40,7 +43,10 @@ def read_rows(storage: str, name: str | None, dataset: str | None) -> pd.DataFra
                              "run a search first or point --storage at the folder the search wrote")
     if name is not None and name not in experiments:
         raise UserInputError(f"--name {name}: no such experiment in {storage}; it holds {', '.join(experiments)}")
-    rows = store.read(experiment=name)
+    rows, notes = store.read_checked(experiment=name)
+    for note in notes:
+        if console is not None:
+            console.print(f"[yellow]note[/]: {escape(note)}")
     if dataset is not None and dataset not in set(rows["dataset"]):
         held = ", ".join(sorted(set(rows["dataset"])))
         raise UserInputError(f"--dataset {dataset}: no results for it in {name or storage}; found {held}")
@@ -50,7 +56,7 @@ def read_rows(storage: str, name: str | None, dataset: str | None) -> pd.DataFra
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.top < 1:
         raise UserInputError(f"--top {args.top}: expected an integer >= 1")
-    rows = read_rows(args.storage, args.name, args.dataset)
+    rows = read_rows(args.storage, args.name, args.dataset, console)
     # Ranks are per experiment: each sweep's leaderboard stands on its own.
     ranked = pd.concat([rank_trials(part) for _, part in rows.groupby("experiment", sort=True)], ignore_index=True)
     experiments = sorted(set(ranked["experiment"]))

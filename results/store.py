@@ -14,6 +14,10 @@ place, so readers (which skip ``.`` and ``_`` names) never see a partial file.
 Plain ``pd.read_parquet(root + "/results")`` reads the store too, but it guesses
 the folder values' types: where every category looks numeric (BTAD's ``01``)
 it returns numbers. :meth:`ResultStore.read` always returns strings.
+
+A file whose columns cannot be read as the schema's types (written by another
+version, or by hand with pandas) is skipped, and :meth:`ResultStore.read_checked`
+says which file and column; the rest of the store still reads.
 """
 
 from __future__ import annotations
@@ -112,23 +116,51 @@ class ResultStore:
 
         Integer columns are nullable ``Int64``, list columns hold Python lists,
         timestamps are UTC. An empty or missing store gives an empty frame.
+        Unreadable files are skipped (see :meth:`read_checked`).
         """
+        return self.read_checked(experiment, dataset, category)[0]
+
+    def read_checked(
+        self, experiment: str | None = None, dataset: str | None = None, category: str | None = None
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """Like :meth:`read`, plus one note per skipped file naming it and the column that does not fit."""
         wanted = {"experiment": experiment, "dataset": dataset, "category": category}
         conditions = [ds.field(name) == value for name, value in wanted.items() if value is not None]
         dataset_ = self._dataset()
         if dataset_ is None:
-            return frame_from_table(RESULT_SCHEMA.empty_table())
+            return frame_from_table(RESULT_SCHEMA.empty_table()), []
         condition = None
         for item in conditions:
             condition = item if condition is None else condition & item
-        return frame_from_table(dataset_.to_table(filter=condition))
+        try:
+            return frame_from_table(dataset_.to_table(filter=condition)), []
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return self._read_file_by_file(dataset_, condition)
+
+    def _read_file_by_file(self, dataset_: ds.Dataset, condition: ds.Expression | None
+                           ) -> tuple[pd.DataFrame, list[str]]:
+        """The slow path, once a file did not fit: read each file alone and skip those that do not."""
+        tables, notes = [], []
+        for fragment in dataset_.get_fragments(filter=condition):
+            column = _misfit_column(fragment)
+            if column is not None:
+                found = fragment.physical_schema.field(column).type
+                notes.append(f"skipped {fragment.path}: column '{column}' holds {found}, expected "
+                             f"{RESULT_SCHEMA.field(column).type} (written by another version or by hand?)")
+                continue
+            tables.append(fragment.to_table(schema=dataset_.schema, filter=condition))
+        table = pa.concat_tables(tables) if tables else RESULT_SCHEMA.empty_table()
+        return frame_from_table(table), notes
 
     def experiments(self) -> list[str]:
         """Names of the experiments with at least one row, sorted."""
         dataset_ = self._dataset()
         if dataset_ is None:
             return []
-        names = dataset_.to_table(columns=["experiment"]).column("experiment").unique().to_pylist()
+        try:
+            names = dataset_.to_table(columns=["experiment"]).column("experiment").unique().to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            names = self.read_checked()[0]["experiment"].unique().tolist()
         return sorted(name for name in names if name is not None)
 
     def _dataset(self) -> ds.Dataset | None:
@@ -149,6 +181,18 @@ class ResultStore:
         except BaseException:
             _remove_quietly(self._fs, temporary)
             raise
+
+
+def _misfit_column(fragment: ds.Fragment) -> str | None:
+    """The first column of a file that cannot be read as the schema's type; None when all fit."""
+    for field in fragment.physical_schema:
+        if field.name not in RESULT_SCHEMA.names:
+            continue
+        try:
+            fragment.to_table(columns=[field.name], schema=RESULT_SCHEMA)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return field.name
+    return None
 
 
 def frame_from_table(table: pa.Table) -> pd.DataFrame:

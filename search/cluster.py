@@ -73,6 +73,19 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
     return dict(ray.cluster_resources())
 
 
+def quiet_ray() -> None:
+    """Keep Ray's and Optuna's chatter off the terminal (set before the first sweep of a process).
+
+    Ray Tune's own experiment snapshots are not what a resume reads (the
+    studies and the results store are), so they are taken rarely.
+    """
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "60")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    for name in ("ray", "ray.tune", "ray.train", "optuna"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def disconnect() -> None:
     if ray.is_initialized():
         ray.shutdown()

@@ -19,9 +19,8 @@ from typing import Any, Callable, Mapping
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from results.schema import hp_column, utc_now
+from results.schema import REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS, hp_column, utc_now
 from results.store import ResultStore
-from results.schema import REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS
 from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow import __version__
 from ssflow.config import SSFlowConfig, config_to_flat, config_to_nested

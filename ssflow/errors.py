@@ -7,3 +7,7 @@ else is a bug and keeps its traceback.
 
 class UserInputError(ValueError):
     """A problem with the user's input, explained in one line."""
+
+
+class IncompatibleDependency(ImportError):
+    """An installed library that this code cannot run with, explained in one line (raised at import)."""

@@ -32,8 +32,8 @@ import torch
 
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData
-from ssflow.synthetic_bank import SyntheticBank
 from ssflow.features import RunFeatures
+from ssflow.synthetic_bank import SyntheticBank
 
 Stored = TypeVar("Stored", RunFeatures, SyntheticBank)
 

@@ -17,9 +17,42 @@ from FrEIA.modules import AllInOneBlock
 from torch import nn
 
 from ssflow.config import FlowConfig
+from ssflow.errors import IncompatibleDependency
 from ssflow.subnets import subnet_constructor
 
 HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
+FREIA_RELEASE = "0.2"  # the PyPI release whose AllInOneBlock this flow (and every saved model) was made with
+
+
+def check_all_in_one_block() -> None:
+    """Raise :class:`IncompatibleDependency` unless FrEIA's ``AllInOneBlock`` behaves as in release 0.2.
+
+    FrEIA's GitHub main reports the same version number but stores a hard
+    permutation as an index vector (0.2: a (C, C, 1, 1) 0/1 matrix, which
+    :class:`HardPermutationBlock` and saved models rely on) and clamps the
+    coupling scale as ``clamp * tanh(s / clamp)`` (0.2: ``clamp * tanh(s)``),
+    which changes every trained model. Both are probed on a 2-channel block.
+    """
+    saved = np.random.get_state()  # the block draws its permutation from numpy's global generator
+    try:
+        with torch.random.fork_rng(devices=[]):
+            block = AllInOneBlock([(2, 1, 1)], subnet_constructor=lambda c_in, c_out: nn.Conv2d(c_in, c_out, 1),
+                                  affine_clamping=2.0, permute_soft=False)
+            # 10 is scaled by the block's 0.1 to a coupling pre-activation of 1.
+            _, log_det = block._affine(torch.zeros(1, 1, 1, 1), torch.full((1, 2, 1, 1), 10.0))
+    finally:
+        np.random.set_state(saved)
+    matrix = block.w_perm is not None and tuple(block.w_perm.shape) == (2, 2, 1, 1)
+    clamp = abs(float(log_det) - 2.0 * math.tanh(1.0)) < 1e-5
+    if not (matrix and clamp):
+        differs = ", ".join(name for name, ok in (("hard permutation storage", matrix), ("scale clamping", clamp))
+                            if not ok)
+        raise IncompatibleDependency(
+            f"the installed FrEIA's AllInOneBlock differs from release {FREIA_RELEASE} ({differs}), which ssflow's "
+            f"flows and saved models are built on; install it with: pip install FrEIA=={FREIA_RELEASE}")
+
+
+check_all_in_one_block()
 
 
 class FlowOutput(NamedTuple):

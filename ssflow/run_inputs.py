@@ -20,8 +20,8 @@ from ssflow.backbone import FeatureExtractor, build_backbone, weights_identity
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData
 from ssflow.feature_cache import DataIdentity, bank_key, cache_key, cached_bank, cached_features, data_identity
-from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank
 from ssflow.features import RunFeatures, compute_run_features
+from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank
 
 
 @dataclass(frozen=True)

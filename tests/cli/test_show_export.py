@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -207,3 +208,27 @@ def test_export_without_any_finished_trial_is_an_error_and_writes_nothing(tmp_pa
     assert main(["export", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT, "--out", str(out)]) == 2
     assert "no finished trial" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("column, values", [
+    ("selection_objective", ["high", "low"]),  # text where the schema holds numbers
+    ("epoch", [1.5, None]),  # fractional epochs where the schema holds integers
+])
+def test_a_file_of_other_column_types_is_named_and_skipped(storage: Path, capsys: pytest.CaptureFixture,
+                                                           column: str, values: list) -> None:
+    # Written by hand with pandas beside the store's own files.
+    folder = storage / "results" / "dataset=mvtec" / "category=carpet"
+    stray = folder / "by-hand.parquet"
+    rows = pd.DataFrame({"experiment": [EXPERIMENT] * 2, "trial_id": ["h1", "h2"], "status": ["running"] * 2,
+                         "epoch": [1, 2], "selection_objective": [0.5, 0.6]})
+    rows[column] = values
+    rows.to_parquet(stray, index=False)
+    before = len(list(folder.iterdir()))
+    assert main(["show", "--storage", str(storage)]) == 0
+    out = capsys.readouterr().out
+    note = next(line for line in out.splitlines() if "by-hand.parquet" in line)
+    assert f"'{column}'" in note and "skipped" in note
+    assert "c-best" in out and "h1" not in out  # the store's own rows still show
+    assert main(["export", "--storage", str(storage), "--name", EXPERIMENT, "--out", str(storage / "b.yaml")]) == 0
+    assert "by-hand.parquet" in capsys.readouterr().out
+    assert len(list(folder.iterdir())) == before and stray.exists()  # nothing in the store was touched

@@ -43,6 +43,7 @@ TAG_VARIABLE = "SSFLOW_TEST_TAG"
 OBJECT_STORE_BYTES = 100 * 1024**2
 CATEGORY = "wood"
 TINY = ("--set", "backbone.image_size=64")  # a few seconds per epoch on 2 CPU cores
+NO_FINALISTS = ("--finalists", "0")  # these tests are about trials, not about picking the best config
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -323,15 +324,19 @@ class Sweeps:
     def env(self, tag: str) -> dict[str, str]:
         return process_env(tag, self.token, self.folder)
 
+    def command(self, name: str, *flags: str) -> list[str]:
+        """``run_search.py`` on the demo's category ``CATEGORY`` at tiny settings, into this folder's storage."""
+        return [
+            PYTHON, str(REPO / "run_search.py"), "--dataset", "demo", "--data-root", str(self.demo_root),
+            "--categories", CATEGORY, *TINY, *NO_FINALISTS, "--storage", str(self.storage), "--name", name, *flags,
+        ]
+
     def start(self, name: str, *flags: str, cluster: RayCluster | None = None) -> Sweep:
         """``run_search.py ... --name name <flags>``, on ``cluster`` (``--address``) or its own local Ray."""
         env = (cluster or self).env(new_tag("driver"))
         if cluster is not None:
             flags = (*flags, "--address", cluster.address)
-        command = [
-            PYTHON, str(REPO / "run_search.py"), "--dataset", "demo", "--data-root", str(self.demo_root),
-            "--categories", CATEGORY, *TINY, "--storage", str(self.storage), "--name", name, *flags,
-        ]
+        command = self.command(name, *flags)
         log = self.folder / f"{name}-{len(self.started)}.log"
         with open(log, "wb") as handle:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT,
@@ -343,14 +348,15 @@ class Sweeps:
         return ResultStore(self.storage).read(experiment=name)
 
     def failures(self, name: str) -> dict[str, int]:
-        """Tune's failure count per trial (how often it was retried), from the latest experiment snapshot."""
-        folder = self.storage / "ray" / f"{name}-{CATEGORY}"
+        """Tune's failure count per trial key (how often it was retried), from the latest experiment snapshot."""
+        folder = self.storage / "ray" / name
         snapshot = max(folder.glob("experiment_state-*.json"), key=lambda path: path.stat().st_mtime)
         counts = {}
         for state, runtime in json.loads(snapshot.read_text())["trial_data"]:
             state = json.loads(state) if isinstance(state, str) else state
             runtime = json.loads(runtime) if isinstance(runtime, str) else runtime
-            counts[state["trial_id"]] = int(runtime["num_failures"])
+            key = state["config"]["key"]
+            counts[key] = counts.get(key, 0) + int(runtime["num_failures"])
         return counts
 
     def stop(self) -> None:
@@ -375,7 +381,18 @@ def sweeps(demo_root: Path) -> Iterator[Sweeps]:
         shutil.rmtree(runner.folder, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def module_sweeps(demo_root: Path) -> Iterator[Sweeps]:
+    """Sweep subprocesses sharing one storage across a module's tests (a sweep run once, compared often)."""
+    runner = Sweeps(short_folder(), demo_root)
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        shutil.rmtree(runner.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def wait_for() -> Callable[..., None]:
     """``wait_for(condition, timeout, what, interval=0.2)``: poll until true or raise TimeoutError."""
     return wait_until
