@@ -32,12 +32,13 @@ from rich.table import Table
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect
-from search.sweep import SweepOptions, run_category
+from search.options import SweepOptions
+from search.sweep import plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.backbone import build_backbone
 from ssflow.config import config_from_flat, flatten_nested
 from ssflow.data import prepare_data
-from ssflow.train import compute_run_features, fit
+from ssflow.run_inputs import prepare_run
+from ssflow.train import fit
 
 
 def asha_sweep(args: argparse.Namespace, storage: str):
@@ -47,14 +48,15 @@ def asha_sweep(args: argparse.Namespace, storage: str):
                            grace_period=args.grace_period, reduction_factor=args.reduction_factor,
                            concurrency=args.concurrency,
                            cpus_per_trial=max(1, torch.get_num_threads() // args.concurrency),
-                           feature_cache=f"{storage}/feature_cache")
+                           feature_cache=f"{storage}/feature_cache", finalists=0)
+    plans = plan_categories(options, [args.category])
     connect(None, num_cpus=torch.get_num_threads())
     try:
-        run_category(options, args.category)
+        run_sweep(options, plans)
     finally:
         disconnect()
     rows = ResultStore(storage).read(experiment="asha")
-    # Trial ids are random; the first result each trial wrote gives the order the searcher proposed them in.
+    # The first result each trial wrote gives the order the trials started in.
     first_report = rows.groupby("trial_id")["written_at"].min()
     summary = trial_summary(rows).reset_index()
     return summary.assign(first_report=summary["trial_id"].map(first_report)).sort_values("first_report")
@@ -65,12 +67,11 @@ def full_budget(summary, epochs: int) -> list[tuple[float, float]]:
     outcomes = []
     first = config_from_flat(flatten_nested(json.loads(summary.iloc[0]["config_json"]), "store"))
     data = prepare_data(first)
-    backbone = build_backbone(first.backbone.name, first.backbone.levels)
-    features = compute_run_features(backbone, data, torch.device("cpu"))
+    inputs = prepare_run(first, data, torch.device("cpu"))
     for config_json in summary["config_json"]:
         config = config_from_flat({"train.epochs": epochs},
                                   config_from_flat(flatten_nested(json.loads(config_json), "store")))
-        result = fit(config, data, "cpu", backbone=backbone, features=features)
+        result = fit(config, data, "cpu", inputs=inputs._replace(bank=None))  # each config builds its own bank
         objective = result.selection.objective if result.selection else 0.0
         outcomes.append((objective, result.seconds))
     return outcomes

@@ -42,11 +42,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from ssflow.backbone import build_backbone, weights_identity
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, prepare_data
-from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features
-from ssflow.features import images_to_tensor
+from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features, data_identity
+from ssflow.features import RunFeatures, compute_run_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow, image_nll_per_dim
+from ssflow.run_inputs import RunInputs
 from ssflow.synthetic_bank import build_synthetic_bank
-from ssflow.train import RunFeatures, compute_run_features, fit
+from ssflow.train import fit
 
 
 def main() -> None:
@@ -106,34 +107,36 @@ def measure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     data = prepare_data(config)
     backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights)
     weights_id = weights_identity(config.backbone.name, config.backbone.weights)
+    identity = data_identity(data)
 
     uncached = []
     for _ in range(args.epochs):
         one_epoch = config_from_flat({"train.epochs": 1}, config)
         started = time.perf_counter()
-        fit(one_epoch, data, device, backbone=backbone)  # computes the clean features itself
+        # The clean features computed in every epoch, as without a cache.
+        fit(one_epoch, data, device, inputs=RunInputs(backbone, compute_run_features(backbone, data, device), None))
         uncached.append(time.perf_counter() - started)
 
     with tempfile.TemporaryDirectory() as folder:
         def clean():
             return compute_run_features(backbone, data, device)
 
-        cached_features(Path(folder), cache_key(config, data, weights_id), device, clean)
+        cached_features(Path(folder), cache_key(config, identity, weights_id), device, clean)
         started = time.perf_counter()
-        features, hit = cached_features(Path(folder), cache_key(config, data, weights_id), device, clean)
+        features, hit = cached_features(Path(folder), cache_key(config, identity, weights_id), device, clean)
         load_seconds = time.perf_counter() - started
         clean_only = []
-        fit(config, data, device, backbone=backbone, features=features,
+        fit(config, data, device, inputs=RunInputs(backbone, features, None),
             on_epoch=lambda report: clean_only.append(report.epoch_seconds))
 
         banked_config = config_from_flat({"synthesis.bank_rounds": args.bank_rounds}, config)
-        key = bank_key(banked_config, data, weights_id)
+        key = bank_key(banked_config, identity, weights_id)
         started = time.perf_counter()
         cached_bank(Path(folder), key, device, lambda: build_synthetic_bank(backbone, data, banked_config, device))
         build_seconds = time.perf_counter() - started
         bank, bank_hit = cached_bank(Path(folder), key, device, lambda: None)
         banked = []
-        fit(banked_config, data, device, backbone=backbone, features=features, bank=bank,
+        fit(banked_config, data, device, inputs=RunInputs(backbone, features, bank),
             on_epoch=lambda report: banked.append(report.epoch_seconds))
 
     without = statistics.median(uncached)

@@ -48,7 +48,8 @@ from ssflow.datasets import default_root, list_categories, load_category, prepar
 from ssflow.errors import UserInputError
 from ssflow.evaluate import SplitMetrics, score_features, split_metrics
 from ssflow.exported import is_export_file, load_export_config
-from ssflow.features import extract_features
+from ssflow.features import compute_run_features, extract_features
+from ssflow.run_inputs import RunInputs
 from ssflow.train import fit, resolve_device
 
 with warnings.catch_warnings():
@@ -98,7 +99,7 @@ def run_ssflow(config: SSFlowConfig, data: PreparedData, backbone: FeatureExtrac
                device: torch.device) -> tuple[BaselineRun, str]:
     """Train with ``fit`` and score the report split from pixels, timed: (run, status)."""
     started = time.perf_counter()
-    result = fit(config, data, device, backbone=backbone)
+    result = fit(config, data, device, inputs=RunInputs(backbone, compute_run_features(backbone, data, device), None))
     train_seconds = time.perf_counter() - started
     if result.flow is None:  # diverged: no model to score
         return BaselineRun(SplitMetrics(_NAN, _NAN, _NAN), train_seconds, _NAN), f"{result.status}: {result.reason}"

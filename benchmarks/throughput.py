@@ -24,8 +24,9 @@ from ssflow.backbone import build_backbone
 from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.evaluate import score_features
-from ssflow.features import extract_features
-from ssflow.train import compute_run_features, fit, resolve_device
+from ssflow.features import compute_run_features, extract_features
+from ssflow.run_inputs import RunInputs
+from ssflow.train import fit, resolve_device
 
 
 def _images_per_second(run: Callable[[], object], images: int, repeats: int, device: torch.device) -> float:
@@ -64,7 +65,7 @@ def main() -> None:
     run_features = compute_run_features(backbone, data, device)
     epoch_seconds: list[float] = []
     result = fit(config, data, device, on_epoch=lambda r: epoch_seconds.append(r.epoch_seconds),
-                 backbone=backbone, features=run_features)
+                 inputs=RunInputs(backbone, run_features, None))
     train_rate = len(data.train) / min(epoch_seconds)
 
     def infer() -> None:

@@ -21,19 +21,19 @@ from rich.console import Console
 from rich.table import Table
 
 from search.cluster import connect, disconnect
-from search.sweep import SweepOptions, run_category
+from search.options import SweepOptions
+from search.sweep import plan_categories, run_sweep
 from spaces.space import FixedParam, SearchSpace
-from ssflow.backbone import build_backbone
 from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
+from ssflow.run_inputs import prepare_run
 from ssflow.train import fit
 
 
 def direct_seconds(config) -> float:
     started = time.perf_counter()
     data = prepare_data(config)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels)
-    fit(config, data, "cpu", backbone=backbone)
+    fit(config, data, "cpu", inputs=prepare_run(config, data, torch.device("cpu")))
     return time.perf_counter() - started
 
 
@@ -44,10 +44,10 @@ def tune_seconds(config, epochs: int, storage: str) -> tuple[float, float]:
     space = SearchSpace("fixed", "one fixed config", (FixedParam("flow.coupling_blocks", config.flow.coupling_blocks),))
     options = SweepOptions(base=config, space=space, name="overhead", storage=storage, num_samples=1,
                            max_epochs=epochs, grace_period=epochs, concurrency=1,
-                           cpus_per_trial=torch.get_num_threads(), feature_cache="")
+                           cpus_per_trial=torch.get_num_threads(), feature_cache="", finalists=0)
     try:
         started = time.perf_counter()
-        run_category(options, config.data.category)
+        run_sweep(options, plan_categories(options, [config.data.category]))
         return time.perf_counter() - started, ray_start
     finally:
         disconnect()

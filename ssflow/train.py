@@ -27,7 +27,7 @@ from ssflow.features import RunFeatures, extract_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow
 from ssflow.loss import self_supervised_loss
 from ssflow.run_inputs import RunInputs, prepare_run
-from ssflow.synthetic_bank import SyntheticBank, synthesize_for
+from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
 
 FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
 
@@ -203,11 +203,13 @@ def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "
     True to stop early. ``resume`` is a state from ``EpochReport.checkpoint()``.
     ``inputs`` (backbone, clean features, synthetic bank) come from
     :func:`ssflow.run_inputs.prepare_run`, which is called here when they are
-    not given.
+    not given; a bank the config asks for and ``inputs`` lacks is built here.
     """
     device = torch.device(device)
     inputs = inputs or prepare_run(config, data, device)
     bank = inputs.bank if config.synthesis.bank_rounds else None  # a bank given for a config without one is unused
+    if config.synthesis.bank_rounds and bank is None:
+        bank = build_synthetic_bank(inputs.backbone, data, config, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         trainer = _Trainer(config, data, device, inputs.backbone, inputs.features, bank)
