@@ -194,8 +194,9 @@ class CategoryStudy:
 
     def complete(self, key: str, outcome: Outcome) -> None:
         """Close trial ``key`` with ``outcome`` (a trial closed already stays as it is)."""
-        trial = self.trials[key]
+        trial = studies.fetch(self.study, self.trials[key])  # as stored: another process may have closed it
         self.running.discard(key)
+        self.trials[key] = trial
         if trial.state != TrialState.RUNNING:
             return
         if outcome.status == "pruned" and outcome.objective is not None:

@@ -1,0 +1,59 @@
+"""The tables of ``search_gain.py``: quality of exported against default configs, and what the sweeps cost."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+from rich.table import Table
+
+METRICS = ("image_auroc", "pixel_auroc", "aupro", "objective")
+HEADERS = ("image AUROC", "pixel AUROC", "AUPRO", "objective")
+
+
+def with_objective(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs with the report-split objective (image AUROC + AUPRO) / 2 added."""
+    return frame.assign(objective=0.5 * (frame["image_auroc"] + frame["aupro"]))
+
+
+def _cell(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}" if len(values) > 1 else f"{values.mean():.3f}"
+
+
+def gain_table(frame: pd.DataFrame, cost: Any, args: Any, machine: str) -> Table:
+    """Per category, then the mean over categories: default and exported, mean ± std over seeds, and the gain.
+
+    The mean row averages the categories within each seed first, so its
+    spread is the seed-to-seed spread of the mean.
+    """
+    frame = with_objective(frame)
+    title = (f"{cost.objective} sweep on {args.dataset}: report split, mean ± std over training seeds "
+             f"{', '.join(map(str, args.seeds))} ({machine})")
+    table = Table(title=title, title_justify="left")
+    for column in ("category", "config", *HEADERS, "objective gain"):
+        table.add_column(column, justify="left" if column in ("category", "config") else "right")
+    groups = [(category, runs) for category, runs in frame.groupby("category", sort=True)]
+    per_seed = frame.groupby(["method", "seed"])[list(METRICS)].mean().reset_index()
+    for category, runs in [*groups, ("mean", per_seed)]:
+        means = runs.groupby("method")["objective"].mean()
+        gain = means.get("exported", float("nan")) - means.get("default", float("nan"))
+        for method in ("default", "exported"):
+            chosen = runs[runs["method"] == method]
+            shown_gain = f"{gain:+.3f}" if method == "exported" else ""
+            table.add_row(category if method == "default" else "", method,
+                          *(_cell(chosen[metric]) for metric in METRICS), shown_gain)
+    return table
+
+
+def sweep_table(costs: Sequence[Any], patchcore: Mapping[str, float], categories: int) -> Table:
+    """What each sweep cost, per category on average, beside one PatchCore fit when it was timed."""
+    table = Table(title="what the sweeps cost (per category: the sweep's totals / categories)", title_justify="left")
+    for column in ("sweep", "trials", "epochs", "compute s", "wall s", "wall s / category", "PatchCore fit s",
+                   "Spearman"):
+        table.add_column(column, justify="left" if column == "sweep" else "right")
+    fit = sum(patchcore.values()) / len(patchcore) if patchcore else None
+    for cost in costs:
+        table.add_row(cost.objective, str(cost.trials), str(cost.epochs), f"{cost.compute_seconds:.0f}",
+                      f"{cost.wall_seconds:.0f}", f"{cost.wall_seconds / categories:.0f}",
+                      "-" if fit is None else f"{fit:.0f}", "-" if cost.spearman is None else f"{cost.spearman:.2f}")
+    return table
