@@ -22,6 +22,7 @@ from search.store_callback import trial_outcome
 
 NAME_WIDTH = 18
 STATES = ("running", "finished", "pruned", "failed")
+HEADERS = {"running": "run", "finished": "fin", "pruned": "pru", "failed": "fail"}
 
 
 class LiveView(Callback):
@@ -52,13 +53,16 @@ class LiveView(Callback):
         self.console = Console()
 
     def render(self) -> Table:
-        table = Table(box=box.SIMPLE_HEAD, title="sweep progress", title_justify="left", pad_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, title="sweep progress", title_justify="left", pad_edge=False,
+                      caption="search, final: searched trials and finalist runs ended / planned; run, fin, pru, "
+                              "fail: running, finished, pruned, failed; best: selection objective",
+                      caption_justify="left")
         table.add_column("category", no_wrap=True, max_width=NAME_WIDTH, overflow="ellipsis")
         table.add_column("search", justify="right", no_wrap=True)
         table.add_column("final.", justify="right", no_wrap=True)
         for state in STATES:
-            table.add_column(state, justify="right", no_wrap=True)
-        table.add_column("best", justify="right", no_wrap=True)
+            table.add_column(HEADERS[state], justify="right", no_wrap=True)
+        table.add_column("best", justify="right", no_wrap=True, min_width=6)
         for category in self.categories:
             states = self.states[category]
             counts = {state: sum(1 for s in states.values() if s == state) for state in STATES}

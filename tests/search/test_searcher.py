@@ -117,3 +117,42 @@ def test_a_new_sweep_may_not_reuse_a_study_name(tmp_path: Path) -> None:
     searcher_for(options(tmp_path), ["a"])
     with pytest.raises(studies.UserInputError, match="--resume or pick another --name"):
         searcher_for(options(tmp_path), ["a"])
+
+
+def stored_trial(category: str, trial_id: str, objective: float, **flat: Any) -> list[dict[str, Any]]:
+    """An earlier sweep's finished trial as the results store holds it."""
+    from results.schema import hp_column
+    from ssflow.config import config_to_flat
+
+    config = config_from_flat({"data.dataset": "demo", "data.category": category, **flat})
+    shared = {"experiment": "old", "dataset": "demo", "category": category, "trial_id": trial_id, "epoch": 4,
+              "selection_objective": objective, "role": "search",
+              **{hp_column(key): value for key, value in config_to_flat(config).items()}}
+    return [{**shared, "status": "running"}, {**shared, "status": "finished"}]
+
+
+def test_warm_start_tries_an_earlier_sweeps_best_configs_right_after_the_base(tmp_path: Path) -> None:
+    from results.store import ResultStore
+    from search.warm_start import earlier_bests, warm_configs
+
+    store = ResultStore(tmp_path)
+    store.write_rows([*stored_trial("a", "a-1", 0.7, **{"train.lr": 5e-3, "flow.coupling_blocks": 5}),
+                      *stored_trial("a", "a-2", 0.9, **{"train.lr": 1e-3, "flow.coupling_blocks": 3}),
+                      *stored_trial("b", "b-1", 0.8, **{"train.lr": 3e-4, "flow.coupling_blocks": 6})])
+    sweep = options(tmp_path, concurrency=1, num_samples=8, finalists=0, warm_start="old")
+    bests = earlier_bests(store, "old", "demo")
+    storage = studies.open_storage(studies.storage_url(sweep))
+    study = CategoryStudy(studies.load_or_create(storage, sweep, "a"), "a", sweep, lambda key, dirs: "")
+    study.enqueue_start(warm_configs(bests, "a", "old"))
+    searcher = SweepSearcher({"a": study}, MAX_EPOCHS, 1, trial_dir=lambda key, tid: f"/runs/{key}")
+    specs = []
+    for index in range(3):
+        specs.append(searcher.suggest(f"t{index}"))
+        finish(searcher, f"t{index}", 0.5)
+    assert [spec["role"] for spec in specs] == ["base", "warm_start", "warm_start"]
+    assert specs[1]["values"] == {"train.lr": 1e-3, "flow.coupling_blocks": 3}  # a's own best comes first
+    assert specs[2]["values"] == {"train.lr": 3e-4, "flow.coupling_blocks": 6}  # then b's
+
+
+def test_startup_trials_follow_the_budget() -> None:
+    assert [studies.startup_trials(n) for n in (4, 12, 16, 40, 100)] == [2, 3, 4, 10, 10]

@@ -1,0 +1,37 @@
+"""The sweep's live view: one row per category, readable at 80 columns."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from cli.live_view import LiveView
+
+CATEGORIES = [f"category-with-a-long-name-{index:02d}" for index in range(15)]
+
+
+def trial(category: str, key: str, role: str = "search", **result: object) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=f"tune-{key}", config={"category": category, "key": key, "role": role},
+                           last_result=result)
+
+
+def test_every_category_has_a_row_within_80_columns() -> None:
+    output = io.StringIO()
+    console = Console(file=output, width=80, force_terminal=False)
+    view = LiveView(console, CATEGORIES, num_samples=12, finalist_runs=6, max_epochs=10)
+    first, second = CATEGORIES[0], CATEGORIES[1]
+    view.on_trial_start(0, [], trial(first, "a"))
+    view.on_trial_result(0, [], trial(first, "a"), {"objective": 0.81234, "status": "running", "epoch": 1})
+    view.on_trial_complete(0, [], trial(first, "a", epoch=10, status="running"))
+    view.on_trial_start(0, [], trial(second, "b"))
+    view.on_trial_complete(0, [], trial(second, "b", epoch=1, status="running"))
+    view.on_trial_start(0, [], trial(first, "a-s1", role="finalist"))
+    console.print(view.render())
+    lines = output.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if "category-with" in line]
+    assert len(rows) == 15
+    assert rows[0].split()[1:4] == ["1/12", "0/6", "1"]  # one search trial ended, the finalist runs
+    assert "0.8123" in rows[0] and rows[1].split()[1] == "1/12" and "pruned" not in rows[1]
