@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.show_command import metric, read_rows
+from cli.show_command import read_rows
+from cli.table_format import mean_std, metric
 from results.export import ExportContent, build_export
 from ssflow import __version__
 from ssflow.errors import UserInputError
@@ -23,14 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="export file to write, e.g. best.yaml")
     parser.add_argument("--storage", default="runs", help="the search's --storage folder or URI (default runs)")
     parser.add_argument("--dataset", default=None, help="only this dataset, e.g. mvtec")
+    parser.add_argument("--max-latency-ms", type=float, default=None, metavar="MS",
+                        help="the best config whose measured inference latency (ms per image, batch 1) is within MS")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise UserInputError(f"--out {out}: is a folder; give a file name such as {out / 'best.yaml'}")
+    if args.max_latency_ms is not None and args.max_latency_ms <= 0:
+        raise UserInputError(f"--max-latency-ms {args.max_latency_ms:g}: expected milliseconds > 0")
     rows = read_rows(args.storage, args.name, args.dataset, console)
-    content = build_export(rows, args.name, __version__, datetime.datetime.now(datetime.timezone.utc))
+    content = build_export(rows, args.name, __version__, datetime.datetime.now(datetime.timezone.utc),
+                           args.max_latency_ms)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_export(out, content.header, content.categories)
     console.print(summary_table(content, out))
@@ -43,15 +49,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def summary_table(content: ExportContent, out: Path) -> Table:
-    table = Table(title=f"{escape(content.header['experiment'])}: best trial per category -> {escape(str(out))}",
+    table = Table(title=f"{escape(content.header['experiment'])}: best config per category -> {escape(str(out))}",
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  caption="chosen on the selection split; metrics are report-split", caption_justify="left")
-    for column in ("dataset", "category", "trial", "epochs", "selection\nobjective", "image\nAUROC", "pixel\nAUROC",
-                   "AUPRO"):
+                  caption="chosen on the selection split (the mean over seeds where there are finalist runs, "
+                          "± standard deviation over seeds); AUROC and AUPRO: report split, mean over seeds",
+                  caption_justify="left")
+    for column in ("dataset", "category", "trial", "seeds", "selection\nobjective", "image\nAUROC", "pixel\nAUROC",
+                   "AUPRO", "latency\nms"):
         table.add_column(column, justify="left" if column in ("dataset", "category", "trial") else "right")
     for category, entry in content.categories.items():
-        report = entry["report"]
-        table.add_row(escape(entry["dataset"]), escape(category), escape(entry["trial_id"]), str(entry["epochs"]),
-                      metric(entry["selection_objective"]), metric(report["image_auroc"]),
-                      metric(report["pixel_auroc"]), metric(report["aupro"]))
+        report = entry.get("report_mean") or entry["report"]
+        latency = entry.get("latency_ms")
+        table.add_row(escape(entry["dataset"]), escape(category), escape(entry["trial_id"]),
+                      str(entry.get("seeds", 1)),
+                      mean_std(entry.get("selection_objective_mean", entry["selection_objective"]),
+                               entry.get("selection_objective_std")),
+                      metric(report["image_auroc"]), metric(report["pixel_auroc"]), metric(report["aupro"]),
+                      "-" if latency is None else f"{latency:.1f}")
     return table

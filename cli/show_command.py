@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from cli.show_configs import finalists_table, pareto_table
+from cli.table_format import metric
 from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
 from results.ranking import rank_trials
 from results.store import ResultStore
@@ -68,6 +70,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(table)
         for line in category_notes(trials, args.top):
             console.print(line)
+        study = rows[(rows["experiment"] == experiment) & (rows["dataset"] == dataset)
+                     & (rows["category"] == category)]
+        for table in (finalists_table(study, f"{experiment}  {dataset}/{category}: configs over seeds"),
+                      pareto_table(study, f"{experiment}  {dataset}/{category}: quality against latency")):
+            if table is not None:
+                console.print(table)
     if args.plot:
         paths = write_plots(rows, Path(args.plot))
         console.print(f"\nwrote {len(paths)} plots to {args.plot}")
@@ -168,10 +176,6 @@ def category_notes(trials: pd.DataFrame, top: int) -> list[str]:
         reason = trial.error if isinstance(trial.error, str) and trial.error else "no reason recorded"
         lines.append(f"[red]failed[/] {escape(str(trial.trial_id))} at epoch {trial.last_epoch}: {escape(reason)}")
     return lines
-
-
-def metric(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
 
 
 def duration(seconds: float) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import pandas as pd
@@ -10,19 +9,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from cli.table_format import mean_std
 from results.ranking import best_configs, trial_summary
 from results.store import ResultStore
 from search.options import SweepOptions
 from search.sweep import CategoryOutcome
-
-
-def mean_std(mean: object, std: object) -> str:
-    """``0.812±0.010``; the mean alone for one run; ``-`` when missing."""
-    if mean is None or pd.isna(mean):
-        return "-"
-    if std is None or pd.isna(std) or math.isnan(float(std)):
-        return f"{float(mean):.3f}"
-    return f"{float(mean):.3f}±{float(std):.3f}"
 
 
 def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) -> Table:

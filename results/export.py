@@ -30,19 +30,21 @@ class ExportContent(NamedTuple):
 
 
 def build_export(df: pd.DataFrame, experiment: str, code_version: str,
-                 exported_at: datetime.datetime) -> ExportContent:
+                 exported_at: datetime.datetime, max_latency_ms: float | None = None) -> ExportContent:
     """The export content of ``experiment``'s rows in ``df`` (rows of other experiments are ignored).
 
-    Raises ``UserInputError`` when no category has a finished trial, or when
-    two datasets share a category name (the file is keyed by category).
+    With ``max_latency_ms`` each category's config is the best whose measured
+    inference latency is within that budget. Raises ``UserInputError`` when no
+    category has a finished trial (within the budget), or when two datasets
+    share a category name (the file is keyed by category).
     """
     rows = df[df["experiment"] == experiment]
-    best = best_configs(rows).set_index(["dataset", "category"]) if not rows.empty else pd.DataFrame()
+    best = best_configs(rows, max_latency_ms).set_index(["dataset", "category"]) if not rows.empty else pd.DataFrame()
     categories: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     for (dataset, category), trials in rows.groupby(["dataset", "category"], sort=True):
         if (dataset, category) not in best.index or best.loc[(dataset, category), "status"] != "finished":
-            notes.append(f"skipped {dataset}/{category}: no finished trial ({_status_counts(trials)})")
+            notes.append(f"skipped {dataset}/{category}: {_why_none(trials, max_latency_ms)}")
             continue
         if category in categories:
             raise UserInputError(
@@ -50,7 +52,8 @@ def build_export(df: pd.DataFrame, experiment: str, code_version: str,
                 "pick one with --dataset")
         categories[category] = category_entry(best.loc[(dataset, category)], dataset)
     if not categories:
-        raise UserInputError(f"experiment '{experiment}' has no finished trial to export "
+        budget = f" within {max_latency_ms:g} ms" if max_latency_ms is not None else ""
+        raise UserInputError(f"experiment '{experiment}' has no finished trial{budget} to export "
                              f"({'; '.join(notes) or 'no rows'}); let the search run longer")
     header = {"experiment": experiment, "exported_at": exported_at.isoformat(timespec="seconds"),
               "code_version": code_version}
@@ -76,10 +79,21 @@ def category_entry(trial: pd.Series, dataset: str) -> dict[str, Any]:
         "selection": _metrics(trial, SELECTION_METRICS[:3], "selection_"),
         "report": _metrics(trial, REPORT_METRICS, "report_"),
         **_over_seeds(trial),
+        "latency_ms": _number(trial.get("latency_ms")),
         "started_at": _date(trial.get("started_at")),
         "trial_code_version": _text(trial.get("code_version")),
         "config": config_to_nested(config),
     }
+
+
+def _why_none(trials: pd.DataFrame, max_latency_ms: float | None) -> str:
+    """Why a category has nothing to export: no finished trial, or none within the latency budget."""
+    finished = trials[trials["status"] == "finished"]
+    if max_latency_ms is None or finished.empty:
+        return f"no finished trial ({_status_counts(trials)})"
+    latency = finished["latency_ms"].dropna() if "latency_ms" in finished.columns else pd.Series(dtype=float)
+    fastest = f"the fastest finished config takes {latency.min():.1f} ms" if len(latency) else "no latency recorded"
+    return f"no finished config within {max_latency_ms:g} ms ({fastest})"
 
 
 def _over_seeds(trial: pd.Series) -> dict[str, Any]:

@@ -129,14 +129,20 @@ def config_summary(df: pd.DataFrame) -> pd.DataFrame:
     return own.join(stats, how="inner").reset_index().drop(columns="config_trial")
 
 
-def best_configs(df: pd.DataFrame) -> pd.DataFrame:
+def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None) -> pd.DataFrame:
     """The config to ship per study: among configs with finalist runs, the best mean selection objective;
     without finalists, the best finished trial (as :func:`best_trials`). Columns of :func:`config_summary`.
+
+    With ``max_latency_ms`` only configs whose measured inference latency (ms
+    per image at batch 1) is within it count; a study with none has no row.
     """
     configs = config_summary(df)
+    if max_latency_ms is not None:
+        latency = configs["latency_ms"] if "latency_ms" in configs.columns else pd.Series(dtype=float)
+        configs = configs[latency.notna() & (latency <= max_latency_ms)]
     if configs.empty:
         return configs
-    configs["_has_finalists"] = configs["seeds"] > 1
+    configs = configs.assign(_has_finalists=configs["seeds"] > 1)
     ranked = configs.sort_values(
         [*STUDY_KEYS, "_has_finalists", "selection_objective_mean", "trial_id"],
         ascending=[True, True, True, False, False, True], kind="stable")

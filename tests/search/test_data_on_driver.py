@@ -4,13 +4,14 @@ in their setup. They never read a dataset path, so a node without the dataset ru
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pytest
 import ray
-from ray import tune
+from ray import cloudpickle, tune
 
 from results.ranking import trial_summary
 from results.store import ResultStore
@@ -23,6 +24,9 @@ from ssflow.config import config_from_flat
 from ssflow.feature_cache import data_identity
 
 pytestmark = pytest.mark.cluster
+
+# Ray's workers cannot import a test module: its stand-in trainable travels by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 SPACE = parse_space({"parameters": {"loss.weight": {"type": "float", "low": 0.1, "high": 0.3}}}, "test", "small")
 

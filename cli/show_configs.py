@@ -1,0 +1,54 @@
+"""What ``show`` prints beside the leaderboards: configs judged over seeds, and quality against latency."""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from cli.table_format import mean_std, metric
+from results.pareto import pareto_front
+from results.ranking import best_configs, config_summary
+
+SEED_COLUMNS = (("selection\nobjective", "selection_objective"), ("image\nAUROC", "report_image_auroc"),
+                ("AUPRO", "report_aupro"))
+
+
+def finalists_table(rows: pd.DataFrame, title: str) -> Table | None:
+    """The configs of one study that have finalist runs: mean ± std over their seeds; None without finalists."""
+    configs = config_summary(rows)
+    configs = configs[configs["seeds"] > 1].sort_values("selection_objective_mean", ascending=False)
+    if configs.empty:
+        return None
+    chosen = best_configs(rows)["trial_id"].tolist()
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD,
+                  caption="finalists: each config trained again with other seeds; mean ± standard deviation over "
+                          "its seeds (AUROC, AUPRO: report split); export ships the best mean",
+                  caption_justify="left")
+    table.add_column("config", no_wrap=True)
+    table.add_column("seeds", justify="right")
+    for header, _ in SEED_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in configs.to_dict("records"):
+        marker = " (export)" if row["trial_id"] in chosen else ""
+        table.add_row(escape(str(row["trial_id"])) + marker, str(int(row["seeds"])),
+                      *(mean_std(row[f"{column}_mean"], row[f"{column}_std"]) for _, column in SEED_COLUMNS))
+    return table
+
+
+def pareto_table(rows: pd.DataFrame, title: str) -> Table | None:
+    """The study's quality/latency Pareto front, fastest first; None when no latency was measured."""
+    front = pareto_front(rows)
+    if len(front) == 0:
+        return None
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD,
+                  caption="no other config is both faster and better on the selection objective; "
+                          "export --max-latency-ms MS picks the best within a budget", caption_justify="left")
+    for column in ("config", "latency ms", "selection objective", "image AUROC", "AUPRO", "seeds"):
+        table.add_column(column, justify="left" if column == "config" else "right", no_wrap=True)
+    for row in front.to_dict("records"):
+        table.add_row(escape(str(row["trial_id"])), f"{row['latency_ms']:.1f}",
+                      mean_std(row["selection_objective_mean"], row["selection_objective_std"]),
+                      metric(row["report_image_auroc_mean"]), metric(row["report_aupro_mean"]), str(int(row["seeds"])))
+    return table

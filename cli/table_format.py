@@ -1,0 +1,20 @@
+"""How the command line writes numbers in tables: ``-`` for a missing value, never 0."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def metric(value: object) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
+
+
+def mean_std(mean: object, std: object) -> str:
+    """``0.812±0.010``; the mean alone for one run; ``-`` when missing."""
+    if mean is None or pd.isna(mean):
+        return "-"
+    if std is None or pd.isna(std) or math.isnan(float(std)):
+        return f"{float(mean):.3f}"
+    return f"{float(mean):.3f}±{float(std):.3f}"
