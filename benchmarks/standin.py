@@ -4,8 +4,9 @@ Imported by Ray's workers, so it imports nothing heavy (no torch). The cost
 of an epoch relative to the default config comes from measured ratios
 (``benchmarks/README.md``: method study and epoch-cache tables, 2 x86_64
 cores, 256 px): 4 conv couplings of width 64 = 1; width 32 trains in 0.67x;
-a conv + attention subnet (``CA``) in 3.2x; cost grows linearly with the
-couplings. The objective is a smooth, seeded function of the config that
+a conv + attention subnet (``CA``) in 3.2x; adding the stride-4 level in 2.6x;
+fresh synthesis instead of a synthetic bank in 1.3x; cost grows linearly with
+the couplings. The objective is a smooth, seeded function of the config that
 rises over epochs, so TPE and ASHA have something to work on.
 """
 
@@ -22,6 +23,8 @@ from ssflow.config import SSFlowConfig
 
 FIXED_SHARE = 0.35  # of the default epoch: data, evaluation, everything the flow's size does not change
 ATTENTION_BLOCK = 3.38  # an attention block costs this many conv blocks (CA = 3.2x the default)
+STRIDE_4_LEVEL = 2.6  # levels (1, 2, 3) against (2, 3)
+FRESH_SYNTHESIS = 1.3  # synthesis.bank_rounds = 0 against a bank
 
 
 class StandInSetup(NamedTuple):
@@ -38,7 +41,12 @@ def epoch_cost(values: Mapping[str, Any], base: SSFlowConfig) -> float:
     width = int(values.get("flow.hidden_channels", base.flow.hidden_channels))
     pattern = str(values.get("flow.block_pattern", base.flow.block_pattern))
     subnet = pattern.count("C") + ATTENTION_BLOCK * pattern.count("A")
-    return FIXED_SHARE + (1 - FIXED_SHARE) * (blocks / 4) * (width / 64) ** 1.2 * subnet
+    cost = FIXED_SHARE + (1 - FIXED_SHARE) * (blocks / 4) * (width / 64) ** 1.2 * subnet
+    if 1 in list(values.get("backbone.levels", base.backbone.levels)):
+        cost *= STRIDE_4_LEVEL
+    if int(values.get("synthesis.bank_rounds", base.synthesis.bank_rounds)) == 0:
+        cost *= FRESH_SYNTHESIS
+    return cost
 
 
 def quality(values: Mapping[str, Any], category: str) -> float:
