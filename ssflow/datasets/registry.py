@@ -13,7 +13,7 @@ from typing import Callable
 
 from ssflow.datasets import btad, dagm, mvtec
 from ssflow.datasets.demo import DEMO_HARD, DemoSettings, ensure_demo
-from ssflow.datasets.folders import require_root
+from ssflow.datasets.listing import require_root
 from ssflow.datasets.records import CategoryData
 from ssflow.errors import UserInputError
 
