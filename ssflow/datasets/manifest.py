@@ -1,6 +1,7 @@
 """``--dataset manifest --data-root FILE``: images listed in a CSV or Parquet file, one row per image.
 
-Columns (a header row names them; any order; other columns are ignored):
+Columns (a header row names them, in any order; other columns are ignored unless
+their name looks like a misspelt one of these):
 
 =============  ========  =====================================================================
 ``image_path`` required  the image, relative to the manifest's folder or absolute
@@ -9,13 +10,14 @@ Columns (a header row names them; any order; other columns are ignored):
                          ones test (a category without normal test images then has a seeded
                          share of its normal images held out, ``data.holdout_fraction``)
 ``mask_path``  optional  the anomalous image's mask, relative or absolute; empty: no pixel
-                         ground truth for that image (a category without any is image-level only)
+                         ground truth for that image (a category without any is image-level
+                         only); ignored on normal rows
 ``category``   optional  default: one category named after the file (its stem)
 ``defect``     optional  defect type of an anomalous image (default ``anomalous``), stratifies the split
 =============  ========  =====================================================================
 
-Every error names the file, the row (``line N`` of a CSV, ``row N`` of a
-Parquet table, counting data rows from 1) and the column.
+Every error names the file, the row (``line N`` of a CSV file, whose header
+is line 1; ``row N`` of a Parquet table, counting data rows from 1) and the column.
 """
 
 from __future__ import annotations
