@@ -22,10 +22,6 @@ class SplitMetrics(NamedTuple):
     aupro: float | None
 
     @property
-    def image_level_only(self) -> bool:
-        return self.aupro is None
-
-    @property
     def objective(self) -> float:
         """The search objective: mean of image AUROC (detection) and AUPRO (localisation).
 

@@ -29,13 +29,12 @@ def test_full_masks_give_every_metric_and_the_mean_objective() -> None:
     metrics = split_metrics(scores, maps, split)
     assert (metrics.pixel_auroc, metrics.aupro) == pixel_metrics(maps, split.masks)
     assert metrics.objective == pytest.approx(0.5 * (metrics.image_auroc + metrics.aupro))
-    assert not metrics.image_level_only
 
 
 def test_no_masks_leave_pixel_metrics_absent_and_the_objective_image_auroc() -> None:
     split, scores, maps = _split([True, True, False, False])
     metrics = split_metrics(scores, maps, split)
-    assert metrics.pixel_auroc is None and metrics.aupro is None and metrics.image_level_only
+    assert metrics.pixel_auroc is None and metrics.aupro is None
     assert metrics.image_auroc == image_auroc(scores, split.labels)
     assert metrics.objective == metrics.image_auroc
 
