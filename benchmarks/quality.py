@@ -3,6 +3,11 @@
     python benchmarks/quality.py [--datasets demo-hard demo] [--seeds 0 1 2]
         [--methods ssflow patchcore padim] [--categories carpet marble]
         [--ssflow-config best.yaml] [--device cpu] [--output results.csv]
+    python benchmarks/quality.py --dataset folder --data-root /data/my-parts [...]
+
+``--dataset`` is ``--datasets`` (any name of the dataset registry);
+``--data-root`` reads one dataset from that folder (or manifest file) instead
+of its default location.
 
 Every method trains on the normal training images of a category only and is
 scored on the same images: the *report* split of the category's test set for
@@ -43,8 +48,8 @@ from rich.table import Table
 
 from ssflow.backbone import FeatureExtractor, build_backbone
 from ssflow.config import SSFlowConfig, config_from_flat, load_config_file
-from ssflow.data import PreparedData, prepare_data
-from ssflow.datasets import default_root, list_categories, load_category, prepare_root, read_image
+from ssflow.data import PreparedData, plan_splits, prepare_data
+from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root, read_image
 from ssflow.errors import UserInputError
 from ssflow.evaluate import SplitMetrics, score_features, split_metrics
 from ssflow.exported import is_export_file, load_export_config
@@ -78,8 +83,11 @@ class Row(NamedTuple):
     report_defective: int  # ... and defective
 
 
-def ssflow_config(dataset: str, category: str, seed: int, best: Path | None) -> SSFlowConfig:
-    """The default config, or the one in ``best`` for this category, on ``dataset``/``category``/``seed``."""
+def ssflow_config(dataset: str, category: str, seed: int, best: Path | None, root: str = "") -> SSFlowConfig:
+    """The default config, or the one in ``best`` for this category, on ``dataset``/``category``/``seed``.
+
+    ``root``: the dataset's folder (or manifest file); empty: its default location.
+    """
     base = None
     if best is not None:
         base = load_export_config(best, category) if is_export_file(best) else load_config_file(best)
@@ -90,7 +98,7 @@ def ssflow_config(dataset: str, category: str, seed: int, best: Path | None) -> 
             raise UserInputError(
                 f"{best} [{category}]: (data.shots, data.selection_fraction, backbone.image_size) = {ours}, "
                 f"expected the defaults {expected}; every method must be scored on the same images")
-    flat = {"data.dataset": dataset, "data.category": category, "data.root": "", "seed": seed,
+    flat = {"data.dataset": dataset, "data.category": category, "data.root": root, "seed": seed,
             "data.split_seed": seed}  # each seed its own split, as in the published protocol
     return config_from_flat(flat, base)
 
@@ -112,9 +120,10 @@ def run_ssflow(config: SSFlowConfig, data: PreparedData, backbone: FeatureExtrac
 
 
 def run_category(dataset: str, category: str, seed: int, methods: Sequence[str], best: Path | None,
-                 backbone: FeatureExtractor, device: torch.device, coreset_ratio: float) -> list[Row]:
+                 backbone: FeatureExtractor, device: torch.device, coreset_ratio: float,
+                 root: str = "") -> list[Row]:
     """Every method on one category and seed, all on the same prepared data."""
-    default = ssflow_config(dataset, category, seed, None)
+    default = ssflow_config(dataset, category, seed, None, root)
     data = prepare_data(default)
     normal = int((data.report.labels == 0).sum())
     rows = []
@@ -123,9 +132,10 @@ def run_category(dataset: str, category: str, seed: int, methods: Sequence[str],
         if method in BASELINES:
             run = run_baseline(method, data.train, data.report, seed, device, coreset_ratio)
         else:
-            config = default if method == "ssflow" else ssflow_config(dataset, category, seed, best)
+            config = default if method == "ssflow" else ssflow_config(dataset, category, seed, best, root)
             run, status = run_ssflow(config, data, backbone, device)
-        rows.append(Row(dataset, category, seed, method, status, *run.metrics, run.train_seconds,
+        metrics = (_NAN if value is None else value for value in run.metrics)  # None: no masks
+        rows.append(Row(dataset, category, seed, method, status, *metrics, run.train_seconds,
                         run.images_per_second, normal, len(data.report) - normal))
     return rows
 
@@ -173,7 +183,10 @@ def scored_images_note(frame: pd.DataFrame) -> str:
 
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["demo-hard", "demo"])
+    parser.add_argument("--datasets", "--dataset", nargs="+", choices=DATASETS, default=["demo-hard", "demo"])
+    parser.add_argument("--data-root", default=None,
+                        help="folder (or manifest file) of the one dataset named by --dataset; default: its "
+                             "default location")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=None,
                         help="default: ssflow patchcore padim, plus ssflow-best with --ssflow-config")
@@ -200,16 +213,20 @@ def _plan(args: argparse.Namespace, methods: Sequence[str], progress: Console) -
         raise UserInputError("--methods ssflow-best needs --ssflow-config FILE.yaml (a config or export file)")
     if args.resume and args.output is None:
         raise UserInputError("--resume needs --output FILE.csv, the file of earlier runs")
+    if args.data_root and len(args.datasets) != 1:
+        raise UserInputError(f"--data-root reads one dataset; got --datasets {' '.join(args.datasets)}")
     plan: dict[str, list[str]] = {}
     for dataset in args.datasets:
         started = time.perf_counter()
-        root = prepare_root(dataset, default_root(dataset))
+        root = prepare_root(dataset, Path(args.data_root) if args.data_root else default_root(dataset))
         plan[dataset] = args.categories or list_categories(dataset, root)
         progress.log(f"{dataset}: data ready at {root} in {time.perf_counter() - started:.1f} s")
-        for category in plan[dataset]:  # fail before hours of runs, not after
-            first_image = load_category(dataset, root, category).train[0].image_path
+        for category in plan[dataset]:  # fail before hours of runs, not after: layout, splits, configs
+            for seed in args.seeds:
+                records = plan_splits(ssflow_config(dataset, category, seed, None, args.data_root or ""))
+            first_image = records.train[0].image_path
             if "ssflow-best" in methods:
-                ssflow_config(dataset, category, args.seeds[0], args.ssflow_config)
+                ssflow_config(dataset, category, args.seeds[0], args.ssflow_config, args.data_root or "")
     return plan, first_image
 
 
@@ -267,7 +284,7 @@ def main() -> None:
                 if not todo:
                     continue
                 for row in run_category(dataset, category, seed, todo, args.ssflow_config, backbone, device,
-                                        args.coreset_ratio):
+                                        args.coreset_ratio, args.data_root or ""):
                     rows.append(row)
                     progress.log(f"{dataset} {category} seed {seed} {row.method}: image {row.image_auroc:.3f} "
                                  f"pixel {row.pixel_auroc:.3f} aupro {row.aupro:.3f} "

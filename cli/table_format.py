@@ -7,8 +7,9 @@ import math
 import pandas as pd
 
 
-def metric(value: object) -> str:
-    return "-" if value is None or pd.isna(value) else f"{float(value):.4f}"
+def metric(value: object, digits: int = 4) -> str:
+    """A metric with ``digits`` decimals; ``-`` when it is missing (None or NaN)."""
+    return "-" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
 
 
 def mean_std(mean: object, std: object) -> str:

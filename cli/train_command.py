@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.resolve import resolve_config
+from cli.table_format import metric
 from ssflow.config import SSFlowConfig, save_config_file
 from ssflow.data import PreparedData, has_labelled_defects, prepare_data
+from ssflow.datasets import DATASETS
 from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
@@ -30,9 +32,10 @@ OVERLAY_COUNT = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=["mvtec", "btad", "dagm", "demo", "demo-hard"], default=None)
+    parser.add_argument("--dataset", choices=list(DATASETS), default=None)
     parser.add_argument("--category", default=None, help="dataset category, e.g. bottle, 01, Class1")
-    parser.add_argument("--data-root", default=None, help="dataset folder in its official layout")
+    parser.add_argument("--data-root", default=None,
+                        help="dataset folder in its official layout (a .csv or .parquet file for manifest)")
     parser.add_argument("--config", default=None,
                         help="a config YAML, an export file from 'export', or a preset name (default, paper)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -45,6 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", required=True, help="output folder")
+
+
+def data_notes(data: PreparedData, holdout_fraction: float) -> list[str]:
+    """What a user should know about how the category was read: held-out images, missing masks."""
+    notes = []
+    if data.held_out:
+        notes.append(f"no normal test images: {data.held_out} normal training images held out for testing "
+                     f"(data.holdout_fraction {holdout_fraction:g}, seeded by data.split_seed)")
+    splits = (data.selection, data.report)
+    total = sum(int((split.labels == 1).sum()) for split in splits)
+    masked = sum(int(((split.labels == 1) & split.mask_known).sum()) for split in splits)
+    if masked == 0:
+        notes.append("no anomalous test image has a mask: image-level only (no pixel AUROC or AUPRO; "
+                     "the objective is image AUROC)")
+    elif masked < total:
+        notes.append(f"{total - masked} of {total} anomalous test images have no mask: pixel AUROC and AUPRO "
+                     "are computed on the others")
+    return notes
 
 
 def _check_request(config: SSFlowConfig, device_name: str) -> None:
@@ -115,6 +136,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     validation = f", {len(data.validation)} synthetic validation" if data.validation is not None else ""
     console.print(f"[bold]{config.data.dataset}/{config.data.category}[/]: {len(data.train)} training, "
                   f"{len(data.selection)} selection, {len(data.report)} report{validation} images on {device}")
+    for note in data_notes(data, config.data.holdout_fraction):
+        console.print(f"[dim]{note}[/]")
     with _progress(console) as progress:
         task = progress.add_task("training", total=config.train.epochs, objective=float("nan"))
 
@@ -154,6 +177,6 @@ def _print_result(console: Console, result: FitResult, out: Path) -> None:
     for split, name in (("selection", "selection"), ("report", "report"), ("validation", "synthetic")):
         metrics = getattr(result, split)
         if metrics is not None:
-            console.print(f"{name:>9}: image AUROC {metrics.image_auroc:.3f}  "
-                          f"pixel AUROC {metrics.pixel_auroc:.3f}  AUPRO {metrics.aupro:.3f}")
+            console.print(f"{name:>9}: image AUROC {metric(metrics.image_auroc, 3)}  "
+                          f"pixel AUROC {metric(metrics.pixel_auroc, 3)}  AUPRO {metric(metrics.aupro, 3)}")
     console.print(f"wrote {out}/metrics.json, config.yaml, model.pt and overlays ({result.seconds:.0f} s)")

@@ -38,7 +38,7 @@ from search.trainable import TrialSetup, run_trial, trial_config
 from search.warm_start import earlier_bests, warm_configs
 from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig, config_from_flat
-from ssflow.data import PreparedData, has_labelled_defects, prepare_data
+from ssflow.data import PreparedData, has_labelled_defects, plan_splits, prepare_data
 from ssflow.errors import UserInputError
 from ssflow.run_inputs import cache_spec
 
@@ -88,13 +88,18 @@ def category_base(options: SweepOptions, category: str) -> tuple[SSFlowConfig, b
 def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[CategoryPlan]:
     """Read every category's images on the driver and build what its trials share.
 
-    Raises ``UserInputError`` for a space that varies shared keys, or a
-    category whose data cannot be read or split into scorable parts.
+    Every category's layout and splits are checked first (no pixel read), so a
+    category that cannot be scored stops the sweep in one line before any
+    image is read or any Ray work starts. Raises ``UserInputError`` for a space
+    that varies shared keys, or a category whose data cannot be read or split
+    into scorable parts.
     """
     check_space(options)
+    bases = {category: category_base(options, category) for category in categories}
+    for base, _ in bases.values():
+        plan_splits(base)  # every category's layout and splits, before any pixel is read
     plans = []
-    for category in categories:
-        base, label_free = category_base(options, category)
+    for category, (base, label_free) in bases.items():
         data = prepare_data(base)
         cache = cache_spec(options.feature_cache, base, data, share_bank=bank_is_shared(options.space)) \
             if options.feature_cache else None

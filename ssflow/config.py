@@ -34,7 +34,7 @@ def _fail(key: str, value: Any, expected: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "demo"  # mvtec | btad | dagm | demo | demo-hard
+    dataset: str = "demo"  # a name of ssflow.datasets.DATASETS (mvtec, visa, folder, manifest, demo, ...)
     category: str = ""  # filled per category by the command line or the search
     root: str = ""  # empty: the dataset's default location
     shots: int = 0  # 0 = all normal training images, k > 0 = k-shot

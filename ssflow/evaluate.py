@@ -15,13 +15,20 @@ from ssflow.metrics import image_auroc, pixel_metrics
 
 
 class SplitMetrics(NamedTuple):
+    """The metrics of one split; the pixel metrics are None when no anomalous image of it has a mask."""
+
     image_auroc: float
-    pixel_auroc: float
-    aupro: float
+    pixel_auroc: float | None
+    aupro: float | None
 
     @property
     def objective(self) -> float:
-        """The search objective: mean of image AUROC (detection) and AUPRO (localisation)."""
+        """The search objective: mean of image AUROC (detection) and AUPRO (localisation).
+
+        Image AUROC alone for a split without masks (an image-level-only category).
+        """
+        if self.aupro is None:
+            return self.image_auroc
         return 0.5 * (self.image_auroc + self.aupro)
 
 
@@ -62,11 +69,22 @@ def check_health(maps: np.ndarray, scores: np.ndarray, split: str) -> None:
 
 
 def split_metrics(scores: np.ndarray, maps: np.ndarray, split: SplitData) -> SplitMetrics | None:
-    """The split's metrics; None when it does not hold both normal and anomalous images."""
+    """Image AUROC of ``scores`` (N,); pixel AUROC and AUPRO of ``maps`` (N, S, S) where masks exist.
+
+    None when the split does not hold both normal and anomalous images. The
+    pixel metrics are computed over the images whose masks are ground truth
+    (normal images, anomalous images with a mask); they are None when no
+    anomalous image of the split has a mask, or its masks mark no pixel.
+    """
     if not split.scorable:
         return None
-    pixel_auroc, aupro = pixel_metrics(maps, split.masks)
-    return SplitMetrics(image_auroc=image_auroc(scores, split.labels), pixel_auroc=pixel_auroc, aupro=aupro)
+    detection = image_auroc(scores, split.labels)
+    known = split.mask_known
+    masks = split.masks if known.all() else split.masks[known]
+    if not masks.any():
+        return SplitMetrics(image_auroc=detection, pixel_auroc=None, aupro=None)
+    pixel_auroc, aupro = pixel_metrics(maps if known.all() else maps[known], masks)
+    return SplitMetrics(image_auroc=detection, pixel_auroc=pixel_auroc, aupro=aupro)
 
 
 def evaluate(flow: MultiScaleFlow, features: Sequence[torch.Tensor], split: SplitData,

@@ -18,13 +18,11 @@ import torch
 from ssflow.backbone import FeatureExtractor
 from ssflow.calibration import Calibration
 from ssflow.datasets.images import read_image
+from ssflow.datasets.listing import IMAGE_SUFFIXES, is_hidden
 from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
 from ssflow.model_io import LoadedModel
-
-# Compared lower-case, so DAGM's .PNG counts too.
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 class Prediction(NamedTuple):
@@ -47,6 +45,8 @@ def find_images(inputs: Sequence[str | Path], recursive: bool = False) -> list[P
     A file is taken as it is, whatever its suffix; a folder contributes its
     files with an image suffix (:data:`IMAGE_SUFFIXES`, any case), sorted by
     path, from the folder itself or, with ``recursive``, from all its subfolders.
+    Inside a folder, dot-files and dot-folders and macOS's ``__MACOSX/`` are
+    skipped, as the dataset readers skip them.
     """
     found: list[Path] = []
     for item in map(Path, inputs):
@@ -54,7 +54,7 @@ def find_images(inputs: Sequence[str | Path], recursive: bool = False) -> list[P
             found.append(item)
         elif item.is_dir():
             candidates = item.rglob("*") if recursive else item.iterdir()
-            found.extend(sorted(p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            found.extend(sorted(path for path in candidates if _is_listed_image(path, item)))
         else:
             raise UserInputError(f"{item}: no such image file or folder")
     unique = list(dict.fromkeys(found))
@@ -63,6 +63,12 @@ def find_images(inputs: Sequence[str | Path], recursive: bool = False) -> list[P
         raise UserInputError(f"no images found in {', '.join(map(str, inputs))}: looked for "
                              f"{', '.join(IMAGE_SUFFIXES)} files in {where}")
     return unique
+
+
+def _is_listed_image(path: Path, folder: Path) -> bool:
+    """A file below ``folder`` with an image suffix, not hidden and not inside a hidden folder."""
+    hidden = any(is_hidden(Path(part)) for part in path.relative_to(folder).parts)
+    return not hidden and path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def decide(path: str | Path, score: float, calibration: Calibration) -> Prediction:

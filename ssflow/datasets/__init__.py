@@ -1,4 +1,5 @@
-"""Dataset readers in their official layouts, plus the generated demo datasets.
+"""Dataset readers: benchmarks in their official layouts, your own folders and CSV/Parquet lists,
+and the generated demo datasets, all by name through :mod:`ssflow.datasets.registry`.
 
 The torch ``Dataset`` wrapper lives in :mod:`ssflow.datasets.torch_dataset` and
 is not imported here, so reading folders does not pull in torch.

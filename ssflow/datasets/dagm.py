@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ssflow.datasets.folders import list_images, missing_mask, require_category, require_records, require_root
+from ssflow.datasets.listing import list_images, missing_mask, require_category, require_records, require_root
 from ssflow.datasets.records import GOOD, CategoryData, ImageRecord
 from ssflow.errors import UserInputError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssflow.datasets.folders import (
+from ssflow.datasets.listing import (
     index_by_stem,
     list_images,
     missing_mask,

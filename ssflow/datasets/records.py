@@ -15,20 +15,22 @@ GOOD = "good"  # the defect name of every normal image, whatever the layout call
 class ImageRecord:
     """One image of a category.
 
-    ``mask_path`` is None for normal images. The readers in this package refuse an
-    anomalous test image without a mask, so None on an anomalous record only
-    comes from records built by hand.
+    ``mask_path`` is None for normal images, and for anomalous images without
+    pixel ground truth (``folder`` defect types without masks, ``manifest``
+    rows without ``mask_path``): such images count for image AUROC only. The
+    benchmark readers (MVTec-AD, BTAD, DAGM, VisA, MVTec AD 2) refuse an
+    anomalous image without its mask.
     """
 
     image_path: Path
     mask_path: Path | None
     label: int  # 0 normal, 1 anomalous
-    defect: str  # "good" for normal, else the defect type ("ko" for BTAD, "defect" for DAGM)
+    defect: str  # "good" for normal, else the defect type ("ko" for BTAD, "defect" for DAGM, "anomaly" for VisA)
 
 
 @dataclass(frozen=True)
 class CategoryData:
-    """All records of one category; ``root`` is the dataset root it was read from."""
+    """All records of one category; ``root`` is the dataset root (or manifest file) it was read from."""
 
     dataset: str
     category: str

@@ -1,7 +1,9 @@
 """Datasets by name: where they live by default, how to list and read their categories.
 
-``demo`` and ``demo-hard`` are generated on first use by :func:`prepare_root`;
-the others must be downloaded by the user.
+The one list every command takes its ``--dataset`` choices from. ``demo`` and
+``demo-hard`` are generated on first use by :func:`prepare_root`; the
+benchmarks must be downloaded by the user; ``folder`` and ``manifest`` read
+the user's own images and need ``--data-root``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ssflow.datasets import btad, dagm, mvtec
+from ssflow.datasets import btad, dagm, folder, manifest, mvtec, mvtec_ad2, visa
 from ssflow.datasets.demo import DEMO_HARD, DemoSettings, ensure_demo
-from ssflow.datasets.folders import require_root
+from ssflow.datasets.listing import require_root
 from ssflow.datasets.records import CategoryData
 from ssflow.errors import UserInputError
 
@@ -21,10 +23,19 @@ from ssflow.errors import UserInputError
 @dataclass(frozen=True)
 class _Dataset:
     title: str  # the name in error messages
-    default_root: str  # relative to the current directory
+    default_root: str | None  # relative to the current directory; None: --data-root is required
     list_categories: Callable[[Path], list[str]]
     scan: Callable[[Path, str], CategoryData]
     generate: Callable[[Path], Path] | None = None  # generated datasets: make the data on first use
+    # Raise when the root cannot be read; the default names the official download.
+    check_root: Callable[[Path], None] | None = None
+    needs: str = ""  # what --data-root must be, when it has no default
+
+    def require(self, root: Path) -> None:
+        if self.check_root is not None:
+            self.check_root(root)
+        else:
+            require_root(root, self.title)
 
 
 def _generated(settings: DemoSettings) -> _Dataset:
@@ -43,6 +54,13 @@ _REGISTRY: dict[str, _Dataset] = {
     "mvtec": _Dataset(mvtec.TITLE, "data/mvtec", mvtec.list_mvtec_categories, mvtec.scan_mvtec),
     "btad": _Dataset(btad.TITLE, "data/btad", btad.list_btad_categories, btad.scan_btad),
     "dagm": _Dataset(dagm.TITLE, "data/dagm", dagm.list_dagm_categories, dagm.scan_dagm),
+    "visa": _Dataset(visa.TITLE, "data/visa", visa.list_visa_categories, visa.scan_visa),
+    "mvtec-ad2": _Dataset(mvtec_ad2.TITLE, "data/mvtec-ad2", mvtec_ad2.list_mvtec_ad2_categories,
+                          mvtec_ad2.scan_mvtec_ad2),
+    "folder": _Dataset(folder.TITLE, None, folder.list_folder_categories, folder.scan_folder,
+                       check_root=folder.require_folder_root, needs=folder.NEEDS),
+    "manifest": _Dataset(manifest.TITLE, None, manifest.list_manifest_categories, manifest.scan_manifest,
+                         check_root=manifest.require_manifest, needs=manifest.NEEDS),
     "demo": _generated(DemoSettings()),
     "demo-hard": _generated(DEMO_HARD),
 }
@@ -62,13 +80,20 @@ def _require_data(dataset: str, root: Path) -> _Dataset:
         raise UserInputError(
             f"{dataset} data not found at {root.absolute()}; it is generated there on first use by prepare_root"
         )
-    require_root(root, entry.title)
+    entry.require(root)
     return entry
 
 
 def default_root(dataset: str) -> Path:
-    """Where ``dataset`` lives when no root is given: ``data/<dataset>`` under the current directory."""
-    return Path(_lookup(dataset).default_root)
+    """Where ``dataset`` lives when no root is given: ``data/<dataset>`` under the current directory.
+
+    Raises:
+        UserInputError: for ``folder`` and ``manifest``, which have no default.
+    """
+    entry = _lookup(dataset)
+    if entry.default_root is None:
+        raise UserInputError(f"--dataset {dataset} needs --data-root (config key data.root): {entry.needs}")
+    return Path(entry.default_root)
 
 
 def prepare_root(dataset: str, root: Path) -> Path:
@@ -77,7 +102,7 @@ def prepare_root(dataset: str, root: Path) -> Path:
     root = Path(root)
     if entry.generate is not None:
         return entry.generate(root)
-    require_root(root, entry.title)
+    entry.require(root)
     return root
 
 

@@ -15,16 +15,18 @@ def _error_line(capsys) -> str:
 
 @pytest.fixture()
 def broken_btad(tmp_path):
-    """A BTAD tree whose anomalous image's mask has the wrong size, plus one unreadable image."""
+    """A BTAD tree whose first anomalous image's mask has the wrong shape."""
     root = tmp_path / "btad"
     for folder in ("01/train/ok", "01/test/ok", "01/test/ko", "01/ground_truth/ko"):
         (root / folder).mkdir(parents=True)
     image = np.full((32, 32, 3), 128, np.uint8)
     for index in range(4):
         cv2.imwrite(str(root / f"01/train/ok/{index:03d}.png"), image)
-    cv2.imwrite(str(root / "01/test/ok/000.png"), image)
-    cv2.imwrite(str(root / "01/test/ko/000.png"), image)
-    cv2.imwrite(str(root / "01/ground_truth/ko/000.png"), np.zeros((16, 16), np.uint8))
+    for index in range(2):
+        cv2.imwrite(str(root / f"01/test/ok/{index:03d}.png"), image)
+        cv2.imwrite(str(root / f"01/test/ko/{index:03d}.png"), image)
+        cv2.imwrite(str(root / f"01/ground_truth/ko/{index:03d}.png"), np.zeros((32, 32), np.uint8))
+    cv2.imwrite(str(root / "01/ground_truth/ko/000.png"), np.zeros((16, 24), np.uint8))
     return root
 
 
@@ -57,7 +59,7 @@ def test_mask_of_the_wrong_size_is_named(broken_btad, tmp_path, capsys):
     assert main(["train", "--dataset", "btad", "--data-root", str(broken_btad), "--category", "01",
                  "--out", str(out)]) == 2
     line = _error_line(capsys)
-    assert "000.png" in line and "16" in line
+    assert "000.png is 24x16" in line
     assert not out.exists()
 
 

@@ -232,3 +232,19 @@ def test_a_file_of_other_column_types_is_named_and_skipped(storage: Path, capsys
     assert main(["export", "--storage", str(storage), "--name", EXPERIMENT, "--out", str(storage / "b.yaml")]) == 0
     assert "by-hand.parquet" in capsys.readouterr().out
     assert len(list(folder.iterdir())) == before and stray.exists()  # nothing in the store was touched
+
+
+def test_image_level_only_categories_show_a_dash_and_export_null(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    rows = trial_rows(EXPERIMENT, "panel", "p-best", "finished", [0.6, 0.8], 0.75, {"flow.coupling_blocks": 4})
+    for row in rows:  # no masks: the pixel metrics are absent, never 0
+        row.update(report_pixel_auroc=None, report_aupro=None, selection_pixel_auroc=None, selection_aupro=None)
+    ResultStore(tmp_path / "runs").write_rows(rows)
+    assert main(["show", "--storage", str(tmp_path / "runs")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "p-best" in line)
+    assert line.split()[-3:] == ["0.7500", "-", "-"] and "nan" not in line
+    out = tmp_path / "best.yaml"
+    assert main(["export", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT, "--out", str(out)]) == 0
+    report = yaml.safe_load(out.read_text())["categories"]["panel"]["report"]
+    assert report == {"image_auroc": pytest.approx(0.75), "pixel_auroc": None, "aupro": None}
+    assert "0.7500" in capsys.readouterr().out

@@ -128,3 +128,125 @@ def default_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ssflow.datasets import prepare_root
 
     return prepare_root("demo", tmp_path_factory.mktemp("generated") / "demo")
+
+
+def write_class_mask(path: Path, classes: dict[int, tuple[int, int, int, int]], side: int = SIDE) -> Path:
+    """A class-id mask (VisA): each id's rectangle (x0, y0, x1, y1 inclusive) filled with the id."""
+    mask = np.zeros((side, side), np.uint8)
+    for value, (x0, y0, x1, y1) in classes.items():
+        mask[y0:y1 + 1, x0:x1 + 1] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), mask)
+    return path
+
+
+@pytest.fixture
+def folder_root(tmp_path: Path) -> Path:
+    """Your own images, three categories.
+
+    bracket (no train/test): good x10, scratch x3 (masks/scratch/<stem>.png), dent x2 (.jpg,
+    masks/dent/<stem>_mask.png), plus macOS debris; panel: good x10, crack x4, no masks
+    (image-level only); housing (train/test): train/good x6, test/good x3, test/hole x3 with
+    ground_truth/hole/<stem>_mask.png.
+    """
+    root = tmp_path / "parts"
+    bracket = root / "bracket"
+    for index in range(10):
+        write_image(bracket / "good" / f"{index:04d}.png", seed=index)
+    for index in range(3):
+        write_image(bracket / "scratch" / f"s{index}.png", seed=20 + index)
+        write_mask(bracket / "masks" / "scratch" / f"s{index}.png")
+    for index in range(2):
+        write_image(bracket / "dent" / f"d{index}.jpg", seed=30 + index)
+        write_mask(bracket / "masks" / "dent" / f"d{index}_mask.png", box=(10, 10, 20, 20))
+    write_image(bracket / "good" / "._0000.png", seed=99)
+    write_image(bracket / "__MACOSX" / "good" / "._0001.png", seed=98)
+    panel = root / "panel"
+    for index in range(10):
+        write_image(panel / "good" / f"{index:04d}.bmp", seed=40 + index)
+    for index in range(4):
+        write_image(panel / "crack" / f"{index:04d}.png", seed=60 + index)
+    housing = root / "housing"
+    for index in range(6):
+        write_image(housing / "train" / "good" / f"{index:03d}.png", seed=70 + index)
+    for index in range(3):
+        write_image(housing / "test" / "good" / f"{index:03d}.png", seed=80 + index)
+        write_image(housing / "test" / "hole" / f"{index:03d}.png", seed=90 + index)
+        write_mask(housing / "ground_truth" / "hole" / f"{index:03d}_mask.png")
+    (root / "notes.txt").write_text("not a category\n")
+    return root
+
+
+@pytest.fixture
+def manifest_images(tmp_path: Path) -> Path:
+    """Images for manifests under tmp/images: ok/0..7.png, bad/0..3.png with masks/0..3.png (0/1 values)."""
+    folder = tmp_path / "images"
+    for index in range(8):
+        write_image(folder / "ok" / f"{index}.png", seed=index)
+    for index in range(4):
+        write_image(folder / "bad" / f"{index}.png", seed=10 + index)
+        mask = np.zeros((SIDE, SIDE), np.uint8)
+        mask[5:15, 5:15] = 1
+        (folder / "masks").mkdir(exist_ok=True)
+        assert cv2.imwrite(str(folder / "masks" / f"{index}.png"), mask)
+    return folder
+
+
+# One VisA category as distributed: (split, label, image, mask) rows of split_csv/1cls.csv.
+VISA_ROWS = [
+    *[("train", "normal", f"candle/Data/Images/Normal/{i:04d}.JPG", "") for i in range(6)],
+    *[("test", "normal", f"candle/Data/Images/Normal/{i:04d}.JPG", "") for i in range(6, 9)],
+    *[("test", "anomaly", f"candle/Data/Images/Anomaly/{i:03d}.JPG", f"candle/Data/Masks/Anomaly/{i:03d}.png")
+      for i in range(3)],
+]
+
+
+@pytest.fixture
+def visa_root(tmp_path: Path) -> Path:
+    """VisA with one category, candle: 6 train normal, 3 test normal, 3 anomalies (class-id masks 1 and 2)."""
+    root = tmp_path / "VisA"
+    for index, (_, label, image, mask) in enumerate(VISA_ROWS):
+        write_image(root / image, seed=index)
+        if mask:
+            write_class_mask(root / mask, {1: (2, 2, 8, 8), 2: (20, 20, 28, 24)})
+    lines = ["object,split,label,image,mask", *(f"candle,{','.join(row)}" for row in VISA_ROWS)]
+    (root / "split_csv").mkdir()
+    (root / "split_csv" / "1cls.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def mvtec_ad2_root(tmp_path: Path) -> Path:
+    """MVTec AD 2 with one category, vial (grey): 6 train, 2 validation, test_public 3 good + 3 bad with masks."""
+    vial = tmp_path / "mvtec_ad_2" / "vial"
+    for index in range(6):
+        write_image(vial / "train" / "good" / f"{index:03d}_regular.png", seed=index, grey=True)
+    for index in range(2):
+        write_image(vial / "validation" / "good" / f"{index:03d}_regular.png", seed=10 + index, grey=True)
+    for index, lighting in enumerate(("regular", "overexposed", "shift_1")):
+        write_image(vial / "test_public" / "good" / f"{index:03d}_{lighting}.png", seed=20 + index, grey=True)
+        write_image(vial / "test_public" / "bad" / f"{index:03d}_{lighting}.png", seed=30 + index, grey=True)
+        write_mask(vial / "test_public" / "ground_truth" / "bad" / f"{index:03d}_{lighting}_mask.png")
+    write_image(vial / "test_private" / "000_regular.png", seed=40, grey=True)
+    return tmp_path / "mvtec_ad_2"
+
+
+TINY_TRAIN = ["--image-size", "64", "--epochs", "1", "--set", "flow.coupling_blocks=1",
+              "--set", "flow.hidden_channels=16", "--device", "cpu"]
+
+
+def train_metrics(dataset: str, root: Path, category: str, out: Path, *extra: str) -> dict:
+    """Run ``train`` at tiny settings through the command line; its metrics.json (exit code asserted 0)."""
+    import json
+
+    from cli.main import main
+
+    code = main(["train", "--dataset", dataset, "--data-root", str(root), "--category", category,
+                 "--out", str(out), *TINY_TRAIN, *extra])
+    assert code == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture
+def run_train() -> Callable[..., dict]:
+    return train_metrics

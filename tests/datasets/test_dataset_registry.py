@@ -7,13 +7,32 @@ from ssflow.errors import UserInputError
 
 
 def test_names_and_default_roots() -> None:
-    assert DATASETS == ("mvtec", "btad", "dagm", "demo", "demo-hard")
-    assert [default_root(name) for name in DATASETS] == [Path("data") / name for name in DATASETS]
+    assert DATASETS == ("mvtec", "btad", "dagm", "visa", "mvtec-ad2", "folder", "manifest", "demo", "demo-hard")
+    located = [name for name in DATASETS if name not in ("folder", "manifest")]
+    assert [default_root(name) for name in located] == [Path("data") / name for name in located]
+
+
+@pytest.mark.parametrize("dataset", ["folder", "manifest"])
+def test_your_own_data_has_no_default_root(dataset: str) -> None:
+    with pytest.raises(UserInputError, match=f"--dataset {dataset} needs --data-root"):
+        default_root(dataset)
 
 
 def test_unknown_dataset_lists_the_known_ones() -> None:
-    with pytest.raises(UserInputError, match="unknown dataset 'visa'; expected one of mvtec, btad, dagm, demo, demo-hard"):
-        default_root("visa")
+    with pytest.raises(UserInputError, match="unknown dataset 'mpdd'; expected one of mvtec, btad, dagm, visa, "):
+        default_root("mpdd")
+
+
+def test_every_command_offers_the_registry() -> None:
+    import argparse
+
+    from cli import search_command, train_command
+
+    for module in (search_command, train_command):
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        dataset = next(action for action in parser._actions if action.dest == "dataset")
+        assert tuple(dataset.choices) == DATASETS
 
 
 def test_each_reader_through_the_registry(mvtec_root: Path, btad_root: Path, dagm_root: Path) -> None:
@@ -22,7 +41,7 @@ def test_each_reader_through_the_registry(mvtec_root: Path, btad_root: Path, dag
     assert len(load_category("dagm", dagm_root, "Class1").test) == 3
 
 
-@pytest.mark.parametrize("dataset", ["mvtec", "btad", "dagm"])
+@pytest.mark.parametrize("dataset", ["mvtec", "btad", "dagm", "visa", "mvtec-ad2"])
 def test_downloaded_datasets_must_exist(tmp_path: Path, dataset: str) -> None:
     hint = "not found.*must be downloaded.*--data-root.*--dataset demo works offline"
     with pytest.raises(UserInputError, match=hint):

@@ -60,7 +60,7 @@ def test_mask_none_is_all_false() -> None:
 
 
 @pytest.mark.parametrize("high", [255, 1])
-def test_mask_binarised_and_resized_nearest(tmp_path: Path, high: int) -> None:
+def test_mask_binarised_and_reduced(tmp_path: Path, high: int) -> None:
     pixels = np.zeros((32, 32), np.uint8)
     pixels[:16, :8] = high
     mask = read_mask(_write(tmp_path / "mask.png", pixels), 8, image_shape=(32, 32))
@@ -84,10 +84,11 @@ def test_load_split_shapes_and_mask_check(tmp_path: Path, image_writer, mask_wri
     images, masks, labels = load_split(records, 16)
     assert images.shape == (2, 16, 16, 3) and images.dtype == np.uint8
     assert masks.shape == (2, 16, 16) and masks.dtype == bool
-    assert not masks[0].any() and masks[1].sum() == 5 * 5  # the 9x9 box at half size (nearest)
+    assert not masks[0].any() and masks[1].sum() == 5 * 5  # the 9x9 box at half size
     assert labels.tolist() == [0, 1]
-    wrong = ImageRecord(records[1].image_path, mask_writer(tmp_path / "big_mask.png", side=64), 1, "cut")
-    with pytest.raises(UserInputError, match=r"big_mask\.png is 64x64 but image .*b\.bmp is 32x32"):
+    wide = _write(tmp_path / "wide_mask.png", np.zeros((20, 64), np.uint8))
+    wrong = ImageRecord(records[1].image_path, wide, 1, "cut")
+    with pytest.raises(UserInputError, match=r"wide_mask\.png is 64x20 but image .*b\.bmp is 32x32"):
         load_split((wrong,), 16)
 
 

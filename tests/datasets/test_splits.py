@@ -4,7 +4,15 @@ from pathlib import Path
 import pytest
 
 from ssflow.datasets.records import ImageRecord
-from ssflow.datasets.splits import few_shot, selection_count, split_test
+from ssflow.datasets.splits import (
+    ensure_scorable,
+    few_shot,
+    hold_out,
+    holdout_count,
+    require_anomalies,
+    selection_count,
+    split_test,
+)
 from ssflow.errors import UserInputError
 
 
@@ -72,3 +80,49 @@ def test_selection_count_rules() -> None:
 def test_split_fraction_out_of_range(fraction: float) -> None:
     with pytest.raises(UserInputError, match="selection_fraction"):
         split_test(_records({"good": 4}), fraction)
+
+
+def _labels(side) -> set[int]:
+    return {record.label for record in side}
+
+
+def test_lone_images_are_moved_so_both_sides_can_be_scored() -> None:
+    # Every defect type has one image, so split_test puts them all on the report side.
+    records = _records({"good": 4, "crack": 1, "hole": 1, "stain": 1})
+    selection, report = split_test(records, 0.5, seed=0)
+    assert _labels(selection) == {0}
+    repaired = ensure_scorable(selection, report, "part")
+    assert _labels(repaired[0]) == _labels(repaired[1]) == {0, 1}
+    assert sorted(repaired[0] + repaired[1], key=str) == sorted(records, key=str)
+    assert ensure_scorable(*repaired, "part") == repaired  # already scorable: unchanged
+    assert ensure_scorable(report, selection, "part") == tuple(reversed(repaired))  # either side
+
+
+def test_a_single_normal_test_image_is_refused_in_one_line() -> None:
+    records = _records({"good": 1, "crack": 6})
+    with pytest.raises(UserInputError) as error:
+        ensure_scorable(*split_test(records, 0.5, seed=0), "bottle")
+    message = str(error.value)
+    assert "\n" not in message
+    assert ("category 'bottle': the selection split has no normal test image (0 normal, 3 anomalous; "
+            "report: 1 normal, 3 anomalous)") in message
+
+
+def test_normal_only_categories_are_checked_for_normal_images_only() -> None:
+    selection, report = split_test(_records({"good": 4}), 0.5, seed=0)
+    assert ensure_scorable(selection, report, "plain") == (selection, report)
+    with pytest.raises(UserInputError, match="category 'plain' has no anomalous test images .*4 normal"):
+        require_anomalies(selection + report, "plain")
+
+
+@pytest.mark.parametrize(("n", "expected"), [(0, 0), (1, 0), (2, 1), (3, 1), (4, 2), (10, 2), (20, 4), (6, 2)])
+def test_holdout_count(n: int, expected: int) -> None:
+    assert holdout_count(n, 0.2) == expected
+
+
+def test_hold_out_is_seeded_disjoint_and_order_free() -> None:
+    train = _records({"good": 20})
+    kept, held = hold_out(train, 0.2, seed=4)
+    assert len(held) == 4 and len(kept) == 16 and not set(kept) & set(held)
+    assert hold_out(list(reversed(train)), 0.2, seed=4) == (kept, held)
+    assert hold_out(train, 0.2, seed=5) != (kept, held)

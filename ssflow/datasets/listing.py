@@ -1,0 +1,105 @@
+"""Folder listing shared by the layout readers: image files, stem matching, checks.
+
+Every check raises :class:`UserInputError` with one line that says where it
+looked, what it expected and what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ssflow.datasets.records import ImageRecord
+from ssflow.errors import UserInputError
+
+# Distributed datasets mix these (BTAD: .bmp images of 01 and 03, .bmp masks of 03);
+# industrial cameras often write TIFF. Compared lower-case, so DAGM's .PNG counts too.
+IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+# What archives made on macOS carry beside the real files: "._name.png" resource
+# forks, ".DS_Store", and a whole "__MACOSX/" tree of them.
+MACOS_FOLDER = "__MACOSX"
+
+
+def is_hidden(path: Path) -> bool:
+    """True for dot-files and dot-folders, and for macOS's ``__MACOSX`` archive folder."""
+    return path.name.startswith(".") or path.name == MACOS_FOLDER
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a visible file whose suffix is an image suffix, in any letter case."""
+    return path.is_file() and not is_hidden(path) and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def visible_folders(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder`` that are not hidden (see :func:`is_hidden`), sorted by name."""
+    if not folder.is_dir():
+        return []
+    return sorted((path for path in folder.iterdir() if path.is_dir() and not is_hidden(path)),
+                  key=lambda path: path.name)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name; [] when it does not exist.
+
+    Raises:
+        UserInputError: two images share a stem (``0001.bmp`` beside ``0001.png``,
+            what a half-done format conversion leaves): the same picture would be
+            read twice, and masks could not be matched by name.
+    """
+    if not folder.is_dir():
+        return []
+    images = sorted((path for path in folder.iterdir() if is_image_file(path)), key=lambda p: p.name)
+    require_unique_stems(images, folder)
+    return images
+
+
+def require_unique_stems(paths: Iterable[Path], folder: Path) -> None:
+    """Raise naming the first two files in ``folder`` that share a stem."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise UserInputError(
+                f"two files with stem '{path.stem}' in {folder}: {seen[path.stem].name} and {path.name}; "
+                "keep one (a half-done format conversion leaves both), so no image is read twice and masks "
+                "can be matched to images by name"
+            )
+        seen[path.stem] = path
+
+
+def index_by_stem(folder: Path) -> dict[str, Path]:
+    """Map file stem -> image file in ``folder`` (masks are matched by stem, never by suffix)."""
+    return {path.stem: path for path in list_images(folder)}
+
+
+def require_root(root: Path, title: str) -> None:
+    """Raise when a downloaded dataset's root folder is missing."""
+    if not root.is_dir():
+        raise UserInputError(
+            f"{title} data root not found: looked in {root.absolute()}; {title} must be downloaded by the user "
+            "from its official site and passed with --data-root (--dataset demo works offline)"
+        )
+
+
+def require_category(category: str, found: Sequence[str], title: str, root: Path) -> None:
+    """Raise when ``category`` is not one of the categories found under ``root``."""
+    if category not in found:
+        raise UserInputError(
+            f"unknown {title} category '{category}' under {root}; found: {', '.join(found)}"
+        )
+
+
+def require_records(records: Sequence[ImageRecord], what: str, category: str, expected: str) -> None:
+    """Raise when a category has no ``what`` images (training or test)."""
+    if not records:
+        raise UserInputError(f"category '{category}' has no {what} images: expected {expected}")
+
+
+def missing_mask(image: Path, expected: str) -> UserInputError:
+    """The error for an anomalous test image whose ground-truth mask is missing."""
+    return UserInputError(f"anomalous test image {image} has no mask: expected {expected}")
+
+
+def few_names(names: Sequence[str], shown: int = 3) -> str:
+    """``a, b, c and 4 more``: the first ``shown`` of ``names``, then how many were left out."""
+    head = ", ".join(names[:shown])
+    return f"{head} and {len(names) - shown} more" if len(names) > shown else head

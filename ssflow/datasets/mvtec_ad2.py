@@ -1,0 +1,73 @@
+"""MVTec AD 2 reader (Heckler-Kram et al., "The MVTec AD 2 Dataset: Advanced Scenarios for
+Unsupervised Anomaly Detection", arXiv:2503.21622, 2025): its public test set, which has masks.
+
+Layout as distributed::
+
+    <root>/<category>/train/good/*.png
+    <root>/<category>/validation/good/*.png              (normal; not used here)
+    <root>/<category>/test_public/good/*.png
+    <root>/<category>/test_public/bad/*.png
+    <root>/<category>/test_public/ground_truth/bad/<stem>_mask.png   (0/255)
+    <root>/<category>/test_private/, test_private_mixed/   (no public ground truth; not used)
+
+Categories: can, fabric, fruit_jelly, rice, sheet_metal, vial, wallplugs,
+walnuts. The private test sets are scored only by MVTec's evaluation server,
+so runs here select and report on halves of ``test_public``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ssflow.datasets.listing import (
+    index_by_stem,
+    list_images,
+    missing_mask,
+    require_category,
+    require_records,
+    require_root,
+    visible_folders,
+)
+from ssflow.datasets.records import GOOD, CategoryData, ImageRecord
+from ssflow.errors import UserInputError
+
+TITLE = "MVTec AD 2"
+PUBLIC_TEST = "test_public"
+DEFECT = "bad"
+
+
+def _is_category(folder: Path) -> bool:
+    return (folder / "train" / GOOD).is_dir() and (folder / PUBLIC_TEST).is_dir()
+
+
+def list_mvtec_ad2_categories(root: Path) -> list[str]:
+    """Names of the folders under ``root`` that hold ``train/good`` and ``test_public``, sorted."""
+    require_root(root, TITLE)
+    found = [folder.name for folder in visible_folders(root) if _is_category(folder)]
+    if not found:
+        hint = f"; {root} looks like one category, pass its parent" if _is_category(root) else ""
+        raise UserInputError(f"no {TITLE} categories under {root}: expected {root}/<category>/train/good/*.png "
+                             f"and {root}/<category>/{PUBLIC_TEST}/{{good,bad}}/*.png{hint}")
+    return found
+
+
+def scan_mvtec_ad2(root: Path, category: str) -> CategoryData:
+    """Records of one category: ``train/good`` for training, ``test_public`` for testing.
+
+    Raises:
+        UserInputError: unknown category, no training images, or a bad image without its mask.
+    """
+    require_category(category, list_mvtec_ad2_categories(root), TITLE, root)
+    folder = root / category
+    train = tuple(ImageRecord(path, None, 0, GOOD) for path in list_images(folder / "train" / GOOD))
+    require_records(train, "training", category, f"{folder}/train/good/*.png")
+    public = folder / PUBLIC_TEST
+    test = [ImageRecord(path, None, 0, GOOD) for path in list_images(public / GOOD)]
+    masks = index_by_stem(public / "ground_truth" / DEFECT)
+    for path in list_images(public / DEFECT):
+        mask = masks.get(f"{path.stem}_mask")
+        if mask is None:
+            raise missing_mask(path, f"{public}/ground_truth/{DEFECT}/{path.stem}_mask.png")
+        test.append(ImageRecord(path, mask, 1, DEFECT))
+    require_records(test, "test", category, f"{public}/good/*.png and {public}/{DEFECT}/*.png")
+    return CategoryData(dataset="mvtec-ad2", category=category, root=root, train=train, test=tuple(test))
