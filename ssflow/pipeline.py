@@ -46,15 +46,16 @@ class AnomalyPipeline(nn.Module):
         self.image_size = image_size
         self.map_config = map_config
         sigma = map_config.smoothing_sigma
+        self.smoothed = sigma > 0
         device = backbone.mean.device
-        matrix = smoothing_matrix(image_size, sigma, device, torch.float32) if sigma > 0 else torch.empty(0)
+        matrix = smoothing_matrix(image_size, sigma, device, torch.float32) if self.smoothed else torch.empty(0)
         self.register_buffer("smoothing", matrix, persistent=False)
 
     def forward(self, images: torch.Tensor) -> PipelineOutput:
         pixels = images.float() / 255.0
         levels = self.backbone.features((pixels - self.backbone.mean) / self.backbone.std)
         maps = fused_maps(self.flow(list(levels)), self.image_size, self.map_config.score)
-        if self.smoothing.numel():
+        if self.smoothed:
             maps = smooth_with(maps, self.smoothing, self.smoothing)
         return PipelineOutput(maps, image_scores(maps, self.map_config, self.image_size ** 2))
 
