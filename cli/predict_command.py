@@ -10,6 +10,7 @@ moved into place only when every image was scored, so a failed run leaves
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import tempfile
 import uuid
@@ -28,6 +29,7 @@ from ssflow.errors import UserInputError
 from ssflow.model_files import open_model
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
 from ssflow.predict import IMAGE_SUFFIXES, OpenedModel, Prediction, find_images, score_images
+from ssflow.thresholds import check_rate
 
 OVERLAYS = "overlays"
 LISTED = 10
@@ -57,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_request(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    if args.max_fpr is not None:
+        check_rate(args.max_fpr)  # before a model is loaded; the model's calibration is checked later
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UserInputError(f"--threshold {args.threshold}: expected a finite image score")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out}: exists and is not a folder")
