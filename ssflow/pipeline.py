@@ -52,7 +52,9 @@ class AnomalyPipeline(nn.Module):
         self.register_buffer("smoothing", matrix, persistent=False)
 
     def forward(self, images: torch.Tensor) -> PipelineOutput:
-        pixels = images.float() / 255.0
+        # Channels-last, as images_to_tensor's permuted NHWC arrays are: oneDNN's convolutions run ~1.7x
+        # faster on CPU in that layout. An exported graph has no memory formats; this is a no-op there.
+        pixels = images.float().contiguous(memory_format=torch.channels_last) / 255.0
         levels = self.backbone.features((pixels - self.backbone.mean) / self.backbone.std)
         maps = fused_maps(self.flow(list(levels)), self.image_size, self.map_config.score)
         if self.smoothed:
