@@ -25,6 +25,7 @@ provider) sees a GPU. Needs the ``bench`` extra (anomalib).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -149,6 +150,8 @@ def main() -> None:
         for method, baseline in baselines.items():
             rows.append(_baseline_row(method, baseline.to(gpu), size, args.calls, args.batch_calls, gpu))
     _print(rows, args, size, len(data.train), check.score_relative_difference)
+    # This run alone keeps the 1-minute load near the thread count; more means other work shared the cores.
+    print(f"load average over the last minute when timing ended: {os.getloadavg()[0]:.1f}")
 
 
 def _print(rows: list[Row], args: argparse.Namespace, size: int, train_images: int, score_gap: float) -> None:
