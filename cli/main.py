@@ -1,7 +1,8 @@
 """Entry point of ``run_search.py``: subcommands, and one-line errors for user mistakes.
 
-``run_search.py --dataset D ...`` runs a search; ``train``, ``show``, ``export``
-and ``predict`` are subcommands.
+``run_search.py --dataset D ...`` runs a search; ``train``, ``show``, ``export``,
+``predict`` and ``export-model`` are subcommands. Each command's module is
+imported only when it runs, so ``predict`` with an ONNX model never loads torch.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ COMMANDS = {
     "train": ("cli.train_command", "train and evaluate one category, write model.pt"),
     "show": ("cli.show_command", "leaderboards and plots of a sweep"),
     "export": ("cli.export_command", "write the best config per category"),
-    "predict": ("cli.predict_command", "score images with a trained model.pt"),
+    "predict": ("cli.predict_command", "score images with a trained model.pt or an exported .onnx"),
+    "export-model": ("cli.export_model_command", "write a model.pt as one ONNX graph (checked against torch)"),
 }
 EXIT_USAGE = 2
 

@@ -1,6 +1,7 @@
-"""``run_search.py predict``: score image files with a trained ``model.pt``.
+"""``run_search.py predict``: score image files with a trained ``model.pt`` or an exported ``.onnx``.
 
 Writes ``DIR/predictions.csv`` (or ``.parquet``) and ``DIR/overlays/<stem>.png``.
+With an ``.onnx`` model nothing here imports torch, timm or FrEIA.
 Everything is written into a hidden staging folder beside ``DIR`` first and
 moved into place only when every image was scored, so a failed run leaves
 ``DIR`` as it was.
@@ -9,6 +10,7 @@ moved into place only when every image was scored, so a failed run leaves
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import tempfile
 import uuid
@@ -17,25 +19,26 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
-import torch
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.calibration import ChosenThreshold, choose_threshold
 from ssflow.errors import UserInputError
-from ssflow.model_io import LoadedModel, load_model
+from ssflow.model_files import open_model
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
-from ssflow.predict import IMAGE_SUFFIXES, Prediction, find_images, score_images
-from ssflow.train import resolve_device
+from ssflow.predict import IMAGE_SUFFIXES, OpenedModel, Prediction, find_images, score_images
+from ssflow.thresholds import check_rate
 
 OVERLAYS = "overlays"
 LISTED = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a model.pt written by 'train'")
+    parser.add_argument("--model", required=True,
+                        help="a model.pt written by 'train', or a .onnx written by 'export-model' (runs on "
+                             "ONNX Runtime, no torch needed)")
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
                         help=f"image files, or folders whose {'/'.join(IMAGE_SUFFIXES)} files are scored "
                              "(sorted by path; subfolders only with --recursive)")
@@ -45,16 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="predictions file format")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
+    threshold = parser.add_mutually_exclusive_group()
+    threshold.add_argument("--threshold", type=float, default=None, metavar="VALUE",
+                           help="flag images with score >= VALUE (default: the calibrated best-F1 threshold)")
+    threshold.add_argument("--max-fpr", type=float, default=None, metavar="RATE",
+                           help="use the lowest threshold that flags at most RATE (e.g. 0.01) of the normal "
+                                "calibration images; any rate in (0, 1)")
 
 
 def _check_request(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    if args.max_fpr is not None:
+        check_rate(args.max_fpr)  # before a model is loaded; the model's calibration is checked later
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UserInputError(f"--threshold {args.threshold}: expected a finite image score")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out}: exists and is not a folder")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UserInputError("--device cuda: no CUDA device is available here; use --device auto or cpu")
 
 
 def overlay_names(paths: Sequence[Path]) -> list[str]:
@@ -72,27 +83,25 @@ def overlay_names(paths: Sequence[Path]) -> list[str]:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     _check_request(args)
-    device = resolve_device(args.device)
     paths = find_images(args.inputs, args.recursive)
-    model = load_model(args.model, device)
-    backbone = build_backbone(model.config.backbone.name, model.config.backbone.levels,
-                              model.config.backbone.weights, device)
+    model = open_model(args.model, args.device)
+    chosen = choose_threshold(model.calibration, args.threshold, args.max_fpr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        predictions = _score_into(staging, model, backbone, paths, device, args.batch_size, console)
+        predictions = _score_into(staging, model, chosen.value, paths, args.batch_size, console)
         table_name = f"predictions.{args.format}"
         _write_table(predictions, overlay_names(paths), staging / table_name, args.format)
         _publish(staging, out, table_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _print_summary(console, predictions, out / table_name)
+    _print_summary(console, predictions, chosen, model, out / table_name)
     return 0
 
 
-def _score_into(staging: Path, model: LoadedModel, backbone: FeatureExtractor, paths: list[Path],
-                device: torch.device, batch_size: int, console: Console) -> list[Prediction]:
+def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], batch_size: int,
+                console: Console) -> list[Prediction]:
     """Score every path, writing overlays into ``staging/overlays``; the predictions in order."""
     folder = staging / OVERLAYS
     folder.mkdir()
@@ -101,7 +110,7 @@ def _score_into(staging: Path, model: LoadedModel, backbone: FeatureExtractor, p
     predictions: list[Prediction] = []
     with _progress(console) as progress:
         task = progress.add_task("scoring", total=len(paths))
-        for batch in score_images(model, backbone, paths, device, batch_size):
+        for batch in score_images(model, paths, threshold, batch_size):
             for scored in batch:
                 # The calibration's fixed range keeps colours comparable across images and runs.
                 overlay = heatmap_overlay(scored.image, scored.anomaly_map, calibration.map_low, calibration.map_high)
@@ -136,16 +145,17 @@ def _progress(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console, transient=True)
 
 
-def _print_summary(console: Console, predictions: list[Prediction], table_path: Path) -> None:
+def _print_summary(console: Console, predictions: list[Prediction], chosen: ChosenThreshold, model: OpenedModel,
+                   table_path: Path) -> None:
     flagged = sorted((p for p in predictions if p.anomalous), key=lambda p: -p.score)
-    threshold = predictions[0].threshold
     console.print(f"scored {len(predictions)} images: [bold]{len(flagged)} anomalous[/] "
-                  f"(score >= threshold {threshold:.4g})")
+                  f"(score >= threshold {chosen.value:.6g}: {chosen.rule})")
+    console.print(f"model {escape(model.path)} on {model.runs_on}")
     if flagged:
         table = Table(title=f"most anomalous (first {min(LISTED, len(flagged))})", title_justify="left")
-        for column in ("image", "score", "z-score"):
+        for column in ("image", "score", "normalized"):
             table.add_column(column, justify="left" if column == "image" else "right")
         for prediction in flagged[:LISTED]:
-            table.add_row(escape(prediction.path), f"{prediction.score:.4g}", f"{prediction.normalized_score:.2f}")
+            table.add_row(escape(prediction.path), f"{prediction.score:.4g}", f"{prediction.normalized_score:.3f}")
         console.print(table)
     console.print(f"wrote {table_path} and {table_path.parent / OVERLAYS}/")

@@ -9,26 +9,32 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.resolve import resolve_config
 from cli.table_format import metric
+from cli.threshold_view import print_thresholds
+from ssflow.backbone import FeatureExtractor
+from ssflow.calibration import threshold_report
 from ssflow.config import SSFlowConfig, save_config_file
 from ssflow.data import PreparedData, has_labelled_defects, prepare_data
 from ssflow.datasets import DATASETS
 from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
-from ssflow.model_io import save_model
+from ssflow.model_io import LoadedModel, save_model
+from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
 from ssflow.run_inputs import prepare_run
 from ssflow.train import EpochReport, FitResult, fit, resolve_device
 
 OVERLAY_COUNT = 6
+EXPORT_CHECK_IMAGES = 4  # report images the ONNX export is checked on
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--export", choices=["onnx"], default=None,
+                        help="also write model.onnx (see export-model), checked against torch on report images")
 
 
 def data_notes(data: PreparedData, holdout_fraction: float) -> list[str]:
@@ -98,17 +106,37 @@ def _overlay_rows(data: PreparedData) -> np.ndarray:
     return np.concatenate([anomalous[:OVERLAY_COUNT - 2], normal[:2]])
 
 
-def _write_overlays(folder: Path, data: PreparedData, result: FitResult, backbone, config, device) -> None:
-    rows = _overlay_rows(data)
-    features = extract_features(backbone, data.report.images[rows], device)
+class ReportScores(NamedTuple):
+    scores: np.ndarray  # (N,) image scores of the report split
+    maps: np.ndarray  # (N, S, S) anomaly maps
+
+
+def _score_report(data: PreparedData, result: FitResult, backbone: FeatureExtractor, config: SSFlowConfig,
+                  device: torch.device) -> ReportScores:
+    features = extract_features(backbone, data.report.images, device)
     maps, scores = score_features(result.flow, features, config.backbone.image_size, config.map)
+    return ReportScores(scores, maps)
+
+
+def _write_overlays(folder: Path, data: PreparedData, result: FitResult, report: ReportScores) -> None:
     calibration = result.calibration
-    for row, anomaly_map, score in zip(rows, maps, scores):
+    for row in _overlay_rows(data):
         image = data.report.images[row]
-        overlay = heatmap_overlay(image, anomaly_map, calibration.map_low, calibration.map_high,
+        overlay = heatmap_overlay(image, report.maps[row], calibration.map_low, calibration.map_high,
                                   data.report.masks[row])
         name = Path(data.report.paths[row]).stem
-        write_png(folder / f"overlay_{name}_score{score:.3f}.png", side_by_side(image, overlay))
+        write_png(folder / f"overlay_{name}_score{report.scores[row]:.3f}.png", side_by_side(image, overlay))
+
+
+def _export(staging: Path, config: SSFlowConfig, result: FitResult, data: PreparedData,
+            backbone: FeatureExtractor) -> ExportCheck | str:
+    """``model.onnx`` in ``staging``, checked on report images; the check, or why it was refused."""
+    images = data.report.images[_overlay_rows(data)[:EXPORT_CHECK_IMAGES]]
+    try:
+        return export_onnx(LoadedModel(config, result.flow, result.calibration), staging / "model.onnx",
+                           images, backbone)
+    except ExportMismatch as error:
+        return str(error)
 
 
 def _publish(staging: Path, out: Path) -> None:
@@ -147,18 +175,25 @@ def run(args: argparse.Namespace, console: Console) -> int:
         result = fit(config, data, device, on_epoch=on_epoch, inputs=inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    summary: dict[str, Any] = {"dataset": config.data.dataset, "category": config.data.category,
+                               "device": str(device), **_split_summary(result)}
+    exported: ExportCheck | str | None = None
     try:
         save_config_file(config, staging / "config.yaml")
         if result.flow is not None:
+            report = _score_report(data, result, backbone, config, device)
+            summary.update(threshold_report(result.calibration, report.scores, data.report.labels))
             save_model(staging / "model.pt", config, result.flow, result.calibration)
-            _write_overlays(staging, data, result, backbone, config, device)
-        summary = {"dataset": config.data.dataset, "category": config.data.category,
-                   "device": str(device), **_split_summary(result)}
+            _write_overlays(staging, data, result, report)
+            if args.export == "onnx":
+                exported = _export(staging, config, result, data, backbone)
         (staging / "metrics.json").write_text(json.dumps(summary, indent=2) + os.linesep)
         _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _print_result(console, result, out)
+    _print_result(console, result, summary, exported, out)
+    if isinstance(exported, str):
+        return 1
     return 0 if result.status == "finished" else 1
 
 
@@ -171,7 +206,8 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _print_result(console: Console, result: FitResult, out: Path) -> None:
+def _print_result(console: Console, result: FitResult, summary: dict[str, Any],
+                  exported: ExportCheck | str | None, out: Path) -> None:
     if result.status != "finished":
         console.print(f"[red]{result.status}[/]: {result.reason}")
     for split, name in (("selection", "selection"), ("report", "report"), ("validation", "synthetic")):
@@ -179,4 +215,15 @@ def _print_result(console: Console, result: FitResult, out: Path) -> None:
         if metrics is not None:
             console.print(f"{name:>9}: image AUROC {metric(metrics.image_auroc, 3)}  "
                           f"pixel AUROC {metric(metrics.pixel_auroc, 3)}  AUPRO {metric(metrics.aupro, 3)}")
-    console.print(f"wrote {out}/metrics.json, config.yaml, model.pt and overlays ({result.seconds:.0f} s)")
+    if result.calibration is not None:
+        print_thresholds(console, result.calibration, summary)
+    if isinstance(exported, ExportCheck):
+        console.print(f"model.onnx: ONNX Runtime matches torch on {exported.images} report images (scores within "
+                      f"{exported.score_relative_difference:.1g} relative, maps within "
+                      f"{exported.map_absolute_difference:.1g})")
+    elif isinstance(exported, str):
+        console.print(f"[red]export refused[/]: {exported}")
+    written = "metrics.json, config.yaml" + (", model.pt and overlays" if result.flow is not None else "")
+    if isinstance(exported, ExportCheck):
+        written += ", model.onnx"
+    console.print(f"wrote {out}/{written} ({result.seconds:.0f} s)")

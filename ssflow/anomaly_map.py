@@ -70,24 +70,46 @@ def gaussian_smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     _, height, width = maps.shape
     rows = smoothing_matrix(height, sigma, maps.device, maps.dtype)
     columns = rows if width == height else smoothing_matrix(width, sigma, maps.device, maps.dtype)
+    return smooth_with(maps, rows, columns)
+
+
+def smooth_with(maps: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) maps blurred by the :func:`smoothing_matrix` ``rows`` (H, H) and ``columns`` (W, W).
+
+    Two matrix products, so an exported graph holds two MatMuls with constant matrices.
+    """
     return torch.matmul(rows.T, maps @ columns)
+
+
+def fused_maps(output: FlowOutput, image_size: int, score: str) -> torch.Tensor:
+    """Per-level position scores, bilinearly upsampled and averaged, (N, image_size, image_size), unsmoothed."""
+    level_score = LEVEL_SCORES[score]
+    fused = None
+    for z in output.z:
+        level = F.interpolate(level_score(z)[:, None], size=(image_size, image_size), mode="bilinear",
+                              align_corners=False)[:, 0]
+        fused = level if fused is None else fused + level
+    return fused / len(output.z)
 
 
 def anomaly_maps(output: FlowOutput, image_size: int, config: MapConfig) -> torch.Tensor:
     """Fused, smoothed anomaly maps (N, image_size, image_size); higher is more anomalous."""
-    score = LEVEL_SCORES[config.score]
-    fused = None
-    for z in output.z:
-        level = F.interpolate(score(z)[:, None], size=(image_size, image_size), mode="bilinear",
-                              align_corners=False)[:, 0]
-        fused = level if fused is None else fused + level
-    return gaussian_smooth(fused / len(output.z), config.smoothing_sigma)
+    return gaussian_smooth(fused_maps(output, image_size, config.score), config.smoothing_sigma)
 
 
-def image_scores(maps: torch.Tensor, config: MapConfig) -> torch.Tensor:
-    """One score per image (N,) from maps (N, H, W)."""
+def topk_count(pixels: int, share: float) -> int:
+    """How many of a map's ``pixels`` the ``topk_mean`` image score averages (at least one)."""
+    return max(1, int(round(share * pixels)))
+
+
+def image_scores(maps: torch.Tensor, config: MapConfig, pixels: int | None = None) -> torch.Tensor:
+    """One score per image (N,) from maps (N, H, W).
+
+    ``pixels`` (H * W) may be given as a plain int where the shape is symbolic
+    (an ONNX export traces it as a tensor).
+    """
     flat = maps.flatten(1)
     if config.image_score == "max":
         return flat.max(1).values
-    k = max(1, int(round(config.topk * flat.shape[1])))
+    k = topk_count(flat.shape[1] if pixels is None else pixels, config.topk)
     return flat.topk(k, dim=1).values.mean(1)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from ssflow.calibration import Calibration
+from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
 from ssflow.config import SSFlowConfig, config_from_flat, config_to_nested, flatten_nested
 from ssflow.errors import UserInputError
 from ssflow.flow import MultiScaleFlow
@@ -29,7 +29,7 @@ def save_model(path: str | Path, config: SSFlowConfig, flow: MultiScaleFlow, cal
         "config": config_to_nested(config),
         "channels": list(flow.channels),
         "flow": {k: v.detach().cpu() for k, v in flow.state_dict().items()},
-        "calibration": calibration._asdict(),
+        "calibration": calibration_to_dict(calibration),
     }
     temporary = path.with_name(f".{path.name}.tmp")
     torch.save(payload, temporary)
@@ -48,7 +48,11 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserInputError(f"{path}: not an ssflow model file (expected format {FORMAT})")
     config = config_from_flat(flatten_nested(payload["config"], str(path)))
+    try:
+        calibration = calibration_from_dict(payload["calibration"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserInputError(f"{path}: damaged calibration in the model file ({error})") from None
     flow = MultiScaleFlow(payload["channels"], config.flow, config.seed)
     flow.load_state_dict(payload["flow"])
     flow.to(torch.device(device)).eval()
-    return LoadedModel(config, flow, Calibration(**payload["calibration"]))
+    return LoadedModel(config, flow, calibration)

@@ -1,36 +1,47 @@
 """Scoring arbitrary image files with a trained model: paths in, decisions and maps out.
 
-The images are read and resized exactly as in training (square, the model's
-``backbone.image_size``), scored with the model's map settings, and judged
-against the threshold fitted on the selection split (see
-:mod:`ssflow.calibration`).
+Torch-free: the model is any :data:`Scorer` (the torch ``model.pt`` path in
+:mod:`ssflow.torch_scorer`, ONNX Runtime in :mod:`ssflow.onnx_model`, opened
+by :func:`ssflow.model_files.open_model`). Images are read and resized by the
+same code as in training (square, the model's image size) whatever the model
+runs on, and judged against the threshold in use
+(:func:`ssflow.calibration.choose_threshold`).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
-import torch
 
-from ssflow.backbone import FeatureExtractor
 from ssflow.calibration import Calibration
 from ssflow.datasets.images import read_image
 from ssflow.datasets.listing import IMAGE_SUFFIXES, is_hidden
 from ssflow.errors import UserInputError
-from ssflow.evaluate import score_features
-from ssflow.features import extract_features
-from ssflow.model_io import LoadedModel
+from ssflow.thresholds import normalized_scores
+
+# images (N, S, S, 3) uint8 RGB -> (anomaly maps (N, S, S) float32, image scores (N,) float32)
+Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class OpenedModel(NamedTuple):
+    """A model ready to score images, whatever file it came from."""
+
+    path: str
+    kind: str  # "model.pt" (torch) or "onnx" (ONNX Runtime)
+    image_size: int  # S: images are resized to (S, S)
+    calibration: Calibration
+    scorer: Scorer
+    runs_on: str  # for people: "cpu", "cuda", "onnxruntime CPUExecutionProvider", ...
 
 
 class Prediction(NamedTuple):
     path: str
-    score: float  # image score, higher = more anomalous
-    normalized_score: float  # (score - mean) / std of the normal selection images' scores
-    threshold: float
-    anomalous: bool  # score >= threshold
+    score: float  # raw image score, higher = more anomalous
+    normalized_score: float  # in [0, 1], 0.5 at the threshold (anomalib's min-max); NaN for old model files
+    threshold: float  # the threshold in use
+    anomalous: bool  # score >= threshold (equivalently normalized_score >= 0.5)
 
 
 class ScoredImage(NamedTuple):
@@ -71,42 +82,29 @@ def _is_listed_image(path: Path, folder: Path) -> bool:
     return not hidden and path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def decide(path: str | Path, score: float, calibration: Calibration) -> Prediction:
-    """The decision for one image score under ``calibration``."""
-    # A zero spread (identical normal scores) has no meaningful z-score.
-    normalized = (score - calibration.score_mean) / calibration.score_std if calibration.score_std > 0 else math.nan
-    return Prediction(str(path), float(score), float(normalized), float(calibration.threshold),
-                      bool(score >= calibration.threshold))
+def decide(paths: Sequence[str | Path], scores: np.ndarray, threshold: float,
+           calibration: Calibration) -> list[Prediction]:
+    """The decision for each image score (N,) against ``threshold``, normalised on the calibration's range."""
+    normalized = normalized_scores(scores, threshold, calibration.score_low, calibration.score_high)
+    return [Prediction(str(path), float(score), float(value), float(threshold), bool(float(score) >= threshold))
+            for path, score, value in zip(paths, scores, normalized)]
 
 
-def check_backbone(model: LoadedModel, backbone: FeatureExtractor) -> None:
-    """The backbone must give the feature channels the flow was trained on."""
-    if tuple(backbone.channels) != tuple(model.flow.channels):
-        raise UserInputError(
-            f"backbone '{backbone.name}' levels {list(backbone.levels)} give channels {list(backbone.channels)}, "
-            f"but the model's flow was trained on {list(model.flow.channels)}; the model file and its "
-            "backbone config do not belong together")
-
-
-def score_images(model: LoadedModel, backbone: FeatureExtractor, paths: Sequence[Path],
-                 device: torch.device, batch_size: int = 16) -> Iterator[list[ScoredImage]]:
+def score_images(model: OpenedModel, paths: Sequence[Path], threshold: float,
+                 batch_size: int = 16) -> Iterator[list[ScoredImage]]:
     """Score ``paths`` ``batch_size`` images at a time, yielding each batch's results in order.
 
     Only one batch of images and maps is held at a time, so folders of any size fit.
     """
-    check_backbone(model, backbone)
-    size = model.config.backbone.image_size
     for start in range(0, len(paths), batch_size):
         batch = paths[start:start + batch_size]
-        images = np.stack([read_image(path, size) for path in batch])
-        features = extract_features(backbone, images, device, batch_size)
-        maps, scores = score_features(model.flow, features, size, model.config.map, batch_size)
-        yield [ScoredImage(decide(path, score, model.calibration), image, anomaly_map)
-               for path, score, image, anomaly_map in zip(batch, scores, images, maps)]
+        images = np.stack([read_image(path, model.image_size) for path in batch])
+        maps, scores = model.scorer(images)
+        predictions = decide(batch, scores, threshold, model.calibration)
+        yield [ScoredImage(prediction, image, anomaly_map)
+               for prediction, image, anomaly_map in zip(predictions, images, maps)]
 
 
-def predict(model: LoadedModel, backbone: FeatureExtractor, paths: Sequence[Path],
-            device: torch.device, batch_size: int = 16) -> list[Prediction]:
+def predict(model: OpenedModel, paths: Sequence[Path], threshold: float, batch_size: int = 16) -> list[Prediction]:
     """The decision for every path, in order (maps are dropped)."""
-    return [scored.prediction for batch in score_images(model, backbone, paths, device, batch_size)
-            for scored in batch]
+    return [scored.prediction for batch in score_images(model, paths, threshold, batch_size) for scored in batch]

@@ -218,11 +218,16 @@ def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "
         return _run(trainer, on_epoch)
 
 
-def _calibration_split(data: PreparedData, evaluations: _Evaluations) -> tuple[Evaluation, SplitData]:
-    """The selection split; the synthetic validation set where the selection split holds no defect."""
-    if not data.selection.scorable and evaluations.validation is not None:
-        return evaluations.validation, data.validation
-    return evaluations.selection, data.selection
+def _calibration(data: PreparedData, evaluations: _Evaluations) -> Calibration:
+    """Fitted on the selection split; the synthetic validation set's held-out normal images join the
+    false-positive thresholds where the selection split has few normal images. A category whose
+    selection split holds no defect is calibrated on the synthetic validation set alone.
+    """
+    validation = evaluations.validation
+    if not data.selection.scorable and validation is not None:
+        return calibrate(validation, data.validation)
+    held_out = validation.scores[data.validation.labels == 0] if validation is not None else None
+    return calibrate(evaluations.selection, data.selection, held_out)
 
 
 def _metrics(evaluation: Evaluation | None) -> SplitMetrics | None:
@@ -253,7 +258,7 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             evaluations = trainer.evaluate_splits()
     except Diverged as error:
         return FitResult(DIVERGED, str(error), trainer.epoch, trainer.seconds, None, None, None, None)
-    calibration = calibrate(*_calibration_split(trainer.data, evaluations))
+    calibration = _calibration(trainer.data, evaluations)
     return FitResult(status, reason, trainer.epoch, trainer.seconds, evaluations.selection.metrics,
                      evaluations.report.metrics, trainer.flow, calibration, _metrics(evaluations.validation),
                      trainer.objective(evaluations))

@@ -16,6 +16,7 @@ from ssflow.backbone import build_backbone
 from ssflow.calibration import Calibration
 from ssflow.config import config_from_flat
 from ssflow.flow import MultiScaleFlow
+from ssflow.model_files import open_model
 from ssflow.model_io import load_model, save_model
 from ssflow.predict import find_images, score_images
 
@@ -55,12 +56,13 @@ def model_path(tmp_path_factory: pytest.TempPathFactory, images: Path) -> Path:
     flow = MultiScaleFlow(backbone.channels, config.flow, seed=0).eval()
     path = tmp_path_factory.mktemp("model") / "model.pt"
     save_model(path, config, flow, Calibration(0.0, 0.0, 1.0, 0.0, 1.0))
-    scored = [s for batch in score_images(load_model(path), backbone, find_images([images]), CPU) for s in batch]
+    scored = [s for batch in score_images(open_model(path, "cpu"), find_images([images]), 0.0) for s in batch]
     scores = np.array([s.prediction.score for s in scored])
     maps = np.stack([s.anomaly_map for s in scored])
     calibration = Calibration(threshold=float(np.median(scores)), score_mean=float(scores.mean()),
                               score_std=float(scores.std()), map_low=float(np.percentile(maps, 1)),
-                              map_high=float(np.percentile(maps, 99.9)))
+                              map_high=float(np.percentile(maps, 99.9)), score_low=float(scores.min()),
+                              score_high=float(scores.max()))
     save_model(path, config, flow, calibration)
     return path
 
@@ -77,8 +79,11 @@ def test_predict_writes_decisions_and_overlays(model_path: Path, images: Path, t
     assert (table["threshold"] == calibration.threshold).all()
     assert (table["anomalous"] == (table["score"] >= calibration.threshold)).all()
     assert set(table["anomalous"]) == {True, False}
-    expected_z = (table["score"] - calibration.score_mean) / calibration.score_std
-    np.testing.assert_allclose(table["normalized_score"], expected_z, rtol=1e-6)
+    # anomalib's min-max normalisation around the threshold, clipped to [0, 1]
+    expected = np.clip((table["score"] - calibration.threshold) / (calibration.score_high - calibration.score_low)
+                       + 0.5, 0, 1)
+    np.testing.assert_allclose(table["normalized_score"], expected, rtol=1e-9)
+    assert (table["anomalous"] == (table["normalized_score"] >= 0.5)).all()
     for name, overlay in zip(NAMES, table["overlay"]):
         assert overlay == f"overlays/{Path(name).stem}.png"
         picture = cv2.imread(str(out / overlay))

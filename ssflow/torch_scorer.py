@@ -1,0 +1,61 @@
+"""Scoring with a ``model.pt``: torch, timm and FrEIA, on CPU or CUDA.
+
+The same steps as evaluation during training (:func:`ssflow.features.extract_features`,
+then :func:`ssflow.evaluate.score_features`), so scores equal those the
+calibration was fitted on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.errors import UserInputError
+from ssflow.evaluate import score_features
+from ssflow.features import extract_features
+from ssflow.model_io import LoadedModel, load_model
+from ssflow.predict import OpenedModel, Scorer
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; ``cuda`` without a CUDA device is a :class:`UserInputError`."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserInputError("--device cuda: no CUDA device is available here; use --device auto or cpu")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def check_backbone(model: LoadedModel, backbone: FeatureExtractor) -> None:
+    """The backbone must give the feature channels the flow was trained on."""
+    if tuple(backbone.channels) != tuple(model.flow.channels):
+        raise UserInputError(
+            f"backbone '{backbone.name}' levels {list(backbone.levels)} give channels {list(backbone.channels)}, "
+            f"but the model's flow was trained on {list(model.flow.channels)}; the model file and its "
+            "backbone config do not belong together")
+
+
+def torch_scorer(model: LoadedModel, backbone: FeatureExtractor, device: torch.device,
+                 batch_size: int = 16) -> Scorer:
+    """A :data:`ssflow.predict.Scorer` running ``backbone`` and ``model.flow`` on ``device``."""
+    check_backbone(model, backbone)
+    size = model.config.backbone.image_size
+
+    def score(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        features = extract_features(backbone, images, device, batch_size)
+        return score_features(model.flow, features, size, model.config.map, batch_size)
+
+    return score
+
+
+def open_torch_model(path: str | Path, device_name: str = "auto") -> OpenedModel:
+    """A ``model.pt`` (see :func:`ssflow.model_io.load_model`) with its backbone, ready to score."""
+    device = resolve_device(device_name)
+    model = load_model(path, device)
+    backbone = build_backbone(model.config.backbone.name, model.config.backbone.levels,
+                              model.config.backbone.weights, device)
+    return OpenedModel(str(path), "model.pt", model.config.backbone.image_size, model.calibration,
+                       torch_scorer(model, backbone, device), str(device))
