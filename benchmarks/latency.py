@@ -47,6 +47,7 @@ from ssflow.model_io import LoadedModel
 from ssflow.onnx_export import build_pipeline, export_onnx
 from ssflow.onnx_model import INPUT, create_session, usable_cpus
 from ssflow.pipeline import AnomalyPipeline
+from ssflow.run_inputs import prepare_run
 from ssflow.train import fit
 
 with warnings.catch_warnings():
@@ -126,9 +127,10 @@ def main() -> None:
     cpu = torch.device("cpu")
     config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs})
     size = config.backbone.image_size
-    data = prepare_data(config.data, size)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, device=cpu)
-    result = fit(config, data, cpu, backbone=backbone)
+    data = prepare_data(config)
+    inputs = prepare_run(config, data, cpu)
+    backbone = inputs.backbone
+    result = fit(config, data, cpu, inputs=inputs)
     model = LoadedModel(config, result.flow, result.calibration)
     folder = Path(tempfile.mkdtemp(prefix="ssflow-latency-"))
     onnx_path = Path(args.onnx_out) if args.onnx_out else folder / "model.onnx"

@@ -21,7 +21,7 @@ from torch import nn
 
 from ssflow.calibration import Calibration, calibrate
 from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData, SplitData
+from ssflow.data import PreparedData
 from ssflow.evaluate import Evaluation, SplitMetrics, UnhealthyMaps, evaluate, selection_objective
 from ssflow.features import RunFeatures, extract_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow

@@ -87,7 +87,7 @@ def test_onnx_without_torch_gives_the_scores_and_decisions_of_model_pt(trained: 
 def test_max_fpr_bounds_the_selection_normals_and_normalized_score_crosses_half_at_the_threshold(
         trained: Path, small_demo_root: Path, tmp_path: Path) -> None:
     config = load_model(trained / "model.pt").config
-    selection = prepare_data(config.data, SIZE).selection
+    selection = prepare_data(config).selection
     normals = [path for path, label in zip(selection.paths, selection.labels) if label == 0]
     calibration = open_onnx_model(trained / "model.onnx", "cpu").calibration
     assert calibration.normal_source == "selection" and len(calibration.normal_scores) == len(normals)
