@@ -33,13 +33,11 @@ import warnings
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-import numpy as np
 import onnxruntime as ort
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.backbone import build_backbone
 from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.latency import Latency, pipeline_latency, random_images, time_calls
