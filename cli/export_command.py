@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.show_command import read_rows
-from cli.table_format import mean_std, metric
+from cli.table_format import mean_std, metric, threshold_cell
 from results.export import ExportContent, build_export
 from ssflow import __version__
 from ssflow.errors import UserInputError
@@ -52,10 +52,11 @@ def summary_table(content: ExportContent, out: Path) -> Table:
     table = Table(title=f"{escape(content.header['experiment'])}: best config per category -> {escape(str(out))}",
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   caption="chosen on the selection split (the mean over seeds where there are finalist runs, "
-                          "± standard deviation over seeds); AUROC and AUPRO: report split, mean over seeds",
+                          "± standard deviation over seeds); AUROC and AUPRO: report split, mean over seeds; "
+                          "threshold: best F1 on the selection split, with its report-split precision / recall",
                   caption_justify="left")
     for column in ("dataset", "category", "trial", "seeds", "selection\nobjective", "image\nAUROC", "pixel\nAUROC",
-                   "AUPRO", "latency\nms"):
+                   "AUPRO", "threshold\n(P / R)", "latency\nms"):
         table.add_column(column, justify="left" if column in ("dataset", "category", "trial") else "right")
     for category, entry in content.categories.items():
         report = entry.get("report_mean") or entry["report"]
@@ -65,5 +66,5 @@ def summary_table(content: ExportContent, out: Path) -> Table:
                       mean_std(entry.get("selection_objective_mean", entry["selection_objective"]),
                                entry.get("selection_objective_std")),
                       metric(report["image_auroc"]), metric(report["pixel_auroc"]), metric(report["aupro"]),
-                      "-" if latency is None else f"{latency:.1f}")
+                      threshold_cell(entry.get("threshold")), "-" if latency is None else f"{latency:.1f}")
     return table

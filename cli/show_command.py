@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from cli.show_configs import finalists_table, pareto_table
+from cli.show_configs import finalists_table, pareto_table, shipped_line
 from cli.table_format import metric
 from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
 from results.ranking import rank_trials
@@ -72,6 +72,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(line)
         study = rows[(rows["experiment"] == experiment) & (rows["dataset"] == dataset)
                      & (rows["category"] == category)]
+        shipped = shipped_line(study)
+        if shipped:
+            console.print(shipped)
         for table in (finalists_table(study, f"{experiment}  {dataset}/{category}: configs over seeds"),
                       pareto_table(study, f"{experiment}  {dataset}/{category}: quality against latency")):
             if table is not None:

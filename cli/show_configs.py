@@ -7,7 +7,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from cli.table_format import mean_std, metric
+from cli.table_format import mean_std, metric, threshold_cell
 from results.pareto import pareto_front
 from results.ranking import best_configs, config_summary
 
@@ -52,3 +52,19 @@ def pareto_table(rows: pd.DataFrame, title: str) -> Table | None:
                       mean_std(row["selection_objective_mean"], row["selection_objective_std"]),
                       metric(row["report_image_auroc_mean"]), metric(row["report_aupro_mean"]), str(int(row["seeds"])))
     return table
+
+
+def shipped_line(rows: pd.DataFrame) -> str | None:
+    """What ``export`` would ship for one study: the config, its seeds, and its threshold with report P/R."""
+    best = best_configs(rows)
+    if best.empty:
+        return None
+    row = best.iloc[0]
+    seeds = int(row["seeds"])
+    over = f" over {seeds} seeds" if seeds > 1 else ""
+    threshold = {"value": row.get("threshold"), "report_precision": row.get("report_precision"),
+                 "report_recall": row.get("report_recall")}
+    threshold = threshold if threshold["value"] is not None and not pd.isna(threshold["value"]) else None
+    return (f"export ships [bold]{escape(str(row['trial_id']))}[/] (selection objective "
+            f"{mean_std(row['selection_objective_mean'], row['selection_objective_std'])}{over}); threshold "
+            f"(best F1 on the selection split, report precision / recall): {threshold_cell(threshold)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -19,3 +20,11 @@ def mean_std(mean: object, std: object) -> str:
     if std is None or pd.isna(std) or math.isnan(float(std)):
         return f"{float(mean):.3f}"
     return f"{float(mean):.3f}±{float(std):.3f}"
+
+
+def threshold_cell(threshold: Mapping[str, Any] | None) -> str:
+    """``1.23 (0.90 / 0.85)``: a threshold with its report-split precision and recall; ``-`` for what is missing."""
+    if not threshold or threshold.get("value") is None:
+        return "-"
+    return (f"{threshold['value']:.4g} ({metric(threshold.get('report_precision'), 2)} / "
+            f"{metric(threshold.get('report_recall'), 2)})")

@@ -18,7 +18,7 @@ STUDY_KEYS = ["experiment", "dataset", "category"]  # one study: a category of o
 REQUIRED_COLUMNS = [*TRIAL_KEYS, "status", "epoch", "selection_objective"]
 # Finished trials first, pruned after, failed last; a running trial has not lost yet.
 STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "failed": 3}
-AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss"]
+AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss", "threshold", "report_precision", "report_recall"]
 DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json", "role",
                "parent_trial", "latency_ms"]
 # The metrics averaged over a config's runs (its own trial and its finalists).

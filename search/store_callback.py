@@ -27,6 +27,7 @@ from ssflow.config import SSFlowConfig, config_to_flat, config_to_nested
 
 METRIC_COLUMNS = (
     *SELECTION_METRICS[:3], *REPORT_METRICS, *SYNTHETIC_METRICS, "loss", "seconds", "epoch_seconds", "latency_ms",
+    "threshold", "report_precision", "report_recall",
 )
 
 

@@ -24,9 +24,12 @@ from ray import tune
 
 from search.checkpoints import EPOCH_FILE
 from search.searcher import OBJECTIVE, TIME_ATTR
+from ssflow.backbone import FeatureExtractor
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData
 from ssflow.evaluate import SplitMetrics
+from ssflow.flow import MultiScaleFlow
+from ssflow.latency import inference_latency_ms
 from ssflow.run_inputs import CacheSpec, prepare_run
 from ssflow.train import DIVERGED, EpochReport, fit, resolve_device
 
@@ -63,7 +66,8 @@ def _metric_row(prefix: str, metrics: SplitMetrics | None) -> dict[str, float | 
     return {f"{prefix}_{name}": values[name] for name in names}
 
 
-def _epoch_metrics(report: EpochReport, device: torch.device) -> dict[str, Any]:
+def _epoch_metrics(report: EpochReport, device: torch.device, latency_ms: float) -> dict[str, Any]:
+    threshold = report.threshold
     return {
         TIME_ATTR: report.epoch,
         OBJECTIVE: report.objective,
@@ -73,6 +77,10 @@ def _epoch_metrics(report: EpochReport, device: torch.device) -> dict[str, Any]:
         "loss": report.loss,
         "seconds": report.seconds,
         "epoch_seconds": report.epoch_seconds,
+        "latency_ms": latency_ms,
+        "threshold": threshold.value if threshold else None,
+        "report_precision": threshold.report_precision if threshold else None,
+        "report_recall": threshold.report_recall if threshold else None,
         "status": "running",
         "error": "",
         "device": str(device),
@@ -105,6 +113,13 @@ def _load_checkpoint(resume_from: str) -> dict[str, Any] | None:
         return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def config_latency_ms(config: SSFlowConfig, backbone: FeatureExtractor) -> float:
+    """Inference ms per image at batch 1 of ``config``'s architecture on this node (its flow untrained:
+    the arithmetic does not depend on the weights), measured once before training."""
+    flow = MultiScaleFlow(backbone.channels, config.flow, config.seed).to(backbone.mean.device)
+    return inference_latency_ms(flow, backbone, config.backbone.image_size, config.map)
+
+
 def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
               data: Mapping[str, ray.ObjectRef]) -> None:
     """Function trainable; bind ``setups`` and ``data`` (object refs, per category) with ``tune.with_parameters``."""
@@ -113,11 +128,13 @@ def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
     run_config = trial_config(config, setup)
     device = resolve_device(setup.device)
 
+    inputs = prepare_run(run_config, prepared, device, setup.cache)
+    latency_ms = config_latency_ms(run_config, inputs.backbone)
+
     def on_epoch(report: EpochReport) -> None:
         with _checkpoint(report) as checkpoint:
-            tune.report(_epoch_metrics(report, device), checkpoint=checkpoint)
+            tune.report(_epoch_metrics(report, device, latency_ms), checkpoint=checkpoint)
 
-    inputs = prepare_run(run_config, prepared, device, setup.cache)
     result = fit(run_config, prepared, device, on_epoch=on_epoch, resume=_load_checkpoint(config["resume_from"]),
                  inputs=inputs)
     if result.status == DIVERGED:

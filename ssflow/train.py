@@ -21,13 +21,14 @@ from torch import nn
 
 from ssflow.calibration import Calibration, calibrate
 from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData
+from ssflow.data import PreparedData, SplitData
 from ssflow.evaluate import Evaluation, SplitMetrics, UnhealthyMaps, evaluate, selection_objective
 from ssflow.features import RunFeatures, extract_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow
 from ssflow.loss import self_supervised_loss
 from ssflow.run_inputs import RunInputs, prepare_run
 from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
+from ssflow.thresholds import precision_recall
 
 FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
 
@@ -44,6 +45,15 @@ class EpochReport(NamedTuple):
     seconds: float  # training time so far, this run and resumed ones
     epoch_seconds: float
     checkpoint: Callable[[], dict[str, Any]]  # the state to resume from after this epoch
+    threshold: ThresholdCheck | None = None  # the calibrated threshold after this epoch, judged on the report split
+
+
+class ThresholdCheck(NamedTuple):
+    """The best-F1 threshold a model would ship with, and how it does on the report split."""
+
+    value: float  # image score at or above which an image is flagged
+    report_precision: float | None  # None when nothing is flagged
+    report_recall: float | None  # None when the report split holds no defect
 
 
 class FitResult(NamedTuple):
@@ -230,6 +240,11 @@ def _calibration(data: PreparedData, evaluations: _Evaluations) -> Calibration:
     return calibrate(evaluations.selection, data.selection, held_out)
 
 
+def _threshold_check(calibration: Calibration, report: Evaluation, split: SplitData) -> ThresholdCheck:
+    judged = precision_recall(report.scores, split.labels, calibration.threshold).as_dict()
+    return ThresholdCheck(calibration.threshold, judged["precision"], judged["recall"])
+
+
 def _metrics(evaluation: Evaluation | None) -> SplitMetrics | None:
     return evaluation.metrics if evaluation is not None else None
 
@@ -246,10 +261,12 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             trainer.epoch += 1
             epoch_seconds = time.perf_counter() - started
             trainer.seconds += epoch_seconds
+            threshold = _threshold_check(_calibration(trainer.data, evaluations), evaluations.report,
+                                         trainer.data.report)
             report = EpochReport(
                 trainer.epoch, loss, nll_normal, nll_synthetic, trainer.objective(evaluations),
                 evaluations.selection.metrics, evaluations.report.metrics, _metrics(evaluations.validation),
-                trainer.seconds, epoch_seconds, trainer.state,
+                trainer.seconds, epoch_seconds, trainer.state, threshold,
             )
             if on_epoch is not None and on_epoch(report) and trainer.epoch < config.train.epochs:
                 status, reason = STOPPED, f"stopped by the caller after epoch {trainer.epoch}"

@@ -32,7 +32,8 @@ def test_fixed_columns_and_types() -> None:
         "node": pa.string(), "node_ip": pa.string(), "started_at": utc, "written_at": utc, "seed": pa.int64(),
         "code_version": pa.string(), "config_json": pa.string(), "synthetic_image_auroc": pa.float64(),
         "synthetic_pixel_auroc": pa.float64(), "synthetic_aupro": pa.float64(), "role": pa.string(),
-        "parent_trial": pa.string(), "latency_ms": pa.float64(),
+        "parent_trial": pa.string(), "latency_ms": pa.float64(), "threshold": pa.float64(),
+        "report_precision": pa.float64(), "report_recall": pa.float64(),
     }
     for name, arrow_type in expected.items():
         assert RESULT_SCHEMA.field(name).type == arrow_type, name
