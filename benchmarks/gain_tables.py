@@ -48,8 +48,9 @@ def gain_table(frame: pd.DataFrame, cost: Any, args: Any, machine: str) -> Table
 def sweep_table(costs: Sequence[Any], patchcore: Mapping[str, float], categories: int) -> Table:
     """What each sweep cost, per category on average, beside one PatchCore fit when it was timed."""
     table = Table(title="what the sweeps cost (per category: the sweep's totals / categories)", title_justify="left")
-    for column in ("sweep", "trials", "epochs", "compute s", "wall s", "wall s / category", "PatchCore fit s",
-                   "Spearman"):
+    fitted = ", ".join(patchcore) or "not timed"
+    for column in ("sweep", "trials", "epochs", "compute s", "wall s", "wall s / category",
+                   f"PatchCore fit s ({fitted})", "Spearman"):
         table.add_column(column, justify="left" if column == "sweep" else "right")
     fit = sum(patchcore.values()) / len(patchcore) if patchcore else None
     for cost in costs:
