@@ -12,6 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
+import cv2
 from rich.console import Console
 
 from ssflow.errors import IncompatibleDependency, UserInputError
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
+    # A file OpenCV cannot decode is reported in our one line; its own log lines would come first.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     console = Console(stderr=False)
     try:
         return module.run(args, console)

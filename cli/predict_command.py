@@ -148,8 +148,9 @@ def _progress(console: Console) -> Progress:
 def _print_summary(console: Console, predictions: list[Prediction], chosen: ChosenThreshold, model: OpenedModel,
                    table_path: Path) -> None:
     flagged = sorted((p for p in predictions if p.anomalous), key=lambda p: -p.score)
-    console.print(f"scored {len(predictions)} images: [bold]{len(flagged)} anomalous[/] "
-                  f"(score >= threshold {chosen.value:.6g}: {chosen.rule})")
+    scored = f"{len(predictions)} image{'s' if len(predictions) != 1 else ''}"
+    console.print(f"scored {scored}: [bold]{len(flagged)} anomalous[/] (score >= threshold {chosen.value:.6g}: "
+                  f"{chosen.rule})")
     console.print(f"model {escape(model.path)} on {model.runs_on}")
     if flagged:
         table = Table(title=f"most anomalous (first {min(LISTED, len(flagged))})", title_justify="left")

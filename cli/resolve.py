@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -52,4 +53,13 @@ def resolve_config(args: argparse.Namespace) -> SSFlowConfig:
     for text in getattr(args, "set", None) or []:
         key, value = parse_override(text)
         flat[key] = value
-    return config_from_flat(flat, base)
+    return with_absolute_root(config_from_flat(flat, base))
+
+
+def with_absolute_root(config: SSFlowConfig) -> SSFlowConfig:
+    """``data.root`` made absolute (relative to the working directory), so the configs a sweep stores and
+    exports, and the ``config.yaml`` of ``train``, work from any directory."""
+    root = config.data.root
+    if not root or "://" in root or Path(root).is_absolute():
+        return config
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, root=str(Path(root).resolve())))

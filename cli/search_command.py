@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="database of the Optuna studies (default: sqlite file optuna.db in a folder --storage)")
     parser.add_argument("--name", default=None, help="experiment name (default: <dataset>-<space>-<date>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep of --name")
-    parser.add_argument("--objective", default="quality", choices=OBJECTIVES,
+    parser.add_argument("--objective", default="quality", choices=OBJECTIVES, metavar="|".join(OBJECTIVES),
                         help="quality: selection-split image AUROC and AUPRO (default); synthetic: tune on synthetic "
                              "validation anomalies only (no labelled defect needed); quality,latency: also minimise "
                              "inference latency (Pareto front)")
@@ -161,6 +161,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             outcomes = run_sweep(options, plans, callbacks=[view])
         finally:
             view.close()
+            console.print()
     finally:
         disconnect()
     console.print(summary_table(options, outcomes))
@@ -192,11 +193,13 @@ def _print_plans(console: Console, plans: list[CategoryPlan]) -> None:
 
 
 def _print_header(console: Console, options: SweepOptions, categories: list[str], database: str) -> None:
-    rungs = ", ".join(map(str, pruning_rungs(options.max_epochs, options.grace_period, options.reduction_factor)))
+    rungs = pruning_rungs(options.max_epochs, options.grace_period, options.reduction_factor)
+    stops = (f"ASHA may stop trials at epoch{'s' if len(rungs) > 1 else ''} {', '.join(map(str, rungs))}"
+             if rungs else "ASHA stops none")
     finalists = (f", then {options.finalists} finalists x {options.finalist_seeds} seeds"
                  if options.finalist_runs else "")
-    console.print(f"[bold]{escape(options.name)}[/]: {len(categories)} categories x {options.num_samples} trials"
-                  f"{finalists}, space {escape(options.space.name)}, up to {options.max_epochs} epochs (ASHA may stop "
-                  f"trials at epochs {rungs or 'none'}), {options.concurrency} at once over all categories, "
-                  f"storage {escape(options.storage)}")
+    count = f"{len(categories)} categor{'y' if len(categories) == 1 else 'ies'}"
+    console.print(f"[bold]{escape(options.name)}[/]: {count} x {options.num_samples} trials{finalists}, space "
+                  f"{escape(options.space.name)}, up to {options.max_epochs} epochs ({stops}), "
+                  f"{options.concurrency} at once over all categories, storage {escape(options.storage)}")
     console.print(f"studies: {escape(database)} (watch with: optuna-dashboard {escape(database)})")

@@ -104,31 +104,50 @@ def leaderboard(trials: pd.DataFrame, title: str, top: int, width: int) -> list[
     """The first ``top`` ranked trials of one category with the hyperparameters that vary between them.
 
     One table when the hyperparameter columns fit in ``width`` characters;
-    else the metrics, then the hyperparameters in a second table, so narrow
-    terminals stay readable.
+    else the metrics, then the hyperparameters in as many tables as it takes
+    to keep every value on one line, so narrow terminals stay readable.
     """
     hyperparameters = varying_hyperparameters(trials)
     names = short_names(hyperparameters)
     shown = trials.head(top).to_dict("records")
-    wide = _leaderboard_table(title)
+    id_width = max((len(str(row["trial_id"])) for row in shown), default=5)
+    wide = _leaderboard_table(title, id_width)
     _add_hyperparameters(wide, shown, hyperparameters, names, leading=_leaderboard_cells)
     if not hyperparameters or _natural_width(wide) <= width:
         return [wide]
-    metrics = _leaderboard_table(title)
+    metrics = _leaderboard_table(title, id_width)
     for row in shown:
         metrics.add_row(*_leaderboard_cells(row))
-    values = Table(box=box.SIMPLE_HEAD)
-    values.add_column("#", justify="right", no_wrap=True)
-    values.add_column("trial", no_wrap=True)
-    _add_hyperparameters(values, shown, hyperparameters, names,
-                         leading=lambda row: [str(row["rank"]), escape(str(row["trial_id"]))])
-    return [metrics, values]
+    return [metrics, *_hyperparameter_tables(shown, hyperparameters, names, id_width, width)]
+
+
+def _hyperparameter_tables(rows: list[dict], columns: list[str], names: dict[str, str], id_width: int,
+                           width: int) -> list[Table]:
+    """The hyperparameter columns in tables that each fit ``width``, every table led by rank and trial."""
+    def start() -> Table:
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("trial", no_wrap=True, min_width=id_width)
+        return table
+
+    def filled(chosen: list[str]) -> Table:
+        table = start()
+        _add_hyperparameters(table, rows, chosen, names,
+                             leading=lambda row: [str(row["rank"]), escape(str(row["trial_id"]))])
+        return table
+
+    groups: list[list[str]] = [[]]
+    for column in columns:
+        if groups[-1] and _natural_width(filled([*groups[-1], column])) > width:
+            groups.append([])
+        groups[-1].append(column)
+    return [filled(group) for group in groups]
 
 
 def _add_hyperparameters(table: Table, rows: list[dict], columns: list[str], names: dict[str, str],
                          leading: Callable[[dict], list[str]]) -> None:
     for column in columns:
-        table.add_column(escape(names[column]), justify="right", overflow="fold")
+        table.add_column(escape(names[column]), justify="right", no_wrap=True)
     for row in rows:
         table.add_row(*leading(row), *(escape(format_value(row[c])) for c in columns))
 
@@ -139,12 +158,12 @@ def _natural_width(table: Table) -> int:
     return Measurement.get(roomy, roomy.options, table).maximum
 
 
-def _leaderboard_table(title: str) -> Table:
+def _leaderboard_table(title: str, id_width: int) -> Table:
     table = Table(title=escape(title), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   caption="ranked by the selection objective at the last epoch; AUROC and AUPRO: report split",
                   caption_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("trial", no_wrap=True)
+    table.add_column("trial", no_wrap=True, min_width=id_width)
     table.add_column("status", no_wrap=True)
     table.add_column("epoch", justify="right", no_wrap=True)
     for header in ("selection\nobjective", "image\nAUROC", "pixel\nAUROC", "AUPRO"):

@@ -22,8 +22,8 @@ from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
 from ssflow.calibration import threshold_report
 from ssflow.config import SSFlowConfig, save_config_file
-from ssflow.data import PreparedData, has_labelled_defects, prepare_data
-from ssflow.datasets import DATASETS
+from ssflow.data import PreparedData, data_root, has_labelled_defects, prepare_data
+from ssflow.datasets import DATASETS, list_categories
 from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
@@ -67,6 +67,8 @@ def data_notes(data: PreparedData, holdout_fraction: float) -> list[str]:
     splits = (data.selection, data.report)
     total = sum(int((split.labels == 1).sum()) for split in splits)
     masked = sum(int(((split.labels == 1) & split.mask_known).sum()) for split in splits)
+    if total == 0:
+        return notes  # nothing to score: the synthetic validation set is the objective (said above)
     if masked == 0:
         notes.append("no anomalous test image has a mask: image-level only (no pixel AUROC or AUPRO; "
                      "the objective is image AUROC)")
@@ -76,9 +78,18 @@ def data_notes(data: PreparedData, holdout_fraction: float) -> list[str]:
     return notes
 
 
+def _with_category(config: SSFlowConfig) -> SSFlowConfig:
+    """The config with its category: the one given, or the dataset's only one (e.g. a one-file manifest)."""
+    if config.data.category:
+        return config
+    found = list_categories(config.data.dataset, data_root(config.data))
+    if len(found) != 1:
+        raise UserInputError(f"train needs --category (or an export file holding one category); "
+                             f"{config.data.dataset} has {', '.join(found)}")
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, category=found[0]))
+
+
 def _check_request(config: SSFlowConfig, device_name: str) -> None:
-    if not config.data.category:
-        raise UserInputError("train needs --category (or an export file holding one category)")
     if device_name == "cuda":
         import torch
 
@@ -124,8 +135,9 @@ def _write_overlays(folder: Path, data: PreparedData, result: FitResult, report:
         image = data.report.images[row]
         overlay = heatmap_overlay(image, report.maps[row], calibration.map_low, calibration.map_high,
                                   data.report.masks[row])
-        name = Path(data.report.paths[row]).stem
-        write_png(folder / f"overlay_{name}_score{report.scores[row]:.3f}.png", side_by_side(image, overlay))
+        source = Path(data.report.paths[row])  # <defect type folder>_<stem>: stems repeat across defect types
+        name = f"overlay_{source.parent.name}_{source.stem}_score{report.scores[row]:.3f}.png"
+        write_png(folder / name, side_by_side(image, overlay))
 
 
 def _export(staging: Path, config: SSFlowConfig, result: FitResult, data: PreparedData,
@@ -140,15 +152,20 @@ def _export(staging: Path, config: SSFlowConfig, result: FitResult, data: Prepar
 
 
 def _publish(staging: Path, out: Path) -> None:
-    """Move finished files into ``out``; each replace is atomic, so ``out`` never holds half a file."""
+    """Move finished files into ``out``; each replace is atomic, so ``out`` never holds half a file.
+
+    Overlays of an earlier model trained into the same folder are removed first.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("overlay_*.png"):
+        stale.unlink()
     for item in sorted(staging.iterdir(), key=lambda p: p.name == "metrics.json"):
         item.replace(out / item.name)  # metrics.json last: its presence means the folder is complete
     shutil.rmtree(staging, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    config = resolve_config(args)
+    config = _with_category(resolve_config(args))
     _check_request(config, args.device)
     device = resolve_device(args.device)
     out = Path(args.out)

@@ -95,7 +95,8 @@ def _why_none(trials: pd.DataFrame, max_latency_ms: float | None) -> str:
     if max_latency_ms is None or finished.empty:
         return f"no finished trial ({_status_counts(trials)})"
     latency = finished["latency_ms"].dropna() if "latency_ms" in finished.columns else pd.Series(dtype=float)
-    fastest = f"the fastest finished config takes {latency.min():.1f} ms" if len(latency) else "no latency recorded"
+    fastest = (f"the fastest finished config takes {latency.min():.1f} ms" if len(latency)
+               else "its trials recorded no latency: a sweep of an older version")
     return f"no finished config within {max_latency_ms:g} ms ({fastest})"
 
 

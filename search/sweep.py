@@ -95,9 +95,7 @@ def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[Ca
     into scorable parts.
     """
     check_space(options)
-    bases = {category: category_base(options, category) for category in categories}
-    for base, _ in bases.values():
-        plan_splits(base)  # every category's layout and splits, before any pixel is read
+    bases = _checked_bases(options, categories)
     plans = []
     for category, (base, label_free) in bases.items():
         data = prepare_data(base)
@@ -106,6 +104,31 @@ def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[Ca
         setup = TrialSetup(base=base, max_epochs=options.max_epochs, device=options.device, cache=cache)
         plans.append(CategoryPlan(category, setup, data, label_free))
     return plans
+
+
+LISTED_PROBLEMS = 3  # categories named in one error; the rest are counted
+
+
+def _checked_bases(options: SweepOptions, categories: Sequence[str]) -> dict[str, tuple[SSFlowConfig, bool]]:
+    """Every category's base config, after checking its layout and splits (no pixel read).
+
+    All categories are checked before anything is refused, so one error names
+    every category that cannot be used (a few by name, then a count).
+    """
+    bases, problems = {}, []
+    for category in categories:
+        try:
+            bases[category] = category_base(options, category)
+            plan_splits(bases[category][0])
+        except UserInputError as error:
+            problems.append(f"{category}: {error}")
+    if len(problems) == 1:
+        raise UserInputError(problems[0].split(": ", 1)[1])
+    if problems:
+        more = f"; and {len(problems) - LISTED_PROBLEMS} more" if len(problems) > LISTED_PROBLEMS else ""
+        raise UserInputError(f"{len(problems)} of {len(categories)} categories cannot be used "
+                             f"(leave them out with --categories): {' | '.join(problems[:LISTED_PROBLEMS])}{more}")
+    return bases
 
 
 def bank_is_shared(space: SearchSpace) -> bool:

@@ -392,4 +392,4 @@ def load_config_file(path: str | Path, base: SSFlowConfig | None = None) -> SSFl
 
 
 def save_config_file(config: SSFlowConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config_to_nested(config), sort_keys=False))
+    Path(path).write_text(yaml.safe_dump(config_to_nested(config), sort_keys=False, allow_unicode=True))

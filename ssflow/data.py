@@ -166,6 +166,11 @@ def _load(records: tuple[ImageRecord, ...], image_size: int) -> SplitData:
     return SplitData(images, masks, labels, tuple(str(r.image_path) for r in records), known)
 
 
+def _rows(split: SplitData, rows: slice) -> SplitData:
+    return SplitData(split.images[rows], split.masks[rows], split.labels[rows], split.paths[rows],
+                     split.mask_known[rows])
+
+
 def _validation(records: tuple[ImageRecord, ...], size: int, config: ValidationConfig, seed: int) -> SplitData:
     normal = _load(records, size)
     images, masks, labels, names = painted_set(normal.images, normal.paths, config.synthetic_per_image, seed)
@@ -181,6 +186,9 @@ def prepare_data(config: SSFlowConfig) -> PreparedData:
     plan = plan_splits(config)
     size = config.backbone.image_size
     train = _load(plan.train, size)
+    # Both test halves in one read, so a problem with masks is reported for the whole test set at once.
+    test = _load(plan.selection + plan.report, size)
+    selection, report = _rows(test, slice(0, len(plan.selection))), _rows(test, slice(len(plan.selection), None))
     validation = _validation(plan.validation, size, config.validation, config.data.split_seed) \
         if plan.validation else None
     return PreparedData(
@@ -188,8 +196,8 @@ def prepare_data(config: SSFlowConfig) -> PreparedData:
         category=config.data.category,
         train=train.images,
         train_paths=train.paths,
-        selection=_load(plan.selection, size),
-        report=_load(plan.report, size),
+        selection=selection,
+        report=report,
         held_out=plan.held_out,
         validation=validation,
     )

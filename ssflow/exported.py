@@ -58,5 +58,5 @@ def write_export(path: Path, header: Mapping[str, Any], categories: Mapping[str,
     """Write atomically (temporary sibling, then rename)."""
     content = {"format": EXPORT_FORMAT, **header, "categories": {k: dict(v) for k, v in categories.items()}}
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(yaml.safe_dump(content, sort_keys=False))
+    temporary.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
     temporary.replace(path)

@@ -231,11 +231,13 @@ def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "
 def _calibration(data: PreparedData, evaluations: _Evaluations) -> Calibration:
     """Fitted on the selection split; the synthetic validation set's held-out normal images join the
     false-positive thresholds where the selection split has few normal images. A category whose
-    selection split holds no defect is calibrated on the synthetic validation set alone.
+    selection split holds no defect is calibrated on the synthetic validation set, its selection
+    split's normal images joining the false-positive thresholds.
     """
     validation = evaluations.validation
     if not data.selection.scorable and validation is not None:
-        return calibrate(validation, data.validation)
+        normal_tests = evaluations.selection.scores[data.selection.labels == 0]  # good parts held out for testing
+        return calibrate(validation, data.validation, normal_tests)
     held_out = validation.scores[data.validation.labels == 0] if validation is not None else None
     return calibrate(evaluations.selection, data.selection, held_out)
 

@@ -74,7 +74,8 @@ def scan_folder(root: Path, category: str) -> CategoryData:
         UserInputError: unknown category, both layouts at once, no good
             images, duplicate stems, missing or ambiguous masks.
     """
-    require_category(category, list_folder_categories(root), TITLE, root)
+    require_category(category, list_folder_categories(root), TITLE, root,
+                     layout="a good/ folder of normal images (names are case-sensitive), or train/ and test/ folders")
     folder = root / category
     masks = _mask_root(folder)
     if (folder / TRAIN).is_dir():

@@ -80,12 +80,19 @@ def require_root(root: Path, title: str) -> None:
         )
 
 
-def require_category(category: str, found: Sequence[str], title: str, root: Path) -> None:
-    """Raise when ``category`` is not one of the categories found under ``root``."""
-    if category not in found:
-        raise UserInputError(
-            f"unknown {title} category '{category}' under {root}; found: {', '.join(found)}"
-        )
+def require_category(category: str, found: Sequence[str], title: str, root: Path, layout: str = "") -> None:
+    """Raise when ``category`` is not one of the categories found under ``root``.
+
+    A folder of that name that exists but does not hold the layout is named as
+    such, with the ``layout`` a category needs (e.g. ``a good/ folder``).
+    """
+    if category in found:
+        return
+    listed = ", ".join(found) or "none"
+    if (root / category).is_dir():
+        needs = f": a category needs {layout}" if layout else ""
+        raise UserInputError(f"{root / category} is not a {title} category{needs}; categories found: {listed}")
+    raise UserInputError(f"unknown {title} category '{category}' under {root}; found: {listed}")
 
 
 def require_records(records: Sequence[ImageRecord], what: str, category: str, expected: str) -> None:
