@@ -3,12 +3,15 @@
 import csv
 import json
 
+import pytest
 import torch
 import yaml
 
 from cli.main import main
 from ssflow.exported import load_export_config
 from ssflow.model_io import load_model
+
+pytestmark = pytest.mark.slow
 
 
 def test_sweep_show_export_train_predict(small_demo_root, tmp_path, capsys):

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from cli.main import main
 from results.ranking import trial_summary
 from results.store import ResultStore
+
+pytestmark = pytest.mark.slow
 
 
 def test_sweep_on_a_folder_dataset(folder_root: Path, tmp_path: Path, capsys) -> None:

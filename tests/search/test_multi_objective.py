@@ -11,6 +11,8 @@ from results.pareto import pareto_front
 from results.ranking import config_summary
 from results.store import ResultStore
 
+pytestmark = pytest.mark.slow
+
 TRIALS = 12
 
 

@@ -10,6 +10,8 @@ from results.ranking import trial_summary
 from results.store import ResultStore
 from ssflow.config import config_from_flat, config_to_flat
 
+pytestmark = pytest.mark.slow
+
 SAMPLES = 5
 MAX_EPOCHS = 3
 FINALISTS = 2
