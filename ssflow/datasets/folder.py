@@ -27,6 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ssflow.datasets.listing import (
+    categories_under,
     few_names,
     index_by_stem,
     list_images,
@@ -59,12 +60,9 @@ def _is_category(folder: Path) -> bool:
 def list_folder_categories(root: Path) -> list[str]:
     """Names of the visible folders under ``root`` that hold ``good/`` or ``train/``, sorted."""
     require_folder_root(root)
-    found = [folder.name for folder in visible_folders(root) if _is_category(folder)]
-    if not found:
-        hint = f"; {root} looks like one category, pass its parent" if _is_category(root) else ""
-        raise UserInputError(f"no categories under {root}: expected {root}/<category>/good/* beside "
-                             f"{root}/<category>/<defect type>/*, or {root}/<category>/train/ and test/{hint}")
-    return found
+    return categories_under(root, _is_category, "categories",
+                            f"{root}/<category>/good/* beside {root}/<category>/<defect type>/*, or "
+                            f"{root}/<category>/train/ and test/")
 
 
 def scan_folder(root: Path, category: str) -> CategoryData:

@@ -7,7 +7,7 @@ looked, what it expected and what to do.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ssflow.datasets.records import ImageRecord
 from ssflow.errors import UserInputError
@@ -36,6 +36,21 @@ def visible_folders(folder: Path) -> list[Path]:
         return []
     return sorted((path for path in folder.iterdir() if path.is_dir() and not is_hidden(path)),
                   key=lambda path: path.name)
+
+
+def categories_under(root: Path, is_category: Callable[[Path], bool], what: str, expected: str) -> list[str]:
+    """The names of the visible folders under ``root`` that ``is_category`` accepts, sorted.
+
+    Raises ``UserInputError`` when there is none, saying the ``expected``
+    layout, and noting when ``root`` itself looks like one category (a common
+    slip: the category folder passed instead of the dataset root). ``what``
+    names the categories in the message (e.g. ``MVTec AD 2 categories``).
+    """
+    found = [folder.name for folder in visible_folders(root) if is_category(folder)]
+    if not found:
+        hint = f"; {root} looks like one category, pass its parent" if is_category(root) else ""
+        raise UserInputError(f"no {what} under {root}: expected {expected}{hint}")
+    return found
 
 
 def list_images(folder: Path) -> list[Path]:

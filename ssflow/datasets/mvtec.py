@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ssflow.datasets.listing import (
+    categories_under,
     index_by_stem,
     list_images,
     missing_mask,
@@ -20,7 +21,6 @@ from ssflow.datasets.listing import (
     require_root,
 )
 from ssflow.datasets.records import GOOD, CategoryData, ImageRecord
-from ssflow.errors import UserInputError
 
 TITLE = "MVTec-AD"
 
@@ -28,14 +28,8 @@ TITLE = "MVTec-AD"
 def list_mvtec_categories(root: Path) -> list[str]:
     """Names of the folders under ``root`` that hold ``train/good``, sorted."""
     require_root(root, TITLE)
-    found = sorted(path.name for path in root.iterdir() if (path / "train" / GOOD).is_dir())
-    if not found:
-        # A common slip: passing one category folder instead of the dataset root.
-        hint = f"; {root} looks like one category, pass its parent" if (root / "train" / GOOD).is_dir() else ""
-        raise UserInputError(
-            f"no {TITLE} categories under {root}: expected {root}/<category>/train/good/*.png{hint}"
-        )
-    return found
+    return categories_under(root, lambda folder: (folder / "train" / GOOD).is_dir(), f"{TITLE} categories",
+                            f"{root}/<category>/train/good/*.png")
 
 
 def scan_mvtec(root: Path, category: str) -> CategoryData:

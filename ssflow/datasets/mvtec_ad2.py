@@ -20,16 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ssflow.datasets.listing import (
+    categories_under,
     index_by_stem,
     list_images,
     missing_mask,
     require_category,
     require_records,
     require_root,
-    visible_folders,
 )
 from ssflow.datasets.records import GOOD, CategoryData, ImageRecord
-from ssflow.errors import UserInputError
 
 TITLE = "MVTec AD 2"
 PUBLIC_TEST = "test_public"
@@ -43,12 +42,8 @@ def _is_category(folder: Path) -> bool:
 def list_mvtec_ad2_categories(root: Path) -> list[str]:
     """Names of the folders under ``root`` that hold ``train/good`` and ``test_public``, sorted."""
     require_root(root, TITLE)
-    found = [folder.name for folder in visible_folders(root) if _is_category(folder)]
-    if not found:
-        hint = f"; {root} looks like one category, pass its parent" if _is_category(root) else ""
-        raise UserInputError(f"no {TITLE} categories under {root}: expected {root}/<category>/train/good/*.png "
-                             f"and {root}/<category>/{PUBLIC_TEST}/{{good,bad}}/*.png{hint}")
-    return found
+    expected = f"{root}/<category>/train/good/*.png and {root}/<category>/{PUBLIC_TEST}/{{good,bad}}/*.png"
+    return categories_under(root, _is_category, f"{TITLE} categories", expected)
 
 
 def scan_mvtec_ad2(root: Path, category: str) -> CategoryData:

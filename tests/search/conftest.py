@@ -15,6 +15,7 @@ cluster advertise the machine's address (Ray turns ``127.0.0.1`` into it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -370,26 +371,29 @@ def demo_root() -> Path:
     return prepare_root("demo", REPO / "data" / "demo")
 
 
-@pytest.fixture
-def sweeps(demo_root: Path) -> Iterator[Sweeps]:
-    """Sweep subprocesses of one test; whatever they started is killed at the end."""
+@contextlib.contextmanager
+def sweep_runner(demo_root: Path) -> Iterator[Sweeps]:
+    """A :class:`Sweeps` in a fresh short folder; whatever its sweeps started is killed at the end."""
     runner = Sweeps(short_folder(), demo_root)
     try:
         yield runner
     finally:
         runner.stop()
         shutil.rmtree(runner.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def sweeps(demo_root: Path) -> Iterator[Sweeps]:
+    """Sweep subprocesses of one test."""
+    with sweep_runner(demo_root) as runner:
+        yield runner
 
 
 @pytest.fixture(scope="module")
 def module_sweeps(demo_root: Path) -> Iterator[Sweeps]:
     """Sweep subprocesses sharing one storage across a module's tests (a sweep run once, compared often)."""
-    runner = Sweeps(short_folder(), demo_root)
-    try:
+    with sweep_runner(demo_root) as runner:
         yield runner
-    finally:
-        runner.stop()
-        shutil.rmtree(runner.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
