@@ -47,7 +47,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ssflow.backbone import FeatureExtractor, build_backbone
-from ssflow.config import SSFlowConfig, config_from_flat, load_config_file
+from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config_files import load_config_file
 from ssflow.data import PreparedData, plan_splits, prepare_data
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root, read_image
 from ssflow.errors import UserInputError

@@ -33,7 +33,7 @@ import torch
 from rich.console import Console
 from scipy.stats import spearmanr
 
-from gain_tables import gain_table, sweep_table
+from gain_tables import gain_table, sweep_table  # benchmarks/ is on sys.path
 from results.export import build_export
 from results.ranking import trial_summary
 from results.store import ResultStore
@@ -41,7 +41,8 @@ from search.cluster import connect, disconnect, quiet_ray
 from search.options import SweepOptions
 from search.sweep import category_base, plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.config import SSFlowConfig, config_from_flat, flatten_nested
+from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config_files import flatten_nested
 from ssflow.data import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
 from ssflow.train import fit
@@ -80,7 +81,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--objectives", nargs="+", choices=["quality", "synthetic"], default=["quality", "synthetic"])
     parser.add_argument("--concurrency", type=int, default=2, help="trials at once (1 CPU each)")
     parser.add_argument("--patchcore", action="store_true",
-                        help="time one anomalib PatchCore fit (coreset 10 %%, anomalib's default) on the first category")
+                        help="time one anomalib PatchCore fit (anomalib's default 10 %% coreset) on the first category")
     parser.add_argument("--storage", type=Path, default=None, help="keep the sweeps here (default: a temp folder)")
     parser.add_argument("--output", type=Path, default=None, help="CSV of every trained run")
     return parser.parse_args()

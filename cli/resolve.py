@@ -7,7 +7,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ssflow.config import SSFlowConfig, config_from_flat, load_config_file, parse_override
+from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config_files import load_config_file, parse_override
 from ssflow.errors import UserInputError
 from ssflow.exported import is_export_file, load_export_config
 from ssflow.presets import PRESETS, preset

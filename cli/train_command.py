@@ -21,7 +21,8 @@ from cli.table_format import metric
 from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
 from ssflow.calibration import threshold_report
-from ssflow.config import SSFlowConfig, save_config_file
+from ssflow.config import SSFlowConfig
+from ssflow.config_files import save_config_file
 from ssflow.data import PreparedData, data_root, has_labelled_defects, prepare_data
 from ssflow.datasets import DATASETS, list_categories
 from ssflow.errors import UserInputError

@@ -19,7 +19,8 @@ import pandas as pd
 
 from results.ranking import best_configs
 from results.schema import REPORT_METRICS, SELECTION_METRICS
-from ssflow.config import config_from_flat, config_to_nested, flatten_nested
+from ssflow.config import config_from_flat
+from ssflow.config_files import config_to_nested, flatten_nested
 from ssflow.errors import UserInputError
 
 

@@ -23,7 +23,8 @@ from results.schema import REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS,
 from results.store import ResultStore
 from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow import __version__
-from ssflow.config import SSFlowConfig, config_to_flat, config_to_nested
+from ssflow.config import SSFlowConfig, config_to_flat
+from ssflow.config_files import config_to_nested
 
 METRIC_COLUMNS = (
     *SELECTION_METRICS[:3], *REPORT_METRICS, *SYNTHETIC_METRICS, "loss", "seconds", "epoch_seconds", "latency_ms",

@@ -13,10 +13,7 @@ import difflib
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
-
-import yaml
 
 from ssflow.errors import UserInputError
 
@@ -271,7 +268,7 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
             _fail(key, value, "an integer")
         return int(value)
     if declared is float:
-        if isinstance(value, str) and _looks_numeric(value):
+        if isinstance(value, str) and looks_numeric(value):
             value = float(value)  # YAML 1.1 reads 3e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _fail(key, value, "a number")
@@ -324,72 +321,10 @@ def config_to_flat(config: SSFlowConfig) -> dict[str, Any]:
     return flat
 
 
-def config_to_nested(config: SSFlowConfig) -> dict[str, Any]:
-    """The nested dict written to ``config.yaml``."""
-    nested: dict[str, Any] = {}
-    for key, value in config_to_flat(config).items():
-        if "." in key:
-            section, name = key.split(".", 1)
-            nested.setdefault(section, {})[name] = value
-        else:
-            nested[key] = value
-    return nested
-
-
-def flatten_nested(nested: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """Turn ``{section: {name: value}}`` into flat dotted keys; ``source`` names the file in errors."""
-    flat: dict[str, Any] = {}
-    for section, body in nested.items():
-        if section == "seed":
-            flat["seed"] = body
-        elif section in SECTIONS and isinstance(body, Mapping):
-            for name, value in body.items():
-                flat[f"{section}.{name}"] = value
-        elif section in SECTIONS:
-            raise UserInputError(f"{source}: section '{section}' must be a mapping, got {body!r}")
-        else:
-            raise UserInputError(
-                f"{source}: unknown section '{section}'; expected one of {', '.join(['seed', *SECTIONS])}"
-            )
-    return flat
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse one ``--set key=value``; the value is read as YAML (``1e-3``, ``[2, 3]``, ``true``)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise UserInputError(f"--set {text!r}: expected key=value, e.g. flow.coupling_blocks=8")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(value, str) and _looks_numeric(value):
-        value = float(value)
-    return key.strip(), value
-
-
-def _looks_numeric(text: str) -> bool:
+def looks_numeric(text: str) -> bool:
     # YAML 1.1 reads "1e-3" as a string; users mean a number.
     try:
         float(text)
     except ValueError:
         return False
     return True
-
-
-def load_config_file(path: str | Path, base: SSFlowConfig | None = None) -> SSFlowConfig:
-    """Read a nested config YAML (as written to ``config.yaml``) on top of ``base``."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"config file not found: {path}")
-    try:
-        nested = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    if not isinstance(nested, Mapping):
-        raise UserInputError(f"{path}: expected a mapping of sections, got {type(nested).__name__}")
-    return config_from_flat(flatten_nested(nested, str(path)), base)
-
-
-def save_config_file(config: SSFlowConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config_to_nested(config), sort_keys=False, allow_unicode=True))

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from ssflow.config import SSFlowConfig, config_from_flat, flatten_nested
+from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config_files import flatten_nested
 from ssflow.errors import UserInputError
 
 EXPORT_FORMAT = "ssflow-export/1"

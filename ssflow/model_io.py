@@ -8,7 +8,8 @@ from typing import NamedTuple
 import torch
 
 from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
-from ssflow.config import SSFlowConfig, config_from_flat, config_to_nested, flatten_nested
+from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config_files import config_to_nested, flatten_nested
 from ssflow.errors import UserInputError
 from ssflow.flow import MultiScaleFlow
 

@@ -35,7 +35,7 @@ import torch
 import ssflow
 from ssflow.backbone import FeatureExtractor, build_backbone
 from ssflow.calibration import calibration_to_dict
-from ssflow.config import config_to_nested
+from ssflow.config_files import config_to_nested
 from ssflow.model_io import LoadedModel
 from ssflow.onnx_model import FORMAT, INPUT, MAP_OUTPUT, SCORE_OUTPUT, create_session, onnx_scorer
 from ssflow.pipeline import AnomalyPipeline

@@ -1,7 +1,7 @@
 import pytest
 
-from ssflow.config import (SSFlowConfig, config_from_flat, config_to_flat, load_config_file, parse_override,
-                           save_config_file)
+from ssflow.config import SSFlowConfig, config_from_flat, config_to_flat
+from ssflow.config_files import load_config_file, parse_override, save_config_file
 from ssflow.errors import UserInputError
 from ssflow.presets import preset
 

@@ -7,8 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from ssflow.calibration import (FPR_RATES, MIN_NORMAL_IMAGES, Calibration, best_f1_threshold, calibrate_scores,
-                                calibration_from_dict, calibration_to_dict, choose_threshold)
+from ssflow.calibration import (
+    FPR_RATES,
+    MIN_NORMAL_IMAGES,
+    Calibration,
+    best_f1_threshold,
+    calibrate_scores,
+    calibration_from_dict,
+    calibration_to_dict,
+    choose_threshold,
+)
 from ssflow.errors import UserInputError
 from ssflow.thresholds import normalized_scores, precision_recall, threshold_at_fpr
 

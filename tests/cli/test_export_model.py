@@ -17,7 +17,6 @@ from ssflow.model_io import load_model
 from ssflow.onnx_model import open_onnx_model
 
 
-
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Printed lines unwrapped, so paths can be found in them."""

@@ -14,7 +14,8 @@ import yaml
 from cli.main import main
 from results.schema import hp_column
 from results.store import ResultStore
-from ssflow.config import config_from_flat, config_to_flat, config_to_nested
+from ssflow.config import config_from_flat, config_to_flat
+from ssflow.config_files import config_to_nested
 from ssflow.exported import load_export_config
 
 EXPERIMENT = "sweep1"

@@ -13,7 +13,8 @@ import pytest
 from results.export import build_export
 from results.schema import hp_column, to_table
 from results.store import frame_from_table
-from ssflow.config import config_from_flat, config_to_flat, config_to_nested
+from ssflow.config import config_from_flat, config_to_flat
+from ssflow.config_files import config_to_nested
 from ssflow.errors import UserInputError
 from ssflow.exported import load_export_config, write_export
 

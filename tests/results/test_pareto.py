@@ -14,7 +14,8 @@ from results.pareto import pareto_front
 from results.ranking import best_configs
 from results.schema import hp_column, to_table
 from results.store import frame_from_table
-from ssflow.config import config_from_flat, config_to_flat, config_to_nested
+from ssflow.config import config_from_flat, config_to_flat
+from ssflow.config_files import config_to_nested
 from ssflow.errors import UserInputError
 
 NOW = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone.utc)

@@ -23,7 +23,7 @@ from ray._private.worker import get_dashboard_url
 
 from search.cluster import connect, disconnect
 from spaces.space import load_space
-from ssflow.config import load_config_file
+from ssflow.config_files import load_config_file
 from ssflow.errors import UserInputError
 from ssflow.model_io import load_model
 
