@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.output_paths import check_output_file
 from cli.show_command import read_rows
 from cli.table_format import mean_std, metric, threshold_cell
 from results.export import ExportContent, build_export
@@ -30,8 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
-    if out.is_dir():
-        raise UserInputError(f"--out {out}: is a folder; give a file name such as {out / 'best.yaml'}")
+    check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml")
     if args.max_latency_ms is not None and args.max_latency_ms <= 0:
         raise UserInputError(f"--max-latency-ms {args.max_latency_ms:g}: expected milliseconds > 0")
     rows = read_rows(args.storage, args.name, args.dataset, console)

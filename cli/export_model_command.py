@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from cli.output_paths import check_output_file
 from cli.threshold_view import print_thresholds
+from ssflow.calibration import Calibration, choose_threshold
 from ssflow.datasets.images import read_image
 from ssflow.errors import UserInputError
 from ssflow.model_files import ONNX, model_kind
@@ -40,8 +42,7 @@ def _check_request(args: argparse.Namespace) -> Path:
         raise UserInputError(f"--model {args.model}: already an ONNX file; export-model takes a model.pt "
                              "written by 'train'")
     out = Path(args.out)
-    if out.is_dir():
-        raise UserInputError(f"--out {out}: is a folder; name the file to write, e.g. {out / 'model.onnx'}")
+    check_output_file(out, ".onnx")
     if out.resolve() == Path(args.model).resolve():
         raise UserInputError(f"--out {out}: is the model file itself; name another file, e.g. model.onnx")
     return out
@@ -50,15 +51,31 @@ def _check_request(args: argparse.Namespace) -> Path:
 def _check_images(inputs: list[str] | None, size: int) -> np.ndarray | None:
     if not inputs:
         return None
-    return np.stack([read_image(path, size) for path in find_images(inputs)[:CHECK_IMAGES]])
+    return np.stack([read_image(path, size) for path in find_images(inputs, recursive_flag=None)[:CHECK_IMAGES]])
 
 
-def _training_summary(model_path: Path) -> dict[str, Any] | None:
-    """``metrics.json`` beside the model (written by ``train``), when it is there and readable."""
+def _training_summary(model_path: Path, calibration: Calibration) -> tuple[dict[str, Any] | None, str | None]:
+    """``metrics.json`` beside the model (written by ``train``) when it belongs to this model; else a note why not.
+
+    It belongs when its thresholds are the model's: a file left by another
+    training run would print another model's precision and recall.
+    """
+    path = model_path.parent / "metrics.json"
+    if not path.is_file():
+        return None, None
     try:
-        return json.loads((model_path.parent / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"{path} is not readable JSON: report-split precision/recall not shown"
+    stated = summary.get("threshold") if isinstance(summary, dict) else None
+    value = stated.get("value") if isinstance(stated, dict) else None
+    rates = {round(float(entry.get("value", "nan")), 9) for entry in summary.get("fpr_thresholds", [])
+             if isinstance(entry, dict)} if isinstance(summary, dict) else set()
+    if (not isinstance(value, (int, float)) or abs(value - choose_threshold(calibration).value) > 1e-9
+            or rates != {round(value, 9) for _, value in calibration.fpr_thresholds}):
+        return None, (f"{path} was not written with this model (its thresholds differ): "
+                      "report-split precision/recall not shown")
+    return summary, None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -75,5 +92,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"wrote {out} ({size_mb:.1f} MB): ONNX Runtime matches torch on {check.images} "
                   f"{'given' if images is not None else 'generated'} images (scores within "
                   f"{check.score_relative_difference:.1g} relative, maps within {check.map_absolute_difference:.1g})")
-    print_thresholds(console, model.calibration, _training_summary(Path(args.model)))
+    summary, note = _training_summary(Path(args.model), model.calibration)
+    if note:
+        console.print(f"[yellow]note[/]: {note}")
+    print_thresholds(console, model.calibration, summary)
     return 0

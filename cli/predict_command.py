@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.output_paths import check_output_folder
 from ssflow.calibration import ChosenThreshold, choose_threshold
 from ssflow.errors import UserInputError
 from ssflow.model_files import open_model
@@ -64,8 +65,7 @@ def _check_request(args: argparse.Namespace) -> None:
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UserInputError(f"--threshold {args.threshold}: expected a finite image score")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out}: exists and is not a folder")
+    check_output_folder(out)
 
 
 def overlay_names(paths: Sequence[Path]) -> list[str]:
@@ -137,6 +137,9 @@ def _publish(staging: Path, out: Path, table_name: str) -> None:
         (out / OVERLAYS).replace(old)
     (staging / OVERLAYS).replace(out / OVERLAYS)
     shutil.rmtree(old, ignore_errors=True)
+    for earlier in out.glob("predictions.*"):  # a file of the other format would describe old overlays
+        if earlier.name != table_name:
+            earlier.unlink()
     (staging / table_name).replace(out / table_name)
 
 

@@ -16,6 +16,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.output_paths import check_output_folder
 from cli.resolve import resolve_config
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
@@ -35,6 +36,7 @@ from ssflow.run_inputs import prepare_run
 from ssflow.train import EpochReport, FitResult, fit, resolve_device
 
 OVERLAY_COUNT = 6
+TRAIN_OUTPUTS = ("model.pt", "model.onnx", "metrics.json", "config.yaml")  # besides overlay_*.png
 EXPORT_CHECK_IMAGES = 4  # report images the ONNX export is checked on
 
 
@@ -155,11 +157,15 @@ def _export(staging: Path, config: SSFlowConfig, result: FitResult, data: Prepar
 def _publish(staging: Path, out: Path) -> None:
     """Move finished files into ``out``; each replace is atomic, so ``out`` never holds half a file.
 
-    Overlays of an earlier model trained into the same folder are removed first.
+    What an earlier run wrote there and this one did not (overlays, an exported
+    model.onnx, a model.pt of a run that diverged) is removed first, so the
+    folder never mixes two models.
     """
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("overlay_*.png"):
-        stale.unlink()
+    written = {item.name for item in staging.iterdir()}
+    for stale in [*out.glob("overlay_*.png"), *(out / name for name in TRAIN_OUTPUTS)]:
+        if stale.is_file() and stale.name not in written:
+            stale.unlink()
     for item in sorted(staging.iterdir(), key=lambda p: p.name == "metrics.json"):
         item.replace(out / item.name)  # metrics.json last: its presence means the folder is complete
     shutil.rmtree(staging, ignore_errors=True)
@@ -170,8 +176,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     _check_request(config, args.device)
     device = resolve_device(args.device)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out}: exists and is not a folder")
+    check_output_folder(out)
     if not has_labelled_defects(config) and config.validation.synthetic_weight < 1:
         config = dataclasses.replace(config, validation=dataclasses.replace(config.validation, synthetic_weight=1.0))
         console.print(f"{config.data.dataset}/{config.data.category} has no anomalous test image: the model is "

@@ -39,6 +39,7 @@ class Calibration(NamedTuple):
     fpr_thresholds: tuple[tuple[float, float], ...] = ()  # (rate, threshold) for each of FPR_RATES
     normal_scores: tuple[float, ...] = ()  # ascending scores of the normal calibration images
     normal_source: str = ""  # "selection", or "selection+holdout" when held-out normals joined
+    threshold_rule: str = "best F1 on the selection split"  # how ``threshold`` was chosen, for people
 
     def threshold_for_rate(self, rate: float) -> float:
         """The lowest threshold flagging at most ``rate`` of the normal calibration images (any rate in (0, 1)).
@@ -180,7 +181,26 @@ def choose_threshold(calibration: Calibration, threshold: float | None = None,
         return ChosenThreshold(calibration.threshold_for_rate(rate),
                                f"false-positive rate <= {rate_label(rate)}: at most {allowed} of {count} "
                                f"normal {calibration.normal_source or SELECTION} images flagged")
-    return ChosenThreshold(calibration.threshold, "best F1 on the selection split")
+    return ChosenThreshold(calibration.threshold, calibration.threshold_rule)
+
+
+LABEL_FREE_RATE = 0.01  # the default false-positive rate of a model calibrated without labelled defects
+
+
+def label_free(calibration: Calibration, normal_source: str) -> Calibration:
+    """A calibration fitted on synthetic anomalies, with a default threshold that does not trust them.
+
+    The best-F1 threshold of painted defects need not transfer to a line's
+    real parts, so the default becomes the threshold at a false-positive rate
+    of :data:`LABEL_FREE_RATE` on the normal calibration images (held-out good
+    images, named by ``normal_source``). Raises ``ValueError`` without normal scores.
+    """
+    count = len(calibration.normal_scores)
+    allowed = allowed_false_positives(LABEL_FREE_RATE, count)
+    rule = (f"false-positive rate <= {rate_label(LABEL_FREE_RATE)}: at most {allowed} of {count} {normal_source} "
+            "images flagged (no labelled defect to fit best F1 on)")
+    return calibration._replace(threshold=calibration.threshold_for_rate(LABEL_FREE_RATE), threshold_rule=rule,
+                                normal_source=normal_source)
 
 
 def rate_label(rate: float) -> str:

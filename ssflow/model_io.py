@@ -46,14 +46,24 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file
         raise UserInputError(f"{path}: not a readable ssflow model ({type(error).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    stated = payload.get("format") if isinstance(payload, dict) else None
+    if isinstance(stated, str) and stated.startswith("ssflow-model/") and stated != FORMAT:
+        raise UserInputError(f"{path}: an ssflow model of format {stated}, which this version ({FORMAT}) cannot read")
+    if stated != FORMAT:
         raise UserInputError(f"{path}: not an ssflow model file (expected format {FORMAT})")
+    missing = [key for key in ("config", "calibration", "channels", "flow") if key not in payload]
+    if missing:
+        raise UserInputError(f"{path}: damaged model file (no {', '.join(missing)})")
     config = config_from_flat(flatten_nested(payload["config"], str(path)))
     try:
         calibration = calibration_from_dict(payload["calibration"])
     except (KeyError, TypeError, ValueError) as error:
         raise UserInputError(f"{path}: damaged calibration in the model file ({error})") from None
     flow = MultiScaleFlow(payload["channels"], config.flow, config.seed)
-    flow.load_state_dict(payload["flow"])
+    try:
+        flow.load_state_dict(payload["flow"])
+    except RuntimeError as error:  # names or shapes that the stored config does not build
+        first = str(error).strip().splitlines()[0][:160]
+        raise UserInputError(f"{path}: the flow weights do not fit the model's own config ({first})") from None
     flow.to(torch.device(device)).eval()
     return LoadedModel(config, flow, calibration)

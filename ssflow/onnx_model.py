@@ -111,5 +111,24 @@ def open_onnx_model(path: str | Path, device_name: str = "auto", threads: int | 
         image_size = int(metadata["image_size"])
     except (KeyError, TypeError, ValueError) as error:
         raise UserInputError(f"{path}: damaged ssflow metadata ({type(error).__name__}: {error})") from None
+    check_signature(session, image_size, path)
     runs_on = f"onnxruntime {session.get_providers()[0]}"
     return OpenedModel(str(path), "onnx", image_size, calibration, onnx_scorer(session), runs_on)
+
+
+def check_signature(session: ort.InferenceSession, image_size: int, path: str | Path) -> None:
+    """Raise ``UserInputError`` unless the graph takes ``images`` uint8 (N, 3, S, S) with S = ``image_size`` and
+    gives ``anomaly_map`` (N, S, S) and ``score`` (N,): a file edited after export would score wrongly."""
+    inputs = {item.name: item for item in session.get_inputs()}
+    outputs = {item.name: item for item in session.get_outputs()}
+    expected = (f"input {INPUT} uint8 [N, 3, {image_size}, {image_size}], outputs {MAP_OUTPUT} [N, S, S] and "
+                f"{SCORE_OUTPUT} [N]")
+    images = inputs.get(INPUT)
+    fits = (len(inputs) == 1 and images is not None and images.type == "tensor(uint8)"
+            and list(images.shape[1:]) == [3, image_size, image_size]
+            and MAP_OUTPUT in outputs and len(outputs[MAP_OUTPUT].shape) == 3
+            and SCORE_OUTPUT in outputs and len(outputs[SCORE_OUTPUT].shape) == 1)
+    if not fits:
+        found = ", ".join(f"{item.name} {item.type} {item.shape}" for item in [*inputs.values(), *outputs.values()])
+        raise UserInputError(f"{path}: the graph does not match its ssflow metadata (expected {expected}; found "
+                             f"{found}); export it again with export-model")

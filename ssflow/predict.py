@@ -50,7 +50,8 @@ class ScoredImage(NamedTuple):
     anomaly_map: np.ndarray  # (S, S) float32
 
 
-def find_images(inputs: Sequence[str | Path], recursive: bool = False) -> list[Path]:
+def find_images(inputs: Sequence[str | Path], recursive: bool = False,
+                recursive_flag: str | None = "--recursive") -> list[Path]:
     """Image files named by ``inputs``, in the given order, each file once.
 
     A file is taken as it is, whatever its suffix; a folder contributes its
@@ -70,7 +71,8 @@ def find_images(inputs: Sequence[str | Path], recursive: bool = False) -> list[P
             raise UserInputError(f"{item}: no such image file or folder")
     unique = list(dict.fromkeys(found))
     if not unique:
-        where = "its subfolders" if recursive else "the folders themselves (add --recursive for subfolders)"
+        hint = f" (add {recursive_flag} for subfolders)" if recursive_flag else ""
+        where = "its subfolders" if recursive else f"the folders themselves{hint}"
         raise UserInputError(f"no images found in {', '.join(map(str, inputs))}: looked for "
                              f"{', '.join(IMAGE_SUFFIXES)} files in {where}")
     return unique

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssflow.calibration import Calibration, calibrate
+from ssflow.calibration import Calibration, calibrate, label_free
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData, SplitData
 from ssflow.evaluate import Evaluation, SplitMetrics, UnhealthyMaps, evaluate, selection_objective
@@ -237,7 +237,7 @@ def _calibration(data: PreparedData, evaluations: _Evaluations) -> Calibration:
     validation = evaluations.validation
     if not data.selection.scorable and validation is not None:
         normal_tests = evaluations.selection.scores[data.selection.labels == 0]  # good parts held out for testing
-        return calibrate(validation, data.validation, normal_tests)
+        return label_free(calibrate(validation, data.validation, normal_tests), "held-out normal")
     held_out = validation.scores[data.validation.labels == 0] if validation is not None else None
     return calibrate(evaluations.selection, data.selection, held_out)
 

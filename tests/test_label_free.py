@@ -38,6 +38,8 @@ def test_train_says_so_and_selects_on_synthetic_anomalies(good_only: Path, tmp_p
     assert metrics["objective"] == pytest.approx(0.5 * (metrics["synthetic_validation"]["image_auroc"]
                                                         + metrics["synthetic_validation"]["aupro"]))
     assert (out / "model.pt").is_file()
+    # Best F1 on painted defects need not transfer to real parts: the default threshold is a false-alarm rate.
+    assert metrics["threshold"]["rule"].startswith("false-positive rate <= 1 %")
 
 
 def test_a_sweep_tunes_such_a_category_label_free(good_only: Path, small_demo_root: Path, tmp_path: Path) -> None:
