@@ -3,6 +3,7 @@
     python benchmarks/search_gain.py [--dataset demo-hard] [--space default] [--num-samples 10]
         [--finalists 3] [--finalist-seeds 2] [--max-epochs 10] [--seeds 0 1 2]
         [--objectives quality synthetic] [--patchcore] [--output benchmarks/results/search_gain.csv]
+        [--storage DIR --resume]
 
 For each objective: one sweep of every category (its budget printed: trials,
 epochs, compute and wall seconds), then its export; then the exported config
@@ -16,12 +17,14 @@ seeds, and the gain of the exported config. For the label-free sweep
 Spearman rank correlation, over its finished trials, between the objective
 it tuned on and the real report-split objective. ``--patchcore`` times one
 anomalib PatchCore fit on the first category on the same machine (the
-``[bench]`` extra), the peer a user would otherwise run.
+``[bench]`` extra), the peer a user would otherwise run. With ``--storage DIR --resume``
+an interrupted run continues: its sweeps resume, its trained runs are kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import tempfile
 import time
@@ -38,6 +41,7 @@ from results.export import build_export
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect, quiet_ray
+from search.manifest import read_manifest
 from search.options import SweepOptions
 from search.sweep import category_base, plan_categories, run_sweep
 from spaces.space import load_space
@@ -84,15 +88,20 @@ def parse_args() -> argparse.Namespace:
                         help="time one anomalib PatchCore fit (anomalib's default 10 %% coreset) on the first category")
     parser.add_argument("--storage", type=Path, default=None, help="keep the sweeps here (default: a temp folder)")
     parser.add_argument("--output", type=Path, default=None, help="CSV of every trained run")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the sweeps already in --storage and skip the runs already in --output")
     return parser.parse_args()
 
 
 def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: list[str]) -> SweepOptions:
+    """Run (or, with ``--resume``, continue) the sweep of ``objective``; its options."""
     options = SweepOptions(
         base=config_from_flat({"data.dataset": args.dataset}), space=load_space(args.space),
         name=f"gain-{objective}", storage=str(storage), num_samples=args.num_samples, max_epochs=args.max_epochs,
         concurrency=args.concurrency, device="cpu", feature_cache=str(storage / "feature_cache"),
         finalists=args.finalists, finalist_seeds=args.finalist_seeds, objective=objective)
+    if args.resume and read_manifest(options) is not None:
+        options = dataclasses.replace(options, resume=True)
     plans = plan_categories(options, categories)
     connect(None, num_cpus=args.concurrency)
     try:
@@ -102,10 +111,12 @@ def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: l
     return options
 
 
-def sweep_cost(options: SweepOptions, wall: float) -> SweepCost:
+def sweep_cost(options: SweepOptions) -> SweepCost:
+    """What the sweep cost, from its store: wall = first trial start to last result (Ray's start not counted)."""
     rows = ResultStore(options.storage).read(experiment=options.name)
     summary = trial_summary(rows)
     running = rows[rows["status"] == "running"]
+    wall = (rows["written_at"].max() - rows["started_at"].min()).total_seconds()
     spearman = None
     if options.objective == "synthetic":
         done = summary[summary["status"] == "finished"]
@@ -132,6 +143,12 @@ def train_runs(options: SweepOptions, category: str, seeds: list[int]) -> list[R
     return runs
 
 
+def earlier_runs(path: Path | None) -> list[Run]:
+    if path is None or not path.is_file():
+        return []
+    return [Run(*row) for row in pd.read_csv(path)[list(Run._fields)].itertuples(index=False)]
+
+
 def patchcore_seconds(options: SweepOptions, category: str) -> float:
     from baselines import run_baseline  # needs the [bench] extra
 
@@ -147,13 +164,14 @@ def main() -> None:
     root = prepare_root(args.dataset, default_root(args.dataset))
     categories = args.categories or list_categories(args.dataset, root)
     storage = args.storage or Path(tempfile.mkdtemp(prefix="search-gain-"))
-    runs: list[Run] = []
+    runs = earlier_runs(args.output) if args.resume else []
     costs: list[SweepCost] = []
     for objective in args.objectives:
-        started = time.perf_counter()
         options = sweep(args, objective, storage, categories)
-        costs.append(sweep_cost(options, time.perf_counter() - started))
+        costs.append(sweep_cost(options))
         for category in categories:
+            if any(run.objective == objective and run.category == category for run in runs):
+                continue  # trained by an earlier invocation
             runs.extend(train_runs(options, category, args.seeds))
             if args.output is not None:
                 pd.DataFrame(runs).to_csv(args.output, index=False)
