@@ -65,6 +65,7 @@ class CategoryStudy:
         self.resume: deque[TrialSpec] = deque()
         self.running: set[str] = set()
         self._resume_point = resume_point
+        self._waiting: list[FrozenTrial] | None = None  # enqueued trials, read again after an enqueue or ask
         for trial in study.get_trials(deepcopy=False):
             if attr(trial, "key"):
                 self.trials[attr(trial, "key")] = trial
@@ -103,6 +104,7 @@ class CategoryStudy:
 
     def _enqueue(self, applied: dict[str, Any], source_values: dict[str, Any], role: str, source: str) -> None:
         params = params_from_values(self.options.space, source_values)
+        self._waiting = None
         self.study.enqueue_trial(params, user_attrs={"role": role, "source": source, "fixed": sorted(params),
                                                      "values": json.dumps(applied, sort_keys=True)})
 
@@ -127,6 +129,7 @@ class CategoryStudy:
                 key = studies.finalist_key(attr(parent, "key"), seed)
                 if key in self.trials or any(attr(t, "key") == key for t in self._waiting_trials()):
                     continue
+                self._waiting = None
                 self.study.enqueue_trial(parent.params, user_attrs={
                     "role": ROLE_FINALIST, "parent": attr(parent, "key"), "seed": seed, "key": key,
                     "fixed": sorted(parent.params),
@@ -154,6 +157,7 @@ class CategoryStudy:
             number = len(self.study.get_trials(deepcopy=False))
             sampler = studies.sampler_for(self.options, self.category, number)
             trial = studies.ask(self.study, sampler, self._distributions())
+            self._waiting = None
             trial = self._claim(trial)
             spec = self._spec(trial, resume=False)
         else:
@@ -223,7 +227,11 @@ class CategoryStudy:
     # Reading ----------------------------------------------------------------------------------------------
 
     def _waiting_trials(self) -> list[FrozenTrial]:
-        return self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        # Read on every scheduling decision otherwise: with dozens of slots the
+        # driver spent most of its time re-reading the database.
+        if self._waiting is None:
+            self._waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        return self._waiting
 
     def waiting(self, roles: tuple[str, ...] | None = None) -> int:
         return sum(1 for trial in self._waiting_trials() if roles is None or attr(trial, "role", ROLE_SEARCH) in roles)

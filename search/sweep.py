@@ -186,11 +186,12 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
     trial function (``run_trial``; tests and benchmarks pass stand-ins with its
     signature).
     """
-    if not options.resume:
-        manifest.write_manifest(options, [plan.category for plan in plans])
     store = ResultStore(options.storage)
     rows = store.read(experiment=options.name) if options.resume else pd.DataFrame()
     category_studies = _open_studies(options, plans, rows)
+    if not options.resume:
+        # Only now: a sweep that failed to start (bad database, unknown warm start) must not take its name.
+        manifest.write_manifest(options, [plan.category for plan in plans])
     setups = {plan.category: plan.setup for plan in plans}
     scheduler = SweepScheduler(setups, options.max_epochs, options.grace_period, options.reduction_factor)
     if options.resume:
@@ -204,6 +205,7 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
         _trainable(options, plans, trainable),
         tune_config=TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=-1, max_concurrent_trials=options.concurrency,
+            reuse_actors=True,
             trial_dirname_creator=lambda trial: f"{trial.config['key']}-{trial.trial_id}",
         ),
         run_config=RunConfig(
