@@ -1,7 +1,7 @@
 """How busy a sweep keeps a cluster: every category at once against one category after another.
 
-    python benchmarks/cluster_scale.py [--slots 64] [--categories 15] [--trials 32] [--max-epochs 20]
-        [--seconds-per-epoch 0.5] [--space default] [--grace-period 1] [--reduction-factor 3]
+    python benchmarks/cluster_scale.py [--slots 16] [--categories 15] [--trials 32] [--max-epochs 20]
+        [--seconds-per-epoch 3] [--space default] [--grace-period 1] [--reduction-factor 3]
 
 A local Ray with ``--slots`` logical CPUs (far more than the machine has:
 trials sleep instead of computing) runs the real sweep code (searcher with
@@ -79,11 +79,12 @@ class Measured:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--slots", type=int, default=64)
+    parser.add_argument("--slots", type=int, default=16, help="trials at once: a 16-GPU cluster")
     parser.add_argument("--categories", type=int, default=15)
     parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--max-epochs", type=int, default=20)
-    parser.add_argument("--seconds-per-epoch", type=float, default=0.5, help="the default config's epoch")
+    parser.add_argument("--seconds-per-epoch", type=float, default=3.0,
+                        help="the default config's epoch (shorter ones measure Ray's trial start-up, not the order)")
     parser.add_argument("--space", default="default")
     parser.add_argument("--grace-period", type=int, default=1)
     parser.add_argument("--reduction-factor", type=int, default=3)
