@@ -43,7 +43,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     for note in content.notes:
         console.print(f"[yellow]{escape(note)}[/]")
     first = next(iter(content.categories))
-    console.print(f"wrote {escape(str(out))} ({len(content.categories)} categories); train one with "
+    count = len(content.categories)
+    console.print(f"wrote {escape(str(out))} ({count} categor{'y' if count == 1 else 'ies'}); train one with "
                   f"[bold]run_search.py train --config {escape(str(out))} --category {escape(first)}[/]")
     return 0
 
@@ -51,9 +52,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def summary_table(content: ExportContent, out: Path) -> Table:
     table = Table(title=f"{escape(content.header['experiment'])}: best config per category -> {escape(str(out))}",
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  caption="chosen on the selection split (the mean over seeds where there are finalist runs, "
-                          "± standard deviation over seeds); AUROC and AUPRO: report split, mean over seeds; "
-                          "threshold: best F1 on the selection split, with its report-split precision / recall",
+                  caption=f"chosen on {_shared(content, 'chosen_on')} (the mean over seeds where there are "
+                          "finalist runs, ± standard deviation over seeds); AUROC and AUPRO: report split, mean over "
+                          f"seeds; threshold: {_shared(content, 'threshold')}, with its report-split precision / "
+                          "recall",
                   caption_justify="left")
     for column in ("dataset", "category", "trial", "seeds", "selection\nobjective", "image\nAUROC", "pixel\nAUROC",
                    "AUPRO", "threshold\n(P / R)", "latency\nms"):
@@ -68,3 +70,10 @@ def summary_table(content: ExportContent, out: Path) -> Table:
                       metric(report["image_auroc"]), metric(report["pixel_auroc"]), metric(report["aupro"]),
                       threshold_cell(entry.get("threshold")), "-" if latency is None else f"{latency:.1f}")
     return table
+
+
+def _shared(content: ExportContent, key: str) -> str:
+    """The categories' common value of ``chosen_on`` or the threshold rule, or a pointer to the file."""
+    values = {entry[key]["rule"] if key == "threshold" else entry[key] for entry in content.categories.values()
+              if entry.get(key)}
+    return escape(values.pop()) if len(values) == 1 else "per category: see the file"

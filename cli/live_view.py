@@ -2,7 +2,9 @@
 
 Columns fit 80 characters: searched trials ended of planned, finalist runs
 ended, running, finished, pruned, failed, and the best objective so far; long
-category names are shortened.
+category names are shortened. When the output is not a terminal (a log file,
+a pipe, a batch job), each trial that ends is one line instead, and the table
+is printed once at the end.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ HEADERS = {"running": "run", "finished": "fin", "pruned": "pru", "failed": "fail
 class LiveView(Callback):
     def __init__(self, console: Console, categories: Sequence[str], num_samples: int, finalist_runs: int,
                  max_epochs: int, ended: Mapping[str, Mapping[str, str]] | None = None,
-                 finalists: set[str] | None = None) -> None:
+                 finalists: set[str] | None = None, best: Mapping[str, float] | None = None) -> None:
         """``ended``: per category, the trials that ended before this run (a resume) and how;
-        ``finalists``: which of those are finalist runs."""
+        ``finalists``: which of those are finalist runs; ``best``: their best objective per category."""
         self.console = console
         self.categories = list(categories)
         self.num_samples = num_samples
@@ -38,8 +40,9 @@ class LiveView(Callback):
         self.max_epochs = max_epochs
         self.states: dict[str, dict[str, str]] = {c: dict((ended or {}).get(c, {})) for c in self.categories}
         self.finalists: set[str] = set(finalists or ())  # keys of finalist runs
-        self.best: dict[str, float] = {}
+        self.best: dict[str, float] = dict(best or {})
         self.live: Live | None = None
+        self.log_lines = not console.is_terminal
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles callbacks with the experiment; a terminal cannot travel.
@@ -75,6 +78,8 @@ class LiveView(Callback):
         return table
 
     def _refresh(self) -> None:
+        if self.log_lines:
+            return
         if self.live is None:
             self.live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False)
             self.live.start()
@@ -101,18 +106,36 @@ class LiveView(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         category, key = self._where(trial)
-        self.states[category][key] = trial_outcome(trial.last_result or {}, self.max_epochs)
-        self._refresh()
+        result = trial.last_result or {}
+        self.states[category][key] = trial_outcome(result, self.max_epochs)
+        self._ended(category, key, result)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         category, key = self._where(trial)
         self.states[category][key] = "failed"
-        self._refresh()
+        self._ended(category, key, trial.last_result or {})
+
+    def _ended(self, category: str, key: str, result: Mapping[str, Any]) -> None:
+        if not self.log_lines:
+            self._refresh()
+            return
+        value = result.get(OBJECTIVE)
+        objective = f", objective {float(value):.4f}" if value is not None and self.states[category][key] != "failed" \
+            else ""
+        states = self.states[category]
+        searched = sum(1 for k, state in states.items() if state != "running" and k not in self.finalists)
+        self.console.print(f"{escape(key)}: {self.states[category][key]} at epoch {result.get('epoch', 0)}"
+                           f"{objective} ({escape(category)}: {searched}/{self.num_samples} searched ended)",
+                           soft_wrap=True)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.close()
 
     def close(self) -> None:
+        if self.log_lines:
+            self.console.print(self.render())
+            self.log_lines = False  # printed once
+            return
         if self.live is not None:
             self.live.update(self.render())
             self.live.stop()

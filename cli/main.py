@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -36,17 +37,35 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
 
 
+# Tables written to a log or pipe: rich would otherwise wrap them at 80 columns.
+LOG_WIDTH = 160
+
+
 def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     module_name, help_text = COMMANDS[name]
     module = importlib.import_module(module_name)
     prog = "run_search.py" if name == "search" else f"run_search.py {name}"
-    parser = OneLineParser(prog=prog, description=help_text)
+    epilog = None
+    if name == "search":
+        epilog = "other commands (each with --help):\n" + "\n".join(
+            f"  {command:<13} {text}" for command, (_, text) in COMMANDS.items() if command != "search")
+    parser = OneLineParser(prog=prog, description=help_text, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
     return parser, module
 
 
+def _console() -> Console:
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=False, width=LOG_WIDTH if wide else None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        print(f"error: run_search.py: unknown command {argv[0]!r}; expected one of "
+              f"{', '.join(COMMANDS)}, or options of a search (see --help)", file=sys.stderr)
+        return EXIT_USAGE
     name = argv[0] if argv and argv[0] in COMMANDS else "search"
     if name != "search" or (argv and argv[0] == "search"):
         argv = argv[1:]
@@ -58,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A file OpenCV cannot decode is reported in our one line; its own log lines would come first.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    console = Console(stderr=False)
+    console = _console()
     try:
         return module.run(args, console)
     except UserInputError as error:

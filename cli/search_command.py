@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.live_view import LiveView
+from cli.output_paths import check_output_folder
 from cli.resolve import resolve_config
 from cli.sweep_summary import summary_table
 from results.ranking import trial_summary
@@ -18,8 +19,9 @@ from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.options import OBJECTIVES, SweepOptions
 from search.scheduler import pruning_rungs
-from search.studies import storage_url
+from search.studies import open_storage, storage_url
 from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep
+from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=list(DATASETS))
     parser.add_argument("--data-root", default=None, help="dataset folder in its official layout")
     parser.add_argument("--categories", nargs="+", default=None, help="default: every category found")
-    parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, paper, demo)")
+    parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, wide, paper, demo)")
     parser.add_argument("--num-samples", type=int, default=12,
                         help="searched trials per category, the base config and warm starts included")
     parser.add_argument("--max-epochs", type=int, default=None, help="full budget of a trial (ASHA max_t)")
@@ -144,9 +146,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     name = args.name or f"{args.dataset}-{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.address:
         check_reachable(args.address)
+    if "://" not in args.storage:
+        check_output_folder(Path(args.storage), "--storage")
     planned = sweep_options(args, base, space, name, {})
     check_name(planned)
     database = storage_url(planned)
+    open_storage(database)  # a bad --optuna-storage or --warm-start costs one line before any work
+    if planned.warm_start and not planned.resume:
+        earlier_bests(ResultStore(planned.storage), planned.warm_start, base.data.dataset)
     plans = plan_categories(planned, categories)  # every category's data is read before Ray starts
     _print_plans(console, plans)
     quiet_ray()
@@ -154,34 +161,41 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         options = sweep_options(args, base, space, name, resources)
         _print_header(console, options, categories, database)
-        ended, finalists = _ended_trials(options) if options.resume else ({}, set())
+        ended, finalists, best = _ended_trials(options) if options.resume else ({}, set(), {})
         view = LiveView(console, categories, options.num_samples, options.finalist_runs, options.max_epochs,
-                        ended=ended, finalists=finalists)
+                        ended=ended, finalists=finalists, best=best)
+        outcomes = None
         try:
             outcomes = run_sweep(options, plans, callbacks=[view])
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: Tune stopped without its summary; the store and studies hold what ended
         finally:
             view.close()
             console.print()
     finally:
         disconnect()
-    console.print(summary_table(options, outcomes))
-    if not all(outcome.complete for outcome in outcomes):
-        console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}")
+    if outcomes is not None:
+        console.print(summary_table(options, outcomes))
+    if outcomes is None or not all(outcome.complete for outcome in outcomes):
+        console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}",
+                      soft_wrap=True)
         return 130
     return 0
 
 
-def _ended_trials(options: SweepOptions) -> tuple[dict[str, dict[str, str]], set[str]]:
-    """Per category, the trials of the sweep that have a final row already, with their status; and which of
-    those are finalist runs."""
+def _ended_trials(options: SweepOptions) -> tuple[dict[str, dict[str, str]], set[str], dict[str, float]]:
+    """Per category, the trials of the sweep that have a final row already, with their status; which of
+    those are finalist runs; and the best selection objective stored so far."""
     rows = ResultStore(options.storage).read(experiment=options.name)
     if rows.empty:
-        return {}, set()
+        return {}, set(), {}
     summary = trial_summary(rows)
     ended = summary[summary["status"] != "running"]
     per_category = {category: dict(zip(part["trial_id"], part["status"]))
                     for category, part in ended.groupby("category")}
-    return per_category, set(ended.loc[ended["role"] == "finalist", "trial_id"])
+    healthy = rows[rows["status"] != "failed"].dropna(subset=["selection_objective"])
+    best = healthy.groupby("category")["selection_objective"].max().to_dict()
+    return per_category, set(ended.loc[ended["role"] == "finalist", "trial_id"]), best
 
 
 def _print_plans(console: Console, plans: list[CategoryPlan]) -> None:

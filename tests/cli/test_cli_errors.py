@@ -101,3 +101,29 @@ def test_usage_mistake_is_one_line(capsys):
         main(["--dataset", "demo", "--num-samples", "many"])
     assert exit_info.value.code == 2
     assert "--num-samples" in _error_line(capsys)
+
+
+def test_storage_below_a_file_is_one_line(small_demo_root, tmp_path, capsys):
+    a_file = tmp_path / "best.yaml"
+    a_file.write_text("x: 1\n")
+    assert main(["--dataset", "btad", "--data-root", str(small_demo_root), "--storage", str(a_file / "runs")]) == 2
+    line = _error_line(capsys)
+    assert "--storage" in line and str(a_file) in line
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (["--warm-start", "nosuch"], "--warm-start nosuch"),
+    (["--optuna-storage", "nosuchdb://x"], "--optuna-storage"),
+])
+def test_a_sweep_that_fails_to_start_does_not_take_its_name(arguments, words, small_demo_root, tmp_path, capsys):
+    common = ["--dataset", "btad", "--data-root", str(small_demo_root), "--storage", str(tmp_path / "runs"),
+              "--name", "first"]
+    assert main([*common, *arguments]) == 2
+    assert words in _error_line(capsys)
+    assert not list((tmp_path / "runs").rglob("sweep.json"))
+
+
+def test_mistyped_command_names_the_commands(capsys):
+    assert main(["shwo", "--name", "x"]) == 2
+    line = _error_line(capsys)
+    assert "'shwo'" in line and "show" in line and "export-model" in line

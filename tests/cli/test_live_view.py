@@ -21,6 +21,7 @@ def test_every_category_has_a_row_within_80_columns() -> None:
     output = io.StringIO()
     console = Console(file=output, width=80, force_terminal=False)
     view = LiveView(console, CATEGORIES, num_samples=12, finalist_runs=6, max_epochs=10)
+    view.log_lines = False  # the table alone, without starting a live display
     first, second = CATEGORIES[0], CATEGORIES[1]
     view.on_trial_start(0, [], trial(first, "a"))
     view.on_trial_result(0, [], trial(first, "a"), {"objective": 0.81234, "status": "running", "epoch": 1})
@@ -35,3 +36,30 @@ def test_every_category_has_a_row_within_80_columns() -> None:
     assert len(rows) == 15
     assert rows[0].split()[1:4] == ["1/12", "0/6", "1"]  # one search trial ended, the finalist runs
     assert "0.8123" in rows[0] and rows[1].split()[1] == "1/12" and "pruned" not in rows[1]
+
+
+def test_in_a_log_each_ended_trial_is_one_line_and_the_table_comes_once() -> None:
+    output = io.StringIO()
+    console = Console(file=output, width=160, force_terminal=False)
+    view = LiveView(console, ["carpet", "wood"], num_samples=4, finalist_runs=0, max_epochs=10)
+    view.on_trial_start(0, [], trial("carpet", "carpet-001"))
+    view.on_trial_result(0, [], trial("carpet", "carpet-001"), {"objective": 0.7, "status": "running", "epoch": 1})
+    view.on_trial_complete(0, [], trial("carpet", "carpet-001", epoch=1, status="running", objective=0.7))
+    view.on_trial_start(0, [], trial("wood", "wood-000"))
+    view.on_trial_error(0, [], trial("wood", "wood-000", epoch=2))
+    assert output.getvalue().splitlines() == [
+        "carpet-001: pruned at epoch 1, objective 0.7000 (carpet: 1/4 searched ended)",
+        "wood-000: failed at epoch 2 (wood: 1/4 searched ended)"]
+    view.close()
+    view.close()
+    assert output.getvalue().count("sweep progress") == 1
+
+
+def test_a_resumed_view_starts_from_the_stored_best() -> None:
+    output = io.StringIO()
+    view = LiveView(Console(file=output, width=80, force_terminal=False), ["wood"], num_samples=5, finalist_runs=0,
+                    max_epochs=2, ended={"wood": {"wood-000": "finished"}}, best={"wood": 0.9974})
+    view.log_lines = False
+    view.console.print(view.render())
+    row = next(line for line in output.getvalue().splitlines() if line.strip().startswith("wood"))
+    assert row.split()[1] == "1/5" and row.split()[-1] == "0.9974"
