@@ -15,6 +15,7 @@ from rich.table import Table
 
 from cli.show_configs import finalists_table, pareto_table, shipped_line
 from cli.table_format import metric
+from results.objective_source import chosen_on, synthetic_weight
 from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
 from results.ranking import rank_trials
 from results.store import ResultStore
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(line)
         study = rows[(rows["experiment"] == experiment) & (rows["dataset"] == dataset)
                      & (rows["category"] == category)]
+        weight = synthetic_weight(study)
+        if weight > 0:
+            console.print(f"selection objective: on {escape(chosen_on(weight))}; the report split's labels were "
+                          "used for no choice, only for the AUROC and AUPRO columns")
         shipped = shipped_line(study)
         if shipped:
             console.print(shipped)

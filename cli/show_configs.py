@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.table_format import mean_std, metric, threshold_cell
+from results.objective_source import synthetic_weight, threshold_rule
 from results.pareto import pareto_front
 from results.ranking import best_configs, config_summary
 
@@ -67,4 +68,5 @@ def shipped_line(rows: pd.DataFrame) -> str | None:
     threshold = threshold if threshold["value"] is not None and not pd.isna(threshold["value"]) else None
     return (f"export ships [bold]{escape(str(row['trial_id']))}[/] (selection objective "
             f"{mean_std(row['selection_objective_mean'], row['selection_objective_std'])}{over}); threshold "
-            f"(best F1 on the selection split, report precision / recall): {threshold_cell(threshold)}")
+            f"({escape(threshold_rule(synthetic_weight(rows)))}, report precision / recall): "
+            f"{threshold_cell(threshold)}")

@@ -32,7 +32,7 @@ def print_thresholds(console: Console, calibration: Calibration, summary: Mappin
     if in_use:
         console.print(f"threshold {in_use['value']:.6g} ({in_use['rule']}); {_report_text(in_use.get('report'))}")
     else:
-        console.print(f"threshold {calibration.threshold:.6g} (best F1 on the selection split); report-split "
+        console.print(f"threshold {calibration.threshold:.6g} ({calibration.threshold_rule}); report-split "
                       "precision/recall unknown (no metrics.json from 'train' beside the model)")
     if not calibration.fpr_thresholds:
         console.print("no false-positive thresholds (model written by an older version)")

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from results.objective_source import chosen_on, synthetic_weight, threshold_rule
 from results.ranking import best_configs
 from results.schema import REPORT_METRICS, SELECTION_METRICS
 from ssflow.config import config_from_flat
@@ -72,16 +73,18 @@ def category_entry(trial: pd.Series, dataset: str) -> dict[str, Any]:
         raise UserInputError(f"{source}: config_json is not valid JSON ({error.msg})") from None
     # Through the dataclasses and back, so the file holds exactly what loading it will give.
     config = config_from_flat(flatten_nested(nested, source))
+    weight = synthetic_weight(trial)
     return {
         "dataset": dataset,
         "trial_id": str(trial["trial_id"]),
         "epochs": int(trial["last_epoch"]),
+        "chosen_on": chosen_on(weight),
         "selection_objective": _number(trial["selection_objective"]),
         "selection": _metrics(trial, SELECTION_METRICS[:3], "selection_"),
         "report": _metrics(trial, REPORT_METRICS, "report_"),
         **_over_seeds(trial),
         "latency_ms": _number(trial.get("latency_ms")),
-        "threshold": {"value": _number(trial.get("threshold")), "rule": "best F1 on the selection split",
+        "threshold": {"value": _number(trial.get("threshold")), "rule": threshold_rule(weight),
                       "report_precision": _number(trial.get("report_precision")),
                       "report_recall": _number(trial.get("report_recall"))},
         "started_at": _date(trial.get("started_at")),

@@ -198,6 +198,11 @@ class _Trainer:
             raise Diverged(str(error)) from None
         return _Evaluations(selection, report, validation)
 
+    @property
+    def tuned_label_free(self) -> bool:
+        """Tuned on synthetic validation anomalies only: no labelled defect may set the threshold either."""
+        return self.config.validation.synthetic_weight >= 1.0
+
     def objective(self, evaluations: _Evaluations) -> float:
         validation = evaluations.validation.metrics if evaluations.validation else None
         return selection_objective(evaluations.selection.metrics, validation,
@@ -228,15 +233,18 @@ def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "
         return _run(trainer, on_epoch)
 
 
-def _calibration(data: PreparedData, evaluations: _Evaluations) -> Calibration:
+def _calibration(data: PreparedData, evaluations: _Evaluations, label_free_tuning: bool) -> Calibration:
     """Fitted on the selection split; the synthetic validation set's held-out normal images join the
     false-positive thresholds where the selection split has few normal images. A category whose
-    selection split holds no defect is calibrated on the synthetic validation set, its selection
-    split's normal images joining the false-positive thresholds.
+    selection split holds no defect, or a model tuned label-free (synthetic weight 1: the user asked
+    that no labelled defect choose anything), is calibrated on the synthetic validation set, its
+    selection split's normal images joining the false-positive thresholds.
     """
     validation = evaluations.validation
-    if not data.selection.scorable and validation is not None:
-        normal_tests = evaluations.selection.scores[data.selection.labels == 0]  # good parts held out for testing
+    if (label_free_tuning or not data.selection.scorable) and validation is not None:
+        # Good parts held out for testing join only where the test set has no defect at all (so no label
+        # is needed to know they are good).
+        normal_tests = None if data.selection.scorable else evaluations.selection.scores[data.selection.labels == 0]
         return label_free(calibrate(validation, data.validation, normal_tests), "held-out normal")
     held_out = validation.scores[data.validation.labels == 0] if validation is not None else None
     return calibrate(evaluations.selection, data.selection, held_out)
@@ -263,8 +271,8 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             trainer.epoch += 1
             epoch_seconds = time.perf_counter() - started
             trainer.seconds += epoch_seconds
-            threshold = _threshold_check(_calibration(trainer.data, evaluations), evaluations.report,
-                                         trainer.data.report)
+            threshold = _threshold_check(_calibration(trainer.data, evaluations, trainer.tuned_label_free),
+                                         evaluations.report, trainer.data.report)
             report = EpochReport(
                 trainer.epoch, loss, nll_normal, nll_synthetic, trainer.objective(evaluations),
                 evaluations.selection.metrics, evaluations.report.metrics, _metrics(evaluations.validation),
@@ -277,7 +285,7 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             evaluations = trainer.evaluate_splits()
     except Diverged as error:
         return FitResult(DIVERGED, str(error), trainer.epoch, trainer.seconds, None, None, None, None)
-    calibration = _calibration(trainer.data, evaluations)
+    calibration = _calibration(trainer.data, evaluations, trainer.tuned_label_free)
     return FitResult(status, reason, trainer.epoch, trainer.seconds, evaluations.selection.metrics,
                      evaluations.report.metrics, trainer.flow, calibration, _metrics(evaluations.validation),
                      trainer.objective(evaluations))

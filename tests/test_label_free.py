@@ -53,3 +53,14 @@ def test_a_sweep_tunes_such_a_category_label_free(good_only: Path, small_demo_ro
     assert not label_free and base.validation.synthetic_weight == 0.0
     base, label_free = category_base(options(small_demo_root, "synthetic"), "wood")  # asked for: no real defect used
     assert label_free and base.validation.synthetic_weight == 1.0
+
+
+def test_tuned_label_free_on_labelled_data_no_label_sets_the_threshold(small_demo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    assert main(["train", "--dataset", "btad", "--data-root", str(small_demo_root), "--category", "wood",
+                 "--image-size", "64", "--epochs", "1", "--set", "validation.synthetic_weight=1",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["threshold"]["rule"].startswith("false-positive rate <= 1 %")
+    assert "held-out normal" in metrics["threshold"]["rule"]
+    assert metrics["report"]["image_auroc"] is not None  # the labelled report split is still scored, for reading

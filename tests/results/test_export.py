@@ -91,3 +91,15 @@ def test_written_file_loads_back_into_the_trial_config(tmp_path: Path) -> None:
     path = tmp_path / "best.yaml"
     write_export(path, content.header, content.categories)
     assert load_export_config(path, "a") == config_from_flat(flat)
+
+
+@pytest.mark.parametrize("weight, chosen_on, rule", [
+    (0.0, "the selection split", "best F1 on the selection split"),
+    (1.0, "synthetic validation anomalies (no labelled defect)", "false-positive rate <= 1 %"),
+])
+def test_the_entry_says_what_the_config_and_threshold_were_chosen_on(weight: float, chosen_on: str,
+                                                                       rule: str) -> None:
+    content = build_export(frame(trial("t", "finished", 0.8, **{"validation.synthetic_weight": weight})), "e", "1",
+                           NOW)
+    entry = content.categories["a"]
+    assert entry["chosen_on"] == chosen_on and entry["threshold"]["rule"].startswith(rule)
