@@ -19,6 +19,9 @@ it tuned on and the real report-split objective. ``--patchcore`` times one
 anomalib PatchCore fit on the first category on the same machine (the
 ``[bench]`` extra), the peer a user would otherwise run. With ``--storage DIR --resume``
 an interrupted run continues: its sweeps resume, its trained runs are kept.
+``--defaults-from CSV`` takes the default config's runs from an earlier
+``--output`` (the label-free table then compares the label-free export, trained
+as it would ship, with the default trained on all good images).
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ def parse_args() -> argparse.Namespace:
                         help="time one anomalib PatchCore fit (anomalib's default 10 %% coreset) on the first category")
     parser.add_argument("--storage", type=Path, default=None, help="keep the sweeps here (default: a temp folder)")
     parser.add_argument("--output", type=Path, default=None, help="CSV of every trained run")
+    parser.add_argument("--defaults-from", type=Path, default=None, metavar="CSV",
+                        help="reuse the default config's runs of an earlier --output (e.g. the quality objective's: "
+                             "the default trained on all good images) instead of training them again")
     parser.add_argument("--resume", action="store_true",
                         help="continue the sweeps already in --storage and skip the runs already in --output")
     return parser.parse_args()
@@ -125,15 +131,20 @@ def sweep_cost(options: SweepOptions) -> SweepCost:
     return SweepCost(options.objective, len(summary), len(running), float(summary["seconds"].sum()), wall, spearman)
 
 
-def train_runs(options: SweepOptions, category: str, seeds: list[int]) -> list[Run]:
-    """The exported config and the sweep's base config of ``category``, trained with every seed."""
+def train_runs(options: SweepOptions, category: str, seeds: list[int], defaults: list[Run]) -> list[Run]:
+    """The exported config and the sweep's base config of ``category``, trained with every seed;
+    ``defaults``: runs of the default config trained earlier, used instead of training it."""
     rows = ResultStore(options.storage).read(experiment=options.name)
     exported = build_export(rows, options.name, "benchmark", pd.Timestamp.now(tz="UTC").to_pydatetime())
     chosen = config_from_flat(flatten_nested(exported.categories[category]["config"], "export"))
     base, _ = category_base(options, category)
     configs = {"default": config_from_flat({"train.epochs": options.max_epochs}, base), "exported": chosen}
+    reused = [run._replace(objective=options.objective) for run in defaults
+              if run.category == category and run.method == "default" and run.seed in seeds]
+    if reused:
+        del configs["default"]
     data = prepare_data(base)  # both share the sweep's data settings, so one copy serves both
-    runs = []
+    runs = list(reused)
     for method, config in configs.items():
         for seed in seeds:
             started = time.perf_counter()
@@ -172,7 +183,7 @@ def main() -> None:
         for category in categories:
             if any(run.objective == objective and run.category == category for run in runs):
                 continue  # trained by an earlier invocation
-            runs.extend(train_runs(options, category, args.seeds))
+            runs.extend(train_runs(options, category, args.seeds, earlier_runs(args.defaults_from)))
             if args.output is not None:
                 pd.DataFrame(runs).to_csv(args.output, index=False)
     frame = pd.DataFrame(runs)
