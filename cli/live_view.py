@@ -122,11 +122,13 @@ class LiveView(Callback):
         value = result.get(OBJECTIVE)
         objective = f", objective {float(value):.4f}" if value is not None and self.states[category][key] != "failed" \
             else ""
-        states = self.states[category]
-        searched = sum(1 for k, state in states.items() if state != "running" and k not in self.finalists)
+        ended = [k for k, state in self.states[category].items() if state != "running"]
+        finalists = sum(1 for k in ended if k in self.finalists)
+        progress = f"{len(ended) - finalists}/{self.num_samples} searched"
+        if self.finalist_runs:
+            progress += f", {finalists}/{self.finalist_runs} finalist runs"
         self.console.print(f"{escape(key)}: {self.states[category][key]} at epoch {result.get('epoch', 0)}"
-                           f"{objective} ({escape(category)}: {searched}/{self.num_samples} searched ended)",
-                           soft_wrap=True)
+                           f"{objective} ({escape(category)}: {progress} ended)", soft_wrap=True)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.close()

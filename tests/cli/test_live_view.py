@@ -41,15 +41,15 @@ def test_every_category_has_a_row_within_80_columns() -> None:
 def test_in_a_log_each_ended_trial_is_one_line_and_the_table_comes_once() -> None:
     output = io.StringIO()
     console = Console(file=output, width=160, force_terminal=False)
-    view = LiveView(console, ["carpet", "wood"], num_samples=4, finalist_runs=0, max_epochs=10)
+    view = LiveView(console, ["carpet", "wood"], num_samples=4, finalist_runs=2, max_epochs=10)
     view.on_trial_start(0, [], trial("carpet", "carpet-001"))
     view.on_trial_result(0, [], trial("carpet", "carpet-001"), {"objective": 0.7, "status": "running", "epoch": 1})
     view.on_trial_complete(0, [], trial("carpet", "carpet-001", epoch=1, status="running", objective=0.7))
     view.on_trial_start(0, [], trial("wood", "wood-000"))
     view.on_trial_error(0, [], trial("wood", "wood-000", epoch=2))
     assert output.getvalue().splitlines() == [
-        "carpet-001: pruned at epoch 1, objective 0.7000 (carpet: 1/4 searched ended)",
-        "wood-000: failed at epoch 2 (wood: 1/4 searched ended)"]
+        "carpet-001: pruned at epoch 1, objective 0.7000 (carpet: 1/4 searched, 0/2 finalist runs ended)",
+        "wood-000: failed at epoch 2 (wood: 1/4 searched, 0/2 finalist runs ended)"]
     view.close()
     view.close()
     assert output.getvalue().count("sweep progress") == 1
