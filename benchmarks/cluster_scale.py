@@ -2,6 +2,7 @@
 
     python benchmarks/cluster_scale.py [--slots 16] [--categories 15] [--trials 32] [--max-epochs 20]
         [--seconds-per-epoch 3] [--space default] [--grace-period 1] [--reduction-factor 3]
+        [--orders concurrent sequential]
 
 A local Ray with ``--slots`` logical CPUs (far more than the machine has:
 trials sleep instead of computing) runs the real sweep code (searcher with
@@ -39,6 +40,9 @@ from search.options import SweepOptions
 from search.sweep import CategoryPlan, run_sweep
 from spaces.space import load_space
 from ssflow.config import config_from_flat
+
+
+ORDERS = ("concurrent", "sequential")
 
 
 class SlotClock(tune.Callback):
@@ -88,6 +92,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--space", default="default")
     parser.add_argument("--grace-period", type=int, default=1)
     parser.add_argument("--reduction-factor", type=int, default=3)
+    parser.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS),
+                        help="which orders to run (the comparison needs both, in one run)")
     return parser.parse_args()
 
 
@@ -127,8 +133,8 @@ def main() -> None:
     quiet_ray()
     connect(None, num_cpus=args.slots)
     try:
-        rows = [measure("concurrent", args, storage, [categories]),
-                measure("sequential", args, storage, [[category] for category in categories])]
+        groups = {"concurrent": [categories], "sequential": [[category] for category in categories]}
+        rows = [measure(order, args, storage, groups[order]) for order in args.orders]
     finally:
         disconnect()
         shutil.rmtree(storage, ignore_errors=True)
@@ -138,10 +144,11 @@ def main() -> None:
     for column in ("order", "trials", "epochs", "wall s", "slot utilisation", "wall vs sequential",
                    "driver CPU ms / epoch"):
         table.add_column(column, justify="left" if column == "order" else "right")
-    sequential = rows[1].wall
+    sequential = next((row.wall for row in rows if row.order == "sequential"), None)
     for row in rows:
         table.add_row(row.order, str(row.trials), str(row.epochs), f"{row.wall:.0f}",
-                      f"{row.busy / (args.slots * row.wall):.1%}", f"{row.wall / sequential:.2f}x",
+                      f"{row.busy / (args.slots * row.wall):.1%}",
+                      "-" if sequential is None else f"{row.wall / sequential:.2f}x",
                       f"{1000 * row.driver_cpu / max(row.epochs, 1):.1f}")
     console.print(table)
     console.print(f"{platform.processor() or platform.machine()}, {platform.python_version()}")
