@@ -29,8 +29,9 @@ from ssflow.config import config_from_flat
 
 pytestmark = pytest.mark.cluster
 
-TRIALS = 4
-BUDGET = ("--num-samples", str(TRIALS), "--max-epochs", "2", "--grace-period", "2")  # no pruning: all finish
+TRIALS = 6
+# No pruning (all finish); 128 px makes an epoch about a second, so a trial outlasts the snapshot interval.
+BUDGET = ("--num-samples", str(TRIALS), "--max-epochs", "2", "--grace-period", "2", "--set", "backbone.image_size=128")
 SNAPSHOT_S = 2.0  # the driver's TUNE_GLOBAL_CHECKPOINT_S (cli.search_command)
 
 
@@ -77,7 +78,7 @@ def interrupt(sweeps: Any, sweep: Any, name: str, kill: signal.Signals, counts: 
 
 
 def test_interrupted_then_killed_driver_resumes_to_the_end(sweeps: Any, check_store: Any) -> None:
-    """Ctrl-C, resume, SIGKILL, resume: one sweep of 4 trials ends complete and consistent."""
+    """Ctrl-C, resume, SIGKILL, resume: one sweep of 6 trials ends complete and consistent."""
     started, name = time.monotonic(), "lost-driver"
 
     def ended_count(count: int, settle_s: float) -> Callable[[pd.DataFrame], bool]:
@@ -95,8 +96,9 @@ def test_interrupted_then_killed_driver_resumes_to_the_end(sweeps: Any, check_st
     assert f"--resume --name {name}" in sweep.output()
     after_sigint = sweeps.rows(name)
 
-    # 2. Resume, then SIGKILL once one more trial has finished and a snapshot had time to include it.
-    sweep = sweeps.start(name, *BUDGET, "--resume")
+    # 2. Resume, then SIGKILL once one more trial has finished and a snapshot had time to include it. One
+    # trial at a time (--concurrency may change on resume) leaves trials to run after that, however fast they are.
+    sweep = sweeps.start(name, *BUDGET, "--resume", "--concurrency", "1")
     counts += watch(sweeps, name, ended_count(len(finals(after_sigint)) + 1, SNAPSHOT_S + 1), timeout=240)
     killed_at = pd.Timestamp.now(tz="UTC")
     second = interrupt(sweeps, sweep, name, signal.SIGKILL, counts)
