@@ -177,7 +177,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     device = resolve_device(args.device)
     out = Path(args.out)
     check_output_folder(out)
-    if not has_labelled_defects(config) and config.validation.synthetic_weight < 1:
+    if not has_labelled_defects(config) and not config.validation.label_free:
         config = dataclasses.replace(config, validation=dataclasses.replace(config.validation, synthetic_weight=1.0))
         console.print(f"{config.data.dataset}/{config.data.category} has no anomalous test image: the model is "
                       "selected and calibrated on synthetic anomalies painted on held-out normal training images")

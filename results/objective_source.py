@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ssflow.calibration import LABEL_FREE_RATE, rate_label
+from ssflow.config import is_label_free
 
 WEIGHT_COLUMN = "hp.validation.synthetic_weight"
 
@@ -27,7 +28,7 @@ def synthetic_weight(rows: pd.DataFrame | pd.Series) -> float:
 
 def chosen_on(weight: float) -> str:
     """Where the selection objective comes from, e.g. 'synthetic validation anomalies (no labelled defect)'."""
-    if weight >= 1.0:
+    if is_label_free(weight):
         return "synthetic validation anomalies (no labelled defect)"
     if weight > 0.0:
         return f"the selection split blended with synthetic validation anomalies (weight {weight:g})"
@@ -36,6 +37,6 @@ def chosen_on(weight: float) -> str:
 
 def threshold_rule(weight: float) -> str:
     """How the shipped default threshold was set for a sweep of this weight."""
-    if weight >= 1.0:
+    if is_label_free(weight):
         return f"false-positive rate <= {rate_label(LABEL_FREE_RATE)} on held-out normal images (no labelled defect)"
     return "best F1 on the selection split"

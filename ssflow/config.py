@@ -193,6 +193,11 @@ class MapConfig:
             _fail("map.topk", self.topk, "a number in (0, 1]")
 
 
+def is_label_free(synthetic_weight: float) -> bool:
+    """Whether a selection objective of this synthetic weight (``validation.synthetic_weight``) uses no label."""
+    return synthetic_weight >= 1.0
+
+
 @dataclass(frozen=True)
 class ValidationConfig:
     """What the selection objective rests on besides the real selection split.
@@ -208,6 +213,11 @@ class ValidationConfig:
     # 0 = real selection images only, 1 = synthetic only (label-free tuning).
     synthetic_weight: float = 0.0
     synthetic_per_image: int = 2  # painted variants of every held-out normal image
+
+    @property
+    def label_free(self) -> bool:
+        """Tuned on synthetic validation anomalies only: no labelled defect sets the objective or threshold."""
+        return is_label_free(self.synthetic_weight)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.synthetic_weight <= 1.0:

@@ -117,7 +117,7 @@ def split_category(data: CategoryData, config: SSFlowConfig) -> SplitPlan:
         train, held = hold_out(train, settings.holdout_fraction, settings.split_seed)
         test = test + held
     train, validation = _validation_records(train, config, data.category)
-    if config.validation.synthetic_weight < 1:
+    if not config.validation.label_free:
         require_anomalies(test, data.category)
     selection, report = split_test(test, settings.selection_fraction, settings.split_seed)
     if any(record.label == 1 for record in test):

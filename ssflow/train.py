@@ -201,7 +201,7 @@ class _Trainer:
     @property
     def tuned_label_free(self) -> bool:
         """Tuned on synthetic validation anomalies only: no labelled defect may set the threshold either."""
-        return self.config.validation.synthetic_weight >= 1.0
+        return self.config.validation.label_free
 
     def objective(self, evaluations: _Evaluations) -> float:
         validation = evaluations.validation.metrics if evaluations.validation else None

@@ -1,5 +1,6 @@
 import pytest
 
+from results.objective_source import chosen_on
 from ssflow.config import SSFlowConfig, config_from_flat, config_to_flat
 from ssflow.config_files import load_config_file, parse_override, save_config_file
 from ssflow.errors import UserInputError
@@ -55,3 +56,10 @@ def test_paper_preset_matches_the_reference_setting():
     assert paper.loss.kind == "constrained" and paper.loss.weight == 0.5 and paper.loss.margin == 0.0
     assert paper.train.lr == 2e-4 and paper.map.score == "density"
     assert preset("default") == SSFlowConfig()
+
+
+@pytest.mark.parametrize("weight, label_free", [(0.0, False), (0.5, False), (0.99, False), (1.0, True)])
+def test_only_a_fully_synthetic_objective_is_label_free(weight: float, label_free: bool) -> None:
+    config = config_from_flat({"validation.synthetic_weight": weight})
+    assert config.validation.label_free is label_free
+    assert chosen_on(weight).startswith("synthetic") is label_free  # tables and exports say the same

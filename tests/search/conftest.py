@@ -298,6 +298,20 @@ class Sweep:
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"sweep still running after {timeout:.0f} s:\n{self.output()[-3000:]}") from None
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+        """Poll ``condition`` while the sweep runs; its output in the error when it exits first or time runs out."""
+        def met() -> bool:
+            if condition():
+                return True
+            if self.process.poll() is not None and not condition():  # again: it may have been met on the way out
+                raise AssertionError(f"sweep exited with {self.process.returncode} before {what}:\n"
+                                     f"{self.output()[-3000:]}")
+            return False
+        try:
+            wait_until(met, timeout, what, interval)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}; sweep output:\n{self.output()[-3000:]}") from None
+
     def leftovers(self) -> list[int]:
         """Processes the sweep started that are still alive (its local Ray, trial workers)."""
         return owned_pids(self.tag, self.process.pid)

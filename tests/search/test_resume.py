@@ -53,10 +53,10 @@ def sweeps(module_sweeps: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(sweeps: Any, wait_for: Any) -> pd.DataFrame:
+def uninterrupted(sweeps: Any) -> pd.DataFrame:
     sweep = sweeps.start("straight", *BUDGET)
-    wait_for(lambda: (sweeps.storage / "optuna.db").exists() and study_trials(sweeps, "straight") >= 1, 240,
-               "a trial ended in the study database")
+    sweep.wait_until(lambda: (sweeps.storage / "optuna.db").exists() and study_trials(sweeps, "straight") >= 1,
+                     240, "a trial ended in the study database")
     assert sweep.process.poll() is None  # read while the sweep runs
     assert sweep.wait(timeout=400) == 0, sweep.output()[-3000:]
     assert study_trials(sweeps, "straight") == 6  # and after it
@@ -64,7 +64,7 @@ def uninterrupted(sweeps: Any, wait_for: Any) -> pd.DataFrame:
 
 
 def test_interrupted_sweep_resumes_to_the_same_pruning_decisions(
-        sweeps: Any, wait_for: Any, uninterrupted: pd.DataFrame, check_store: Any) -> None:
+        sweeps: Any, uninterrupted: pd.DataFrame, check_store: Any) -> None:
     started = time.monotonic()
     sweep = sweeps.start("broken", *BUDGET)
 
@@ -73,7 +73,7 @@ def test_interrupted_sweep_resumes_to_the_same_pruning_decisions(
         ended = set(frame.loc[frame["status"] != "running", "trial_id"])
         return bool(((frame["epoch"] >= 2) & ~frame["trial_id"].isin(ended)).any())
 
-    wait_for(mid_trial, 300, "a trial past epoch 2", interval=0.2)
+    sweep.wait_until(mid_trial, 300, "a trial past epoch 2", interval=0.2)
     sweep.process.send_signal(signal.SIGINT)
     assert sweep.wait(timeout=120) == 130, sweep.output()[-3000:]
     interrupted = decisions(sweeps.rows("broken"))
