@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -74,17 +75,37 @@ def storage_url(options: SweepOptions) -> str:
     return f"sqlite:///{Path(options.storage).resolve() / DB_FILE}"
 
 
-def open_storage(url: str) -> RDBStorage:
-    """An Optuna RDB storage at ``url``; a one-line error when it cannot be opened."""
+def open_storage(url: str, attempts: int = 6) -> RDBStorage:
+    """An Optuna RDB storage at ``url``, its tables created when new.
+
+    Two processes that open a new database at once (two sweeps sharing one
+    ``--storage``, or optuna-dashboard started with the sweep) both try to
+    create Optuna's tables and version row, and one of them fails ("table
+    studies already exists", a UNIQUE constraint on ``alembic_version``). That
+    loser tries again, up to ``attempts`` times, and then finds the tables made.
+
+    Raises:
+        UserInputError: the storage cannot be opened (one line naming the URL and the cause).
+    """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"connect_args": {"timeout": 60}}  # readers such as optuna-dashboard may hold the file briefly
-    try:
-        return RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as error:  # SQLAlchemy and its drivers raise many types for a bad URL
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise UserInputError(f"--optuna-storage {url}: cannot open the study database ({first})") from None
+    for attempt in range(attempts):
+        try:
+            return RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as error:  # SQLAlchemy and its drivers raise many types for a bad URL
+            if attempt + 1 == attempts or not _lost_creation_race(error):
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                raise UserInputError(f"--optuna-storage {url}: cannot open the study database ({first})") from None
+        time.sleep(0.05 * 2 ** attempt)
+    raise ValueError(f"attempts {attempts}: expected >= 1")
+
+
+def _lost_creation_race(error: Exception) -> bool:
+    """Whether ``error`` is another process creating the same tables first (SQLite, PostgreSQL, MySQL wording)."""
+    text = str(error).lower()
+    return any(marker in text for marker in ("already exists", "unique constraint", "duplicate key", "duplicate entry"))
 
 
 def study_name(sweep: str, category: str) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from results.ranking import trial_summary
+from search import studies
 
 CATEGORY = "wood"  # the category every sweep of tests/search/conftest.py runs
 
@@ -39,8 +40,10 @@ def objectives(frame: pd.DataFrame) -> pd.Series:
 
 def study_trials(sweeps: Any, name: str) -> int:
     """Ended trials of the sweep's study, as optuna.load_study (and optuna-dashboard) reads them."""
+    # Opened as the sweep opens it: a reader that starts as the driver creates the database may race it.
+    storage = studies.open_storage(f"sqlite:///{sweeps.storage}/optuna.db")
     try:
-        study = optuna.load_study(study_name=f"{name}-{CATEGORY}", storage=f"sqlite:///{sweeps.storage}/optuna.db")
+        study = optuna.load_study(study_name=f"{name}-{CATEGORY}", storage=storage)
     except KeyError:  # the database exists, the study not yet
         return 0
     return sum(1 for trial in study.trials if trial.state.is_finished())
