@@ -87,9 +87,11 @@ def scan_folder(root: Path, category: str) -> CategoryData:
     require_records(train, "training", category, expected)
     test = [ImageRecord(path, None, 0, GOOD) for path in normal_test]
     reserved = {GOOD, TRAIN, TEST, *MASK_FOLDERS}
-    for defect_folder in visible_folders(defects_in):
-        if defect_folder.name not in reserved:
-            test.extend(_defect_records(defect_folder, masks / defect_folder.name if masks else None))
+    defect_folders = [sub for sub in visible_folders(defects_in) if sub.name not in reserved]
+    if masks:
+        _require_matching_mask_folders(masks, defects_in, [sub.name for sub in defect_folders])
+    for defect_folder in defect_folders:
+        test.extend(_defect_records(defect_folder, masks / defect_folder.name if masks else None))
     return CategoryData(dataset="folder", category=category, root=root, train=train, test=tuple(test))
 
 
@@ -110,6 +112,16 @@ def _mask_root(folder: Path) -> Path | None:
     if len(present) > 1:
         raise UserInputError(f"{folder} holds both masks/ and ground_truth/: keep the masks in one of them")
     return present[0] if present else None
+
+
+def _require_matching_mask_folders(masks: Path, defects_in: Path, defects: list[str]) -> None:
+    """Refuse mask folders named after no defect folder: their defect would silently lose its pixel metrics."""
+    orphans = [sub.name for sub in visible_folders(masks) if sub.name not in {*defects, GOOD}]
+    if orphans:
+        raise UserInputError(
+            f"{masks}/{orphans[0]}/: no defect folder {defects_in}/{orphans[0]}/ for these masks "
+            f"(defect folders: {', '.join(defects) or 'none'}); a mask folder takes its defect folder's exact name"
+            + (f"; also unmatched: {', '.join(orphans[1:])}" if len(orphans) > 1 else ""))
 
 
 def _defect_records(images: Path, masks: Path | None) -> list[ImageRecord]:

@@ -69,6 +69,21 @@ def test_a_defect_folder_with_masks_needs_one_per_image(folder_root: Path) -> No
         scan_folder(folder_root, "bracket")
 
 
+def test_a_mask_folder_named_after_no_defect_folder_stops_train_in_one_line(
+        folder_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    masks = folder_root / "bracket" / "masks"
+    (masks / "scratch").rename(masks / "scratches")  # scratch/ would silently lose its pixel metrics
+    out = tmp_path / "out"
+    assert main(["train", "--dataset", "folder", "--data-root", str(folder_root), "--category", "bracket",
+                 "--out", str(out)]) == 2
+    line = _error_line(capsys)
+    assert f"{masks}/scratches/: no defect folder" in line and "(defect folders: dent, scratch)" in line
+    assert not out.exists()
+    (masks / "good").mkdir()  # masks of good images are allowed (and not needed)
+    (masks / "scratches").rename(masks / "scratch")
+    assert scan_folder(folder_root, "bracket").test
+
+
 def test_layout_mistakes_are_named(folder_root: Path, tmp_path: Path, image_writer) -> None:
     with pytest.raises(UserInputError, match="looks like one category, pass its parent"):
         list_folder_categories(folder_root / "bracket")
