@@ -5,7 +5,7 @@ their name looks like a misspelt one of these):
 
 =============  ========  =====================================================================
 ``image_path`` required  the image, relative to the manifest's folder or absolute
-``label``      required  ``normal`` / ``anomalous`` (any case), or ``0`` / ``1``
+``label``      required  ``normal`` / ``anomalous``, ``0`` / ``1`` or ``false`` / ``true`` (any case)
 ``split``      optional  ``train`` / ``test``; empty or absent: normal images train, anomalous
                          ones test (a category without normal test images then has a seeded
                          share of its normal images held out, ``data.holdout_fraction``)
@@ -37,7 +37,8 @@ TITLE = "manifest"
 SUFFIXES = (".csv", ".parquet", ".pq")
 REQUIRED = ("image_path", "label")
 OPTIONAL = ("split", "mask_path", "category", "defect")
-LABELS = {"normal": 0, "0": 0, "anomalous": 1, "1": 1}
+# true/false: what pandas writes for a boolean "is anomalous" column.
+LABELS = {"normal": 0, "0": 0, "false": 0, "anomalous": 1, "1": 1, "true": 1}
 SPLITS = ("train", "test", "")
 DEFAULT_DEFECT = "anomalous"
 NEEDS = "a .csv or .parquet file with columns image_path and label (optional: split, mask_path, category, defect)"
@@ -102,10 +103,17 @@ def _text(value: Any) -> str:
 
 
 def read_manifest(path: Path) -> list[ManifestRow]:
-    """Parse every row of the manifest at ``path``; a bad value raises naming the file, row and column."""
+    """Parse every row of the manifest at ``path``.
+
+    Raises:
+        UserInputError: an unreadable file, missing columns, no rows, or a bad value (naming the file,
+            row and column).
+    """
     frame = _read_table(path)
     frame.columns = [str(column).strip() for column in frame.columns]
     _check_columns(path, list(frame.columns))
+    if frame.empty:
+        raise UserInputError(f"{path}: no rows under the header; expected one row per image ({NEEDS})")
     line = path.suffix.lower() == ".csv"
     rows = []
     for index, cells in enumerate(frame.to_dict("records")):
@@ -122,7 +130,7 @@ def _parse_row(path: Path, where: str, cell: dict[str, str]) -> ManifestRow:
         raise fail("image_path", "an image file, relative to the manifest's folder or absolute")
     label = LABELS.get(cell["label"].lower())
     if label is None:
-        raise fail("label", "normal or anomalous (or 0 or 1)")
+        raise fail("label", "normal or anomalous (or 0 or 1, false or true)")
     split = cell["split"].lower()
     if split not in SPLITS:
         raise fail("split", "train, test or empty")

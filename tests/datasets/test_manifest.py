@@ -62,6 +62,24 @@ def test_parquet_categories_absolute_paths_and_holdout(parquet_manifest: Path) -
     assert plan.held_out == 2 and len(plan.train) == 2
 
 
+def test_a_boolean_label_column_written_by_pandas_reads_as_normal_and_anomalous(manifest_images: Path) -> None:
+    frame = pd.DataFrame({"image_path": [f"images/ok/{i}.png" for i in range(4)] + ["images/bad/0.png"],
+                          "label": [False] * 4 + [True]})
+    path = manifest_images.parent / "flags.csv"
+    frame.to_csv(path, index=False)  # writes False / True
+    data = scan_manifest(path, "flags")
+    assert len(data.train) == 4 and [(r.image_path.name, r.label) for r in data.test] == [("0.png", 1)]
+
+
+def test_a_manifest_of_only_a_header_says_it_has_no_rows(manifest_images: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    path = _csv(manifest_images.parent / "empty.csv", ["image_path,label"])
+    assert main(["train", "--dataset", "manifest", "--data-root", str(path),
+                 "--out", str(manifest_images.parent / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{path}: no rows under the header" in err, err
+
+
 @pytest.mark.parametrize(("line", "column", "expected"), [
     ("images/ok/0.png,maybe,,,", "label", "normal or anomalous"),
     ("images/ok/0.png,0,validation,,", "split", "train, test or empty"),
