@@ -27,6 +27,8 @@ from ssflow.config_files import load_config_file
 from ssflow.errors import UserInputError
 from ssflow.model_io import load_model
 
+LOST_WORKER_EPOCHS = 4  # the lost-worker sweep's budget: a trial seen at epoch 1 or 2 has two or more to go
+
 
 def node_names(frame: pd.DataFrame, cluster: Any) -> pd.Series:
     """Which of the cluster's nodes wrote each row, from the node id prefix in ``node``."""
@@ -54,20 +56,23 @@ def test_trials_run_on_both_nodes(two_nodes: Any, sweeps: Any, check_store: Any)
 
 
 @pytest.mark.cluster
-def test_sweep_survives_a_lost_worker(two_nodes: Any, sweeps: Any, wait_for: Any, check_store: Any) -> None:
+def test_sweep_survives_a_lost_worker(two_nodes: Any, sweeps: Any, check_store: Any) -> None:
     cluster, worker = two_nodes
     name, suffix = "lost-worker", cluster.label_suffix(worker)
     started = time.monotonic()
-    # No pruning (grace period = budget): every trial has to reach its last epoch.
-    sweep = sweeps.start(name, "--num-samples", "2", "--max-epochs", "3", "--grace-period", "3", cluster=cluster)
+    # No pruning (grace period = budget): every trial has to reach its last epoch. At 128 px an epoch takes
+    # about a second, so a trial seen midway on the worker is still running when the worker is killed.
+    budget = str(LOST_WORKER_EPOCHS)
+    sweep = sweeps.start(name, "--num-samples", "2", "--max-epochs", budget, "--grace-period", budget,
+                         "--set", "backbone.image_size=128", cluster=cluster)
 
     def worker_trial_midway() -> bool:
         frame = sweeps.rows(name)
         ended = set(frame.loc[frame["status"] != "running", "trial_id"])
         rows = frame[(frame["status"] == "running") & frame["node"].str.endswith(suffix)]
-        return bool((~rows["trial_id"].isin(ended) & (rows["epoch"] < 3)).any())
+        return bool((~rows["trial_id"].isin(ended) & (rows["epoch"] < LOST_WORKER_EPOCHS - 1)).any())
 
-    wait_for(worker_trial_midway, 180, "a running row from the worker node", interval=0.25)
+    sweep.wait_until(worker_trial_midway, 180, "a running row from the worker node", interval=0.25)
     before = sweeps.rows(name)
     cluster.kill(worker)
     killed = time.monotonic()
