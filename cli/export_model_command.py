@@ -48,10 +48,11 @@ def _check_request(args: argparse.Namespace) -> Path:
     return out
 
 
-def _check_images(inputs: list[str] | None, size: int) -> np.ndarray | None:
+def _check_images(inputs: list[str] | None, size: int, bit_depth: int) -> np.ndarray | None:
     if not inputs:
         return None
-    return np.stack([read_image(path, size) for path in find_images(inputs, recursive_flag=None)[:CHECK_IMAGES]])
+    paths = find_images(inputs, recursive_flag=None)[:CHECK_IMAGES]
+    return np.stack([read_image(path, size, bit_depth) for path in paths])
 
 
 def _training_summary(model_path: Path, calibration: Calibration) -> tuple[dict[str, Any] | None, str | None]:
@@ -81,7 +82,7 @@ def _training_summary(model_path: Path, calibration: Calibration) -> tuple[dict[
 def run(args: argparse.Namespace, console: Console) -> int:
     out = _check_request(args)
     model = load_model(args.model, "cpu")
-    images = _check_images(args.images, model.config.backbone.image_size)
+    images = _check_images(args.images, model.config.backbone.image_size, model.config.data.bit_depth)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         check = export_onnx(model, out, images)

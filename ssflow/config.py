@@ -23,6 +23,7 @@ BLEND_MODES = ("poisson", "mixed", "alpha")
 MAP_SCORES = ("density", "nll")
 IMAGE_SCORES = ("max", "topk_mean")
 SCHEDULES = ("cosine", "constant")
+BIT_DEPTHS = (0, 8, 10, 12, 14, 16)  # data.bit_depth: 0 = per image
 
 
 def _fail(key: str, value: Any, expected: str) -> None:
@@ -44,8 +45,13 @@ class DataConfig:
     # them: as the synthetic validation set (validation.synthetic_weight > 0), or as
     # the normal test images of a folder dataset that has no test split.
     holdout_fraction: float = 0.2
+    # Bits per pixel the camera really delivers in 16-bit files (10 and 12 are common), so that
+    # every image of a line is scaled alike; 0 = per image, from its brightest pixel.
+    bit_depth: int = 0
 
     def __post_init__(self) -> None:
+        if self.bit_depth not in BIT_DEPTHS:
+            _fail("data.bit_depth", self.bit_depth, f"one of {', '.join(map(str, BIT_DEPTHS))} (0 = per image)")
         if self.shots < 0:
             _fail("data.shots", self.shots, "an integer >= 0 (0 = all images)")
         if not 0.0 < self.selection_fraction < 1.0:

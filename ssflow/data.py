@@ -160,8 +160,8 @@ def has_labelled_defects(config: SSFlowConfig) -> bool:
     return any(record.label == 1 for record in _category(config).test)
 
 
-def _load(records: tuple[ImageRecord, ...], image_size: int) -> SplitData:
-    images, masks, labels = load_split(records, image_size)
+def _load(records: tuple[ImageRecord, ...], image_size: int, bit_depth: int) -> SplitData:
+    images, masks, labels = load_split(records, image_size, bit_depth)
     known = np.array([record.label == 0 or record.mask_path is not None for record in records], dtype=bool)
     return SplitData(images, masks, labels, tuple(str(r.image_path) for r in records), known)
 
@@ -171,8 +171,9 @@ def _rows(split: SplitData, rows: slice) -> SplitData:
                      split.mask_known[rows])
 
 
-def _validation(records: tuple[ImageRecord, ...], size: int, config: ValidationConfig, seed: int) -> SplitData:
-    normal = _load(records, size)
+def _validation(records: tuple[ImageRecord, ...], size: int, bit_depth: int, config: ValidationConfig,
+                seed: int) -> SplitData:
+    normal = _load(records, size, bit_depth)
     images, masks, labels, names = painted_set(normal.images, normal.paths, config.synthetic_per_image, seed)
     return SplitData(images, masks, labels, names)
 
@@ -184,12 +185,12 @@ def prepare_data(config: SSFlowConfig) -> PreparedData:
     image or split.
     """
     plan = plan_splits(config)
-    size = config.backbone.image_size
-    train = _load(plan.train, size)
+    size, bits = config.backbone.image_size, config.data.bit_depth
+    train = _load(plan.train, size, bits)
     # Both test halves in one read, so a problem with masks is reported for the whole test set at once.
-    test = _load(plan.selection + plan.report, size)
+    test = _load(plan.selection + plan.report, size, bits)
     selection, report = _rows(test, slice(0, len(plan.selection))), _rows(test, slice(len(plan.selection), None))
-    validation = _validation(plan.validation, size, config.validation, config.data.split_seed) \
+    validation = _validation(plan.validation, size, bits, config.validation, config.data.split_seed) \
         if plan.validation else None
     return PreparedData(
         dataset=config.data.dataset,

@@ -109,11 +109,12 @@ def open_onnx_model(path: str | Path, device_name: str = "auto", threads: int | 
     try:
         calibration: Calibration = calibration_from_dict(metadata["calibration"])
         image_size = int(metadata["image_size"])
-    except (KeyError, TypeError, ValueError) as error:
+        bit_depth = int(metadata.get("config", {}).get("data", {}).get("bit_depth", 0))  # 0 in older files
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise UserInputError(f"{path}: damaged ssflow metadata ({type(error).__name__}: {error})") from None
     check_signature(session, image_size, path)
     runs_on = f"onnxruntime {session.get_providers()[0]}"
-    return OpenedModel(str(path), "onnx", image_size, calibration, onnx_scorer(session), runs_on)
+    return OpenedModel(str(path), "onnx", image_size, calibration, onnx_scorer(session), runs_on, bit_depth)
 
 
 def check_signature(session: ort.InferenceSession, image_size: int, path: str | Path) -> None:

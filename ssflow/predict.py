@@ -34,6 +34,7 @@ class OpenedModel(NamedTuple):
     calibration: Calibration
     scorer: Scorer
     runs_on: str  # for people: "cpu", "cuda", "onnxruntime CPUExecutionProvider", ...
+    bit_depth: int = 0  # data.bit_depth the model was trained with: 16-bit files are read alike (0: per image)
 
 
 class Prediction(NamedTuple):
@@ -100,7 +101,7 @@ def score_images(model: OpenedModel, paths: Sequence[Path], threshold: float,
     """
     for start in range(0, len(paths), batch_size):
         batch = paths[start:start + batch_size]
-        images = np.stack([read_image(path, model.image_size) for path in batch])
+        images = np.stack([read_image(path, model.image_size, model.bit_depth) for path in batch])
         maps, scores = model.scorer(images)
         predictions = decide(batch, scores, threshold, model.calibration)
         yield [ScoredImage(prediction, image, anomaly_map)

@@ -58,4 +58,4 @@ def open_torch_model(path: str | Path, device_name: str = "auto") -> OpenedModel
     backbone = build_backbone(model.config.backbone.name, model.config.backbone.levels,
                               model.config.backbone.weights, device)
     return OpenedModel(str(path), "model.pt", model.config.backbone.image_size, model.calibration,
-                       torch_scorer(model, backbone, device), str(device))
+                       torch_scorer(model, backbone, device), str(device), model.config.data.bit_depth)

@@ -66,16 +66,27 @@ def significant_bits(pixels: np.ndarray) -> int:
     return next((bits for bits in _CONTAINER_BITS if peak < 1 << bits), 16)
 
 
-def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels unchanged; uint16 scaled from their significant bits to 0..255."""
+def to_uint8(pixels: np.ndarray, bit_depth: int = 0, path: Path | None = None) -> np.ndarray:
+    """uint8 pixels unchanged; uint16 scaled to 0..255 from ``bit_depth`` bits (0: :func:`significant_bits`).
+
+    Raises:
+        UserInputError: a uint16 image (named by ``path``) holding values above ``bit_depth`` bits:
+            the configured depth is not the camera's.
+    """
     if pixels.dtype != np.uint16:
         return pixels
-    return (pixels >> (significant_bits(pixels) - 8)).astype(np.uint8)
+    bits = bit_depth or significant_bits(pixels)
+    peak = int(pixels.max()) if pixels.size else 0
+    if peak >= 1 << bits:
+        raise UserInputError(f"image file {path or '(array)'} holds values up to {peak}, above the {bits}-bit "
+                             f"range of data.bit_depth={bit_depth}; set the camera's bit depth, or 0 to scale "
+                             "each image by its own brightest pixel")
+    return (pixels >> (bits - 8)).astype(np.uint8)
 
 
-def to_rgb(pixels: np.ndarray) -> np.ndarray:
-    """Decoded pixels (H, W[, C]) -> RGB uint8 (H, W, 3); grey is repeated, alpha dropped."""
-    pixels = to_uint8(pixels)
+def to_rgb(pixels: np.ndarray, bit_depth: int = 0, path: Path | None = None) -> np.ndarray:
+    """Decoded pixels (H, W[, C]) -> RGB uint8 (H, W, 3); grey is repeated, alpha dropped (see :func:`to_uint8`)."""
+    pixels = to_uint8(pixels, bit_depth, path)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     if pixels.ndim == 2:
@@ -94,9 +105,13 @@ def resize_square(pixels: np.ndarray, size: int, interpolation: int | None = Non
     return cv2.resize(pixels, (size, size), interpolation=interpolation)
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """Read ``path`` as RGB uint8 of shape (size, size, 3)."""
-    return resize_square(to_rgb(decode(path)), size)
+def read_image(path: Path, size: int, bit_depth: int = 0) -> np.ndarray:
+    """Read ``path`` as RGB uint8 of shape (size, size, 3); 16-bit files as ``bit_depth`` bits (see :func:`to_uint8`).
+
+    Raises:
+        UserInputError: an unreadable file, or values above ``bit_depth`` bits.
+    """
+    return resize_square(to_rgb(decode(path), bit_depth, path), size)
 
 
 def read_mask(
@@ -135,14 +150,17 @@ def fit_mask(path: Path, size: int, image_shape: tuple[int, int] | None,
     return reduce_mask(binarize(pixels, lossy=is_lossy(data)), size)
 
 
-def load_split(records: Sequence[ImageRecord], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_split(records: Sequence[ImageRecord], size: int,
+               bit_depth: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read records into images uint8 (N, S, S, 3), masks bool (N, S, S) and labels int64 (N,).
+
+    16-bit images are read as ``bit_depth`` bits (see :func:`to_uint8`).
 
     A record without a mask gets an all-False mask. Each mask is checked
     against the original size of its image (:func:`fit_mask`).
 
     Raises:
-        UserInputError: an unreadable file; or masks whose size is not their
+        UserInputError: an unreadable file, values above ``bit_depth`` bits; or masks whose size is not their
             image's and whose aspect ratio differs too, all of them named in one
             line (the first few, then a count).
     """
@@ -151,7 +169,7 @@ def load_split(records: Sequence[ImageRecord], size: int) -> tuple[np.ndarray, n
     mismatches: list[MaskMismatch] = []
     for index, record in enumerate(records):
         pixels = decode(record.image_path)
-        images[index] = resize_square(to_rgb(pixels), size)
+        images[index] = resize_square(to_rgb(pixels, bit_depth, record.image_path), size)
         if record.mask_path is None:
             continue
         mask = fit_mask(record.mask_path, size, pixels.shape[:2], record.image_path)

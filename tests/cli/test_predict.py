@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ from cli.predict_command import overlay_names
 from ssflow.backbone import build_backbone
 from ssflow.calibration import Calibration
 from ssflow.config import config_from_flat
+from ssflow.datasets.images import read_image
 from ssflow.flow import MultiScaleFlow
 from ssflow.model_files import open_model
 from ssflow.model_io import load_model, save_model
@@ -150,3 +152,21 @@ def test_unreadable_image_is_named_and_nothing_is_written(model_path: Path, imag
     assert str(broken) in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+
+
+def test_a_model_trained_at_a_bit_depth_reads_16_bit_images_at_it(model_path: Path, tmp_path: Path) -> None:
+    """model.pt and its ONNX export both carry data.bit_depth, and predict reads 16-bit files with it."""
+    model = load_model(model_path, CPU)
+    config = dataclasses.replace(model.config, data=dataclasses.replace(model.config.data, bit_depth=12))
+    deep = tmp_path / "deep.pt"
+    save_model(deep, config, model.flow, model.calibration)
+    onnx_path = tmp_path / "deep.onnx"
+    assert main(["export-model", "--model", str(deep), "--out", str(onnx_path)]) == 0
+    frame = tmp_path / "dark.png"  # 12-bit data whose brightest pixel fits 10 bits
+    assert cv2.imwrite(str(frame), np.random.default_rng(0).integers(0, 1000, (40, 48), dtype=np.uint16))
+    for path in (deep, onnx_path):
+        opened = open_model(path, "cpu")
+        assert opened.bit_depth == 12
+        [scored] = next(score_images(opened, [frame], 0.0))
+        np.testing.assert_array_equal(scored.image, read_image(frame, SIZE, 12))
+        assert scored.image.max() <= (1000 >> 4)  # not read as 10-bit (4x brighter)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ssflow.config import config_from_flat
+from ssflow.data import prepare_data
 from ssflow.datasets.images import decode, load_split, read_image, significant_bits
 from ssflow.datasets.listing import list_images
 from ssflow.datasets.records import ImageRecord
@@ -35,6 +37,33 @@ def test_sixteen_bit_files_use_their_real_range(tmp_path: Path, bits: int, suffi
     image = read_image(path, 8)
     np.testing.assert_array_equal(image[..., 0], (ramp >> (bits - 8)).astype(np.uint8))
     assert image.max() == 255  # not almost black
+
+
+def test_a_set_bit_depth_scales_every_16_bit_image_alike(tmp_path: Path) -> None:
+    path = tmp_path / "dark.png"
+    assert cv2.imwrite(str(path), np.full((8, 8), 600, np.uint16))  # a dark 12-bit frame: 600 fits 10 bits
+    assert read_image(path, 8)[0, 0, 0] == 600 >> 2  # per image: read as 10-bit, 4x brighter than its siblings
+    assert read_image(path, 8, bit_depth=12)[0, 0, 0] == 600 >> 4  # the camera's 12 bits, like every frame
+    with pytest.raises(UserInputError) as error:
+        read_image(path, 8, bit_depth=8)
+    assert f"image file {path} holds values up to 600, above the 8-bit range of data.bit_depth=8" in str(error.value)
+    with pytest.raises(UserInputError, match="data.bit_depth"):
+        config_from_flat({"data.bit_depth": 11})
+
+
+def test_the_data_of_a_run_is_read_at_its_bit_depth(tmp_path: Path) -> None:
+    """Good frames at 600 and defective ones at 900, 12-bit data in 16-bit files, as a folder dataset."""
+    for folder, count, value in (("good", 10, 600), ("crack", 4, 900)):
+        (tmp_path / "parts" / "line" / folder).mkdir(parents=True)
+        for index in range(count):
+            frame = np.full((16, 16), value, np.uint16)
+            assert cv2.imwrite(str(tmp_path / "parts" / "line" / folder / f"{index}.png"), frame)
+    config = config_from_flat({"data.dataset": "folder", "data.root": str(tmp_path / "parts"),
+                               "data.category": "line", "backbone.image_size": 32, "data.bit_depth": 12})
+    data = prepare_data(config)
+    assert data.train.max() == 600 >> 4
+    tested = np.concatenate([data.selection.images, data.report.images])
+    assert set(np.unique(tested)) == {600 >> 4, 900 >> 4}
 
 
 def _oriented_jpeg(path: Path) -> np.ndarray:
