@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, wide, paper, demo)")
     parser.add_argument("--num-samples", type=int, default=12,
                         help="searched trials per category, the base config and warm starts included")
-    parser.add_argument("--max-epochs", type=int, default=None, help="full budget of a trial (ASHA max_t)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="full budget of a trial (ASHA max_t; default: the space's fixed train.epochs, "
+                             "else the base config's)")
     parser.add_argument("--grace-period", type=int, default=1, help="epochs before ASHA may prune")
     parser.add_argument("--reduction-factor", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=None,
@@ -124,7 +126,8 @@ def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpa
     gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if resources.get("GPU") else 0.0)
     return SweepOptions(
         base=base, space=space, name=name, storage=_storage(args.storage), num_samples=args.num_samples,
-        max_epochs=args.max_epochs or base.train.epochs, grace_period=args.grace_period,
+        max_epochs=args.max_epochs or int(space.fixed_values().get("train.epochs", base.train.epochs)),
+        grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
         concurrency=args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial)),
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus, max_failures=args.max_failures,

@@ -45,8 +45,10 @@ from ssflow.run_inputs import cache_spec
 # Every trial of a category shares one copy of its images and splits, so these cannot vary per trial;
 # ``seed`` varies only through finalist runs.
 SHARED_DATA_KEYS = ("backbone.image_size", "data.shots", "data.selection_fraction", "data.dataset",
-                    "data.category", "data.root", "data.split_seed", "data.holdout_fraction",
+                    "data.category", "data.root", "data.split_seed", "data.holdout_fraction", "data.bit_depth",
                     "validation.synthetic_weight", "validation.synthetic_per_image", "seed")
+# Set for every trial from the sweep's flags (a space may fix its default, not search it).
+FLAG_KEYS = {"train.epochs": "--max-epochs (ASHA then stops weak trials early; --grace-period sets the first stop)"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,11 @@ class CategoryOutcome:
 
 
 def check_space(options: SweepOptions) -> None:
-    """Refuse a space that searches a key every trial of a category must share."""
+    """Refuse a space that searches a key every trial of a category must share, or one a flag sets."""
+    for parameter in options.space.searched():
+        if parameter.name in FLAG_KEYS:
+            raise UserInputError(f"space {options.space.name}: {parameter.name} cannot be searched: it is set for "
+                                 f"every trial by {FLAG_KEYS[parameter.name]}")
     varied = [p.name for p in options.space.searched() if p.name in SHARED_DATA_KEYS]
     if varied:
         raise UserInputError(f"space {options.space.name}: {', '.join(varied)} can only be fixed, not searched "

@@ -124,10 +124,29 @@ def _require_matching_mask_folders(masks: Path, defects_in: Path, defects: list[
             + (f"; also unmatched: {', '.join(orphans[1:])}" if len(orphans) > 1 else ""))
 
 
+def _refuse_masks_among_images(images: Path, paths: list[Path]) -> None:
+    """Masks saved beside their images, or a mask folder beside the defect folders, would be scored as defects."""
+    category = images.parent.parent if images.parent.name == TEST else images.parent
+    name = images.name.lower()
+    if name.endswith(("_mask", "_masks")) or name == "mask":
+        defect = images.name[:-len("_masks")] if name.endswith("_masks") else images.name[:-len("_mask")]
+        raise UserInputError(f"{images}/ looks like a mask folder, but it sits beside the defect folders and would "
+                             f"be read as a defect type of its own; move its masks to "
+                             f"{category / MASK_FOLDERS[0] / (defect or '<defect type>')}/")
+    stems = {path.stem for path in paths}
+    beside = [path.name for path in paths
+              if path.stem.endswith(MASK_SUFFIX) and path.stem.removesuffix(MASK_SUFFIX) in stems]
+    if beside:
+        target = category / MASK_FOLDERS[0] / images.name
+        raise UserInputError(f"{images} holds masks beside their images ({few_names(beside)}), which would be "
+                             f"scored as defective images; move them to {target}/")
+
+
 def _defect_records(images: Path, masks: Path | None) -> list[ImageRecord]:
     """Anomalous records of one defect folder; image-level only when ``masks`` is not a folder."""
     defect = images.name
     paths = list_images(images)
+    _refuse_masks_among_images(images, paths)
     if masks is None or not masks.is_dir():
         return [ImageRecord(path, None, 1, defect) for path in paths]
     by_stem = index_by_stem(masks)

@@ -5,16 +5,17 @@ import argparse
 import pytest
 
 from cli import search_command
+from cli.main import main
 from spaces.space import load_space
 from ssflow.config import config_from_flat
 
 
-def _options(argv: list[str], resources: dict[str, float]):
+def _options(argv: list[str], resources: dict[str, float], space=None):
     parser = argparse.ArgumentParser()
     search_command.add_arguments(parser)
     args = parser.parse_args(["--dataset", "demo", *argv])
     base = config_from_flat({"train.epochs": 7})
-    return search_command.sweep_options(args, base, load_space("demo"), "t", resources)
+    return search_command.sweep_options(args, base, space or load_space("demo"), "t", resources)
 
 
 def test_defaults_follow_the_cluster_and_the_base_config():
@@ -36,3 +37,26 @@ def test_defaults_follow_the_cluster_and_the_base_config():
 ])
 def test_flags_reach_the_sweep(argv, field, value):
     assert getattr(_options(argv, {"CPU": 2.0, "GPU": 1.0}), field) == value
+
+
+def test_a_space_that_fixes_train_epochs_sets_the_default_budget(tmp_path):
+    space = tmp_path / "long.yaml"
+    space.write_text("parameters:\n  train.epochs: 30\n  train.lr: {type: float, low: 1.0e-4, high: 1.0e-2}\n")
+    assert _options(["--space", str(space)], {"CPU": 2.0}, load_space(str(space))).max_epochs == 30
+    assert _options(["--space", str(space), "--max-epochs", "5"], {"CPU": 2.0}, load_space(str(space))).max_epochs == 5
+
+
+@pytest.mark.parametrize("parameter, words", [
+    ("train.epochs: {type: int, low: 1, high: 5}", "train.epochs cannot be searched: it is set for every trial by "
+                                                   "--max-epochs"),
+    ("backbone.image_size: {type: choice, choices: [64, 128]}", "backbone.image_size can only be fixed"),
+    ("data.bit_depth: {type: choice, choices: [10, 12]}", "data.bit_depth can only be fixed"),
+])
+def test_a_space_searching_what_trials_cannot_vary_is_refused_in_one_line(tmp_path, capsys, parameter, words):
+    space = tmp_path / "wrong.yaml"
+    space.write_text(f"parameters:\n  {parameter}\n")
+    assert main(["--dataset", "demo", "--space", str(space), "--storage", str(tmp_path / "runs"),
+                 "--name", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and words in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("manifest*"))

@@ -84,6 +84,24 @@ def test_a_mask_folder_named_after_no_defect_folder_stops_train_in_one_line(
     assert scan_folder(folder_root, "bracket").test
 
 
+def test_masks_saved_beside_their_images_are_refused_not_scored_as_defects(folder_root: Path) -> None:
+    scratch = folder_root / "bracket" / "scratch"
+    (folder_root / "bracket" / "masks" / "scratch" / "s1.png").rename(scratch / "s1_mask.png")
+    shutil.rmtree(folder_root / "bracket" / "masks" / "scratch")
+    with pytest.raises(UserInputError) as error:
+        scan_folder(folder_root, "bracket")
+    assert f"{scratch} holds masks beside their images (s1_mask.png)" in str(error.value)
+    assert f"move them to {folder_root / 'bracket' / 'masks' / 'scratch'}/" in str(error.value)
+
+
+def test_a_mask_folder_beside_the_defect_folders_is_refused_not_read_as_a_defect(folder_root: Path) -> None:
+    (folder_root / "bracket" / "masks" / "scratch").rename(folder_root / "bracket" / "scratch_masks")
+    with pytest.raises(UserInputError) as error:
+        scan_folder(folder_root, "bracket")
+    assert "scratch_masks/ looks like a mask folder" in str(error.value)
+    assert f"move its masks to {folder_root / 'bracket' / 'masks' / 'scratch'}/" in str(error.value)
+
+
 def test_layout_mistakes_are_named(folder_root: Path, tmp_path: Path, image_writer) -> None:
     with pytest.raises(UserInputError, match="looks like one category, pass its parent"):
         list_folder_categories(folder_root / "bracket")
