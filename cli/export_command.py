@@ -45,7 +45,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     first = next(iter(content.categories))
     count = len(content.categories)
     console.print(f"wrote {escape(str(out))} ({count} categor{'y' if count == 1 else 'ies'}); train one with "
-                  f"[bold]run_search.py train --config {escape(str(out))} --category {escape(first)}[/]")
+                  f"[bold]run_search.py train --config {escape(str(out))} --category {escape(first)} "
+                  f"--out models/{escape(first)}[/]")
     return 0
 
 

@@ -68,6 +68,16 @@ def _check_request(args: argparse.Namespace) -> None:
     check_output_folder(out)
 
 
+def _outside(paths: list[Path], out: Path) -> list[Path]:
+    """``paths`` less those below ``out``: an output folder inside the inputs holds the last run's overlays."""
+    below = out.resolve()
+    kept = [path for path in paths if below not in path.resolve().parents]
+    if not kept:
+        raise UserInputError(f"no images to score: every image found is below --out {out}, which holds "
+                             "earlier results")
+    return kept
+
+
 def overlay_names(paths: Sequence[Path]) -> list[str]:
     """``<stem>.png`` per path; stems shared by several inputs get their suffix, then a counter, added."""
     stems = Counter(path.stem for path in paths)
@@ -83,7 +93,7 @@ def overlay_names(paths: Sequence[Path]) -> list[str]:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     _check_request(args)
-    paths = find_images(args.inputs, args.recursive)
+    paths = _outside(find_images(args.inputs, args.recursive), Path(args.out))
     model = open_model(args.model, args.device)
     chosen = choose_threshold(model.calibration, args.threshold, args.max_fpr)
     out = Path(args.out)

@@ -13,6 +13,8 @@ from ssflow.errors import UserInputError
 from ssflow.exported import is_export_file, load_export_config
 from ssflow.presets import PRESETS, preset
 
+DATA_ROOT_HELP = "dataset folder in its official layout (a .csv or .parquet file for manifest)"
+
 # Command-line flags that are shorthands for config keys.
 FLAG_KEYS = {
     "dataset": "data.dataset",

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from cli.live_view import LiveView
 from cli.output_paths import check_output_folder
-from cli.resolve import resolve_config
+from cli.resolve import DATA_ROOT_HELP, resolve_config
 from cli.sweep_summary import summary_table
 from results.ranking import trial_summary
 from results.store import ResultStore
@@ -30,7 +30,7 @@ from ssflow.errors import UserInputError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=list(DATASETS))
-    parser.add_argument("--data-root", default=None, help="dataset folder in its official layout")
+    parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     parser.add_argument("--categories", nargs="+", default=None, help="default: every category found")
     parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, wide, paper, demo)")
     parser.add_argument("--num-samples", type=int, default=12,

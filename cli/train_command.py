@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.output_paths import check_output_folder
-from cli.resolve import resolve_config
+from cli.resolve import DATA_ROOT_HELP, resolve_config
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
@@ -43,8 +43,7 @@ EXPORT_CHECK_IMAGES = 4  # report images the ONNX export is checked on
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=list(DATASETS), default=None)
     parser.add_argument("--category", default=None, help="dataset category, e.g. bottle, 01, Class1")
-    parser.add_argument("--data-root", default=None,
-                        help="dataset folder in its official layout (a .csv or .parquet file for manifest)")
+    parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     parser.add_argument("--config", default=None,
                         help="a config YAML, an export file from 'export', or a preset name (default, paper)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Union
 
 import yaml
 
-from ssflow.config import coerce_value, config_from_flat, flat_keys
+from ssflow.config import coerce_value, config_from_flat, flat_keys, looks_numeric
 from ssflow.errors import UserInputError
 
 SPACES_DIR = Path(__file__).resolve().parent
@@ -201,8 +201,7 @@ def _parse_range(where: str, key: str, kind: str, spec: Mapping[str, Any], decla
     for field in ("low", "high"):
         if field not in spec:
             raise UserInputError(f"{where}: type {kind} needs '{field}'")
-        _require_number(where, field, spec[field], integer=kind == "int")
-    low, high = spec["low"], spec["high"]
+    low, high = (_number(where, field, spec[field], integer=kind == "int") for field in ("low", "high"))
     log = spec.get("log", False)
     if not isinstance(log, bool):
         raise UserInputError(f"{where}: 'log' must be true or false, got {log!r}")
@@ -226,12 +225,19 @@ def _parse_range(where: str, key: str, kind: str, spec: Mapping[str, Any], decla
     return IntParam(key, int(low), int(high), int(step), log)
 
 
+def _number(where: str, field: str, value: Any, integer: bool) -> int | float:
+    """``value`` as a number; ``2e-4``, which YAML 1.1 reads as a string, is the number users mean."""
+    if not integer and isinstance(value, str) and looks_numeric(value):
+        value = float(value)
+    _require_number(where, field, value, integer)
+    return value
+
+
 def _require_number(where: str, field: str, value: Any, integer: bool) -> None:
     ok_types = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, ok_types):
         expected = "an integer" if integer else "a number"
-        hint = " (write 2.0e-4, not 2e-4: YAML reads the latter as a string)" if isinstance(value, str) else ""
-        raise UserInputError(f"{where}: '{field}' must be {expected}, got {value!r}{hint}")
+        raise UserInputError(f"{where}: '{field}' must be {expected}, got {value!r}")
 
 
 def _coerce(where: str, key: str, value: Any, declared: Any) -> Any:

@@ -48,6 +48,10 @@ NEEDS = ("the folder that holds one sub-folder per category, each with good/ and
 
 def require_folder_root(root: Path) -> None:
     """Raise when ``root`` is not a folder."""
+    if root.is_file():
+        hint = "; a .csv or .parquet list of images is read with --dataset manifest" \
+            if root.suffix.lower() in (".csv", ".parquet", ".pq") else ""
+        raise UserInputError(f"--data-root {root}: a file, not a folder; --dataset folder takes {NEEDS}{hint}")
     if not root.is_dir():
         raise UserInputError(f"folder dataset root not found: looked in {root.absolute()}; pass {NEEDS} "
                              "with --data-root")

@@ -110,6 +110,16 @@ def test_predict_parquet_recursive_and_replaces_old_overlays(model_path: Path, i
     assert table["anomalous"].dtype == bool
 
 
+def test_an_output_folder_inside_the_inputs_is_not_scored_again(model_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "line"
+    for seed in range(3):
+        write_image(folder / f"{seed}.png", seed)
+    out = folder / "predictions"
+    for _ in range(2):  # the second run finds the first run's overlays below the folder
+        assert main(["predict", "--model", str(model_path), str(folder), "--recursive", "--out", str(out)]) == 0
+        assert len(pd.read_csv(out / "predictions.csv")) == 3
+
+
 def test_overlay_names_stay_unique_for_shared_stems() -> None:
     paths = [Path("x/a.png"), Path("x/a.bmp"), Path("y/a.png"), Path("x/b.png")]
     assert overlay_names(paths) == ["a_png_1.png", "a_bmp.png", "a_png_2.png", "b.png"]

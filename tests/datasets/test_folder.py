@@ -112,6 +112,13 @@ def test_layout_mistakes_are_named(folder_root: Path, tmp_path: Path, image_writ
         scan_folder(folder_root, "housing")
 
 
+def test_a_manifest_file_given_to_the_folder_reader_points_to_the_manifest_reader(tmp_path: Path) -> None:
+    listing = tmp_path / "parts.csv"
+    listing.write_text("image_path,label\n")
+    with pytest.raises(UserInputError, match=r"parts\.csv: a file, not a folder.*read with --dataset manifest"):
+        list_categories("folder", listing)
+
+
 def test_folder_needs_a_data_root(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--dataset", "folder", "--category", "x", "--out", str(tmp_path / "out")]) == 2
     assert "--dataset folder needs --data-root" in _error_line(capsys)
