@@ -1,6 +1,7 @@
 """``run_search.py predict``: score image files with a trained ``model.pt`` or an exported ``.onnx``.
 
-Writes ``DIR/predictions.csv`` (or ``.parquet``) and ``DIR/overlays/<stem>.png``.
+Writes ``DIR/predictions.csv`` (or ``.parquet``) and ``DIR/overlays/<stem>.png``; with
+``--skip-unreadable``, images that cannot be read are left out and listed in ``DIR/skipped.csv``.
 With an ``.onnx`` model nothing here imports torch, timm or FrEIA.
 Everything is written into a hidden staging folder beside ``DIR`` first and
 moved into place only when every image was scored, so a failed run leaves
@@ -16,7 +17,7 @@ import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import pandas as pd
 from rich.console import Console
@@ -33,7 +34,13 @@ from ssflow.predict import IMAGE_SUFFIXES, OpenedModel, Prediction, find_images,
 from ssflow.thresholds import check_rate
 
 OVERLAYS = "overlays"
+SKIPPED = "skipped.csv"
 LISTED = 10
+
+
+class Unreadable(NamedTuple):
+    path: str
+    reason: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="predictions file format")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help=f"leave out images that cannot be read (listed in OUT/{SKIPPED}) instead of stopping")
     threshold = parser.add_mutually_exclusive_group()
     threshold.add_argument("--threshold", type=float, default=None, metavar="VALUE",
                            help="flag images with score >= VALUE (default: the calibrated best-F1 threshold)")
@@ -99,40 +108,68 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    skipped: list[Unreadable] | None = [] if args.skip_unreadable else None
     try:
-        predictions = _score_into(staging, model, chosen.value, paths, args.batch_size, console)
+        predictions = _score_into(staging, model, chosen.value, paths, args.batch_size, console, skipped)
         table_name = f"predictions.{args.format}"
-        _write_table(predictions, overlay_names(paths), staging / table_name, args.format)
+        _write_table(predictions, dict(zip(map(str, paths), overlay_names(paths))), staging / table_name,
+                     args.format)
+        if skipped:
+            pd.DataFrame(skipped, columns=Unreadable._fields).to_csv(staging / SKIPPED, index=False)
         _publish(staging, out, table_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _print_summary(console, predictions, chosen, model, out / table_name)
+    if skipped:
+        console.print(f"[bold]skipped {len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''}[/] "
+                      f"({escape(', '.join(Path(item.path).name for item in skipped[:3]))}"
+                      f"{', ...' if len(skipped) > 3 else ''}): listed with reasons in {out / SKIPPED}")
     return 0
 
 
 def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], batch_size: int,
-                console: Console) -> list[Prediction]:
-    """Score every path, writing overlays into ``staging/overlays``; the predictions in order."""
+                console: Console, skipped: list[Unreadable] | None) -> list[Prediction]:
+    """Score every path, writing overlays into ``staging/overlays``; the predictions in order.
+
+    With ``skipped`` (a list), unreadable images are appended to it and left out; without, the first stops
+    the run (one line).
+    """
     folder = staging / OVERLAYS
     folder.mkdir()
-    names = iter(overlay_names(paths))
+    names = dict(zip(map(str, paths), overlay_names(paths)))
     calibration = model.calibration
     predictions: list[Prediction] = []
     with _progress(console) as progress:
         task = progress.add_task("scoring", total=len(paths))
-        for batch in score_images(model, paths, threshold, batch_size):
-            for scored in batch:
-                # The calibration's fixed range keeps colours comparable across images and runs.
-                overlay = heatmap_overlay(scored.image, scored.anomaly_map, calibration.map_low, calibration.map_high)
-                write_png(folder / next(names), side_by_side(scored.image, overlay))
-                predictions.append(scored.prediction)
-            progress.advance(task, len(batch))
+
+        def leave_out(path: Path, reason: str) -> None:
+            assert skipped is not None
+            skipped.append(Unreadable(str(path), reason))
+            progress.advance(task, 1)
+
+        try:
+            for batch in score_images(model, paths, threshold, batch_size, leave_out if skipped is not None else None):
+                for scored in batch:
+                    # The calibration's fixed range keeps colours comparable across images and runs.
+                    overlay = heatmap_overlay(scored.image, scored.anomaly_map, calibration.map_low,
+                                              calibration.map_high)
+                    write_png(folder / names[scored.prediction.path], side_by_side(scored.image, overlay))
+                    predictions.append(scored.prediction)
+                progress.advance(task, len(batch))
+        except UserInputError as error:
+            if skipped is not None:
+                raise
+            raise UserInputError(f"{error} (--skip-unreadable scores the other images)") from None
+    if not predictions and skipped:
+        raise UserInputError(f"no image could be read ({len(paths)} tried; first: {skipped[0].reason}); "
+                             "nothing written")
     return predictions
 
 
-def _write_table(predictions: list[Prediction], names: list[str], path: Path, file_format: str) -> None:
+def _write_table(predictions: list[Prediction], names: dict[str, str], path: Path, file_format: str) -> None:
+    """The predictions table; ``names``: the overlay file name of each prediction's path."""
     frame = pd.DataFrame(predictions, columns=Prediction._fields)
-    frame["overlay"] = [f"{OVERLAYS}/{name}" for name in names]
+    frame["overlay"] = [f"{OVERLAYS}/{names[prediction.path]}" for prediction in predictions]
     if file_format == "parquet":
         frame.to_parquet(path, index=False)
     else:
@@ -150,6 +187,10 @@ def _publish(staging: Path, out: Path, table_name: str) -> None:
     for earlier in out.glob("predictions.*"):  # a file of the other format would describe old overlays
         if earlier.name != table_name:
             earlier.unlink()
+    if (staging / SKIPPED).exists():
+        (staging / SKIPPED).replace(out / SKIPPED)
+    else:
+        (out / SKIPPED).unlink(missing_ok=True)  # it listed an earlier run's unreadable images
     (staging / table_name).replace(out / table_name)
 
 

@@ -93,15 +93,34 @@ def decide(paths: Sequence[str | Path], scores: np.ndarray, threshold: float,
             for path, score, value in zip(paths, scores, normalized)]
 
 
-def score_images(model: OpenedModel, paths: Sequence[Path], threshold: float,
-                 batch_size: int = 16) -> Iterator[list[ScoredImage]]:
+# Called with an image that cannot be read and the one-line reason; it is then left out.
+OnUnreadable = Callable[[Path, str], None]
+
+
+def score_images(model: OpenedModel, paths: Sequence[Path], threshold: float, batch_size: int = 16,
+                 on_unreadable: OnUnreadable | None = None) -> Iterator[list[ScoredImage]]:
     """Score ``paths`` ``batch_size`` images at a time, yielding each batch's results in order.
 
     Only one batch of images and maps is held at a time, so folders of any size fit.
+
+    Raises:
+        UserInputError: an image that cannot be read, unless ``on_unreadable`` is given: it is then told
+            the path and reason, and the image is left out of the results.
     """
     for start in range(0, len(paths), batch_size):
-        batch = paths[start:start + batch_size]
-        images = np.stack([read_image(path, model.image_size, model.bit_depth) for path in batch])
+        batch, pixels = [], []
+        for path in paths[start:start + batch_size]:
+            try:
+                pixels.append(read_image(path, model.image_size, model.bit_depth))
+            except UserInputError as error:
+                if on_unreadable is None:
+                    raise
+                on_unreadable(path, str(error))
+                continue
+            batch.append(path)
+        if not batch:
+            continue
+        images = np.stack(pixels)
         maps, scores = model.scorer(images)
         predictions = decide(batch, scores, threshold, model.calibration)
         yield [ScoredImage(prediction, image, anomaly_map)

@@ -120,6 +120,40 @@ def test_an_output_folder_inside_the_inputs_is_not_scored_again(model_path: Path
         assert len(pd.read_csv(out / "predictions.csv")) == 3
 
 
+def test_skip_unreadable_scores_the_rest_and_lists_what_it_left_out(model_path: Path, images: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "line"
+    for name in ("a.png", "c.JPG", "e.png"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes((images / name).read_bytes())
+    (folder / "b_torn.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # a write cut short
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(model_path), str(folder), "--out", str(out), "--skip-unreadable",
+                 "--batch-size", "2"]) == 0
+    table = pd.read_csv(out / "predictions.csv")
+    assert [Path(p).name for p in table["path"]] == ["a.png", "c.JPG", "e.png"]
+    assert table["overlay"].tolist() == ["overlays/a.png", "overlays/c.png", "overlays/e.png"]
+    assert sorted(p.name for p in (out / "overlays").iterdir()) == ["a.png", "c.png", "e.png"]
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert skipped["path"].tolist() == [str(folder / "b_torn.png")]
+    assert "not a readable image" in skipped["reason"][0]
+    assert "skipped 1 unreadable image (b_torn.png)" in capsys.readouterr().out
+    # Scores are those of a run without the torn file; a clean rerun removes the stale list.
+    (folder / "b_torn.png").unlink()
+    assert main(["predict", "--model", str(model_path), str(folder), "--out", str(out)]) == 0
+    assert pd.read_csv(out / "predictions.csv")["score"].tolist() == pytest.approx(table["score"].tolist())
+    assert not (out / "skipped.csv").exists()
+    # Nothing readable at all: one line, and the earlier results stay.
+    torn = tmp_path / "torn"
+    torn.mkdir()
+    (torn / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model_path), str(torn), "--out", str(out), "--skip-unreadable"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no image could be read (1 tried" in err
+    assert len(pd.read_csv(out / "predictions.csv")) == 3
+
+
 def test_overlay_names_stay_unique_for_shared_stems() -> None:
     paths = [Path("x/a.png"), Path("x/a.bmp"), Path("y/a.png"), Path("x/b.png")]
     assert overlay_names(paths) == ["a_png_1.png", "a_bmp.png", "a_png_2.png", "b.png"]
@@ -159,7 +193,7 @@ def test_unreadable_image_is_named_and_nothing_is_written(model_path: Path, imag
     assert main(["predict", "--model", str(model_path), str(images / "a.png"), str(broken),
                  "--out", str(out), "--batch-size", "1"]) == 2
     err = capsys.readouterr().err
-    assert str(broken) in err and len(err.strip().splitlines()) == 1
+    assert str(broken) in err and len(err.strip().splitlines()) == 1 and "--skip-unreadable" in err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
 
