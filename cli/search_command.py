@@ -20,7 +20,7 @@ from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.options import OBJECTIVES, SweepOptions
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, storage_url
-from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep
+from search.sweep import CategoryPlan, check_name, check_space, plan_categories, run_sweep
 from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
@@ -152,6 +152,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if "://" not in args.storage:
         check_output_folder(Path(args.storage), "--storage")
     planned = sweep_options(args, base, space, name, {})
+    check_space(planned)  # before the study database is created
     check_name(planned)
     database = storage_url(planned)
     open_storage(database)  # a bad --optuna-storage or --warm-start costs one line before any work
@@ -216,7 +217,8 @@ def _print_header(console: Console, options: SweepOptions, categories: list[str]
     finalists = (f", then {options.finalists} finalists x {options.finalist_seeds} seeds"
                  if options.finalist_runs else "")
     count = f"{len(categories)} categor{'y' if len(categories) == 1 else 'ies'}"
+    epochs = f"{options.max_epochs} epoch{'s' if options.max_epochs != 1 else ''}"
     console.print(f"[bold]{escape(options.name)}[/]: {count} x {options.num_samples} trials{finalists}, space "
-                  f"{escape(options.space.name)}, up to {options.max_epochs} epochs ({stops}), "
+                  f"{escape(options.space.name)}, up to {epochs} ({stops}), "
                   f"{options.concurrency} at once over all categories, storage {escape(options.storage)}")
     console.print(f"studies: {escape(database)} (watch with: optuna-dashboard {escape(database)})")

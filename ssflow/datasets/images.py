@@ -39,8 +39,10 @@ def decode_bytes(data: bytes, path: Path) -> np.ndarray:
     Raises:
         UserInputError: not an image OpenCV can decode, or a pixel type other than 8 or 16 bits.
     """
+    if not data:
+        raise UserInputError(f"image file {path} is empty (0 bytes)")
     # imdecode rather than imread: imread returns None for paths it cannot open on some platforms.
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), DECODE_FLAGS) if data else None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), DECODE_FLAGS)
     if pixels is None or pixels.size == 0:
         raise UserInputError(f"image file {path} is not a readable image (corrupt or not an image format)")
     if pixels.dtype not in (np.uint8, np.uint16):
@@ -79,8 +81,8 @@ def to_uint8(pixels: np.ndarray, bit_depth: int = 0, path: Path | None = None) -
     peak = int(pixels.max()) if pixels.size else 0
     if peak >= 1 << bits:
         raise UserInputError(f"image file {path or '(array)'} holds values up to {peak}, above the {bits}-bit "
-                             f"range of data.bit_depth={bit_depth}; set the camera's bit depth, or 0 to scale "
-                             "each image by its own brightest pixel")
+                             f"range of data.bit_depth={bit_depth} the model was trained with; train with the "
+                             "camera's bit depth, or 0 to read each image at the smallest depth that holds it")
     return (pixels >> (bits - 8)).astype(np.uint8)
 
 

@@ -41,11 +41,12 @@ def test_enlarging_and_other_formats(tmp_path: Path) -> None:
         assert image.shape == (32, 32, 3)
 
 
-@pytest.mark.parametrize("content", [b"this is not a png", b""])
-def test_corrupt_image_names_the_file(tmp_path: Path, content: bytes) -> None:
+@pytest.mark.parametrize("content, reason", [(b"this is not a png", "is not a readable image"),
+                                             (b"", r"is empty \(0 bytes\)")])
+def test_corrupt_image_names_the_file(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "broken.png"
     path.write_bytes(content)
-    with pytest.raises(UserInputError, match=rf"{re.escape(str(path))} is not a readable image"):
+    with pytest.raises(UserInputError, match=rf"{re.escape(str(path))} {reason}"):
         read_image(path, 16)
 
 
