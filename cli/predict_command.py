@@ -109,11 +109,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     skipped: list[Unreadable] | None = [] if args.skip_unreadable else None
+    names = dict(zip(map(str, paths), overlay_names(paths)))  # overlay file per input path
     try:
-        predictions = _score_into(staging, model, chosen.value, paths, args.batch_size, console, skipped)
+        predictions = _score_into(staging, model, chosen.value, paths, names, args.batch_size, console, skipped)
         table_name = f"predictions.{args.format}"
-        _write_table(predictions, dict(zip(map(str, paths), overlay_names(paths))), staging / table_name,
-                     args.format)
+        _write_table(predictions, names, staging / table_name, args.format)
         if skipped:
             pd.DataFrame(skipped, columns=Unreadable._fields).to_csv(staging / SKIPPED, index=False)
         _publish(staging, out, table_name)
@@ -127,28 +127,28 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], batch_size: int,
-                console: Console, skipped: list[Unreadable] | None) -> list[Prediction]:
-    """Score every path, writing overlays into ``staging/overlays``; the predictions in order.
+def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], names: dict[str, str],
+                batch_size: int, console: Console, skipped: list[Unreadable] | None) -> list[Prediction]:
+    """Score every path, writing overlays (file ``names[path]``) into ``staging/overlays``; the predictions in order.
 
     With ``skipped`` (a list), unreadable images are appended to it and left out; without, the first stops
     the run (one line).
     """
     folder = staging / OVERLAYS
     folder.mkdir()
-    names = dict(zip(map(str, paths), overlay_names(paths)))
     calibration = model.calibration
     predictions: list[Prediction] = []
     with _progress(console) as progress:
         task = progress.add_task("scoring", total=len(paths))
 
-        def leave_out(path: Path, reason: str) -> None:
+        def leave_out(path: Path, reason: str) -> None:  # passed only when ``skipped`` is a list
             assert skipped is not None
             skipped.append(Unreadable(str(path), reason))
             progress.advance(task, 1)
 
         try:
-            for batch in score_images(model, paths, threshold, batch_size, leave_out if skipped is not None else None):
+            for batch in score_images(model, paths, threshold, batch_size,
+                                      leave_out if skipped is not None else None):
                 for scored in batch:
                     # The calibration's fixed range keeps colours comparable across images and runs.
                     overlay = heatmap_overlay(scored.image, scored.anomaly_map, calibration.map_low,

@@ -48,7 +48,7 @@ SHARED_DATA_KEYS = ("backbone.image_size", "data.shots", "data.selection_fractio
                     "data.category", "data.root", "data.split_seed", "data.holdout_fraction", "data.bit_depth",
                     "validation.synthetic_weight", "validation.synthetic_per_image", "seed")
 # Set for every trial from the sweep's flags (a space may fix its default, not search it).
-FLAG_KEYS = {"train.epochs": "--max-epochs (ASHA then stops weak trials early; --grace-period sets the first stop)"}
+SET_BY_FLAGS = {"train.epochs": "--max-epochs (ASHA then stops weak trials early; --grace-period sets the first stop)"}
 
 
 @dataclass(frozen=True)
@@ -70,11 +70,12 @@ class CategoryOutcome:
 
 def check_space(options: SweepOptions) -> None:
     """Refuse a space that searches a key every trial of a category must share, or one a flag sets."""
-    for parameter in options.space.searched():
-        if parameter.name in FLAG_KEYS:
-            raise UserInputError(f"space {options.space.name}: {parameter.name} cannot be searched: it is set for "
-                                 f"every trial by {FLAG_KEYS[parameter.name]}")
-    varied = [p.name for p in options.space.searched() if p.name in SHARED_DATA_KEYS]
+    searched = [parameter.name for parameter in options.space.searched()]
+    for name in searched:
+        if name in SET_BY_FLAGS:
+            raise UserInputError(f"space {options.space.name}: {name} cannot be searched: it is set for every trial "
+                                 f"by {SET_BY_FLAGS[name]}")
+    varied = [name for name in searched if name in SHARED_DATA_KEYS]
     if varied:
         raise UserInputError(f"space {options.space.name}: {', '.join(varied)} can only be fixed, not searched "
                              "(every trial of a category shares its images and splits; finalists vary the seed)")

@@ -77,13 +77,14 @@ def to_uint8(pixels: np.ndarray, bit_depth: int = 0, path: Path | None = None) -
     """
     if pixels.dtype != np.uint16:
         return pixels
-    bits = bit_depth or significant_bits(pixels)
+    if not bit_depth:  # the smallest depth that holds the image's peak: nothing can lie above it
+        return (pixels >> (significant_bits(pixels) - 8)).astype(np.uint8)
     peak = int(pixels.max()) if pixels.size else 0
-    if peak >= 1 << bits:
-        raise UserInputError(f"image file {path or '(array)'} holds values up to {peak}, above the {bits}-bit "
-                             f"range of data.bit_depth={bit_depth} the model was trained with; train with the "
-                             "camera's bit depth, or 0 to read each image at the smallest depth that holds it")
-    return (pixels >> (bits - 8)).astype(np.uint8)
+    if peak >= 1 << bit_depth:
+        raise UserInputError(f"image file {path or '(array)'} holds values up to {peak}, above the {bit_depth}-bit "
+                             f"range of data.bit_depth={bit_depth} (set in training, kept by the model); train "
+                             "with the camera's bit depth, or 0 to read each image at the smallest depth that holds it")
+    return (pixels >> (bit_depth - 8)).astype(np.uint8)
 
 
 def to_rgb(pixels: np.ndarray, bit_depth: int = 0, path: Path | None = None) -> np.ndarray:
