@@ -38,7 +38,7 @@ from torch import nn
 from ssflow.backbone import FeatureExtractor
 from ssflow.data import SplitData
 from ssflow.embedded_weights import EMBEDDED_MODEL, embedded_state_dict
-from ssflow.evaluate import SplitMetrics, split_metrics
+from ssflow.evaluate import SplitMetrics, at_mask_size, split_metrics
 from ssflow.features import images_to_tensor
 
 BASELINES = ("patchcore", "padim")
@@ -175,11 +175,12 @@ def score_baseline(model: nn.Module, images: np.ndarray, device: torch.device, b
 
 def run_baseline(method: str, train: np.ndarray, split: SplitData, seed: int, device: torch.device,
                  coreset_ratio: float = CORESET_RATIO) -> BaselineRun:
-    """Fit ``method`` on ``train`` (N, S, S, 3) and score ``split`` with ssflow's metrics."""
+    """Fit ``method`` on ``train`` (N, S, S, 3) and score ``split`` (whole images, one input each) with ssflow's
+    metrics, its maps resized to the split's masks."""
     model = build_baseline(method, seed, device)
     train_seconds = fit_baseline(model, train, seed, device, coreset_ratio)
     scored = score_baseline(model, split.images, device)
-    return BaselineRun(split_metrics(scored.scores, scored.maps, split), train_seconds,
+    return BaselineRun(split_metrics(scored.scores, at_mask_size(scored.maps, split), split), train_seconds,
                        len(split) / scored.seconds)
 
 

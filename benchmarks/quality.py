@@ -52,7 +52,7 @@ from ssflow.config_files import load_config_file
 from ssflow.data import PreparedData, plan_splits, prepare_data
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root, read_image
 from ssflow.errors import UserInputError
-from ssflow.evaluate import SplitMetrics, score_features, split_metrics
+from ssflow.evaluate import SplitMetrics, evaluate
 from ssflow.exported import is_export_file, load_export_config
 from ssflow.features import compute_run_features, extract_features
 from ssflow.run_inputs import RunInputs
@@ -114,9 +114,9 @@ def run_ssflow(config: SSFlowConfig, data: PreparedData, backbone: FeatureExtrac
         return BaselineRun(SplitMetrics(_NAN, _NAN, _NAN), train_seconds, _NAN), f"{result.status}: {result.reason}"
     started = time.perf_counter()
     features = extract_features(backbone, data.report.images, device)
-    maps, scores = score_features(result.flow, features, data.report.images.shape[1], config.map)
+    evaluation = evaluate(result.flow, features, data.report, config.map, "report")
     seconds = time.perf_counter() - started
-    run = BaselineRun(split_metrics(scores, maps, data.report), train_seconds, len(data.report) / seconds)
+    run = BaselineRun(evaluation.metrics, train_seconds, len(data.report) / seconds)
     return run, result.status
 
 

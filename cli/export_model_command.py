@@ -18,7 +18,10 @@ from rich.console import Console
 from cli.output_paths import check_output_file
 from cli.threshold_view import print_thresholds
 from ssflow.calibration import Calibration, choose_threshold
-from ssflow.datasets.images import read_image
+from ssflow.config import SSFlowConfig
+from ssflow.data import input_settings
+from ssflow.datasets.images import decode, to_rgb
+from ssflow.datasets.model_inputs import image_inputs
 from ssflow.errors import UserInputError
 from ssflow.model_files import ONNX, model_kind
 from ssflow.model_io import load_model
@@ -48,11 +51,14 @@ def _check_request(args: argparse.Namespace) -> Path:
     return out
 
 
-def _check_images(inputs: list[str] | None, size: int, bit_depth: int) -> np.ndarray | None:
+def _check_images(inputs: list[str] | None, config: SSFlowConfig) -> np.ndarray | None:
+    """Up to :data:`CHECK_IMAGES` model inputs cut from the given images as the model cuts them (tiles or whole)."""
     if not inputs:
         return None
-    paths = find_images(inputs, recursive_flag=None)[:CHECK_IMAGES]
-    return np.stack([read_image(path, size, bit_depth) for path in paths])
+    settings = input_settings(config)
+    tiles = [image_inputs(to_rgb(decode(path), settings.bit_depth, path), settings, str(path))[0]
+             for path in find_images(inputs, recursive_flag=None)[:CHECK_IMAGES]]
+    return np.concatenate(tiles)[:CHECK_IMAGES]
 
 
 def _training_summary(model_path: Path, calibration: Calibration) -> tuple[dict[str, Any] | None, str | None]:
@@ -82,7 +88,7 @@ def _training_summary(model_path: Path, calibration: Calibration) -> tuple[dict[
 def run(args: argparse.Namespace, console: Console) -> int:
     out = _check_request(args)
     model = load_model(args.model, "cpu")
-    images = _check_images(args.images, model.config.backbone.image_size, model.config.data.bit_depth)
+    images = _check_images(args.images, model.config)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         check = export_onnx(model, out, images)

@@ -1,7 +1,9 @@
 """``run_search.py predict``: score image files with a trained ``model.pt`` or an exported ``.onnx``.
 
-Writes ``DIR/predictions.csv`` (or ``.parquet``) and ``DIR/overlays/<stem>.png``; with
-``--skip-unreadable``, images that cannot be read are left out and listed in ``DIR/skipped.csv``.
+Writes ``DIR/predictions.csv`` (or ``.parquet``), ``DIR/regions.csv`` (one row per defect region of every
+flagged image, in the image's own pixels) and ``DIR/overlays/<stem>.png`` at the image's own size (or
+``--overlay-size``); ``--save-maps`` adds ``DIR/maps/<stem>.npy``; with ``--skip-unreadable``, images that
+cannot be read are left out and listed in ``DIR/skipped.csv``.
 With an ``.onnx`` model nothing here imports torch, timm or FrEIA.
 Everything is written into a hidden staging folder beside ``DIR`` first and
 moved into place only when every image was scored, so a failed run leaves
@@ -20,21 +22,27 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import pandas as pd
+import cv2
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.output_paths import check_output_folder
-from ssflow.calibration import ChosenThreshold, choose_threshold
+from ssflow.calibration import Calibration, ChosenThreshold, choose_threshold
 from ssflow.errors import UserInputError
 from ssflow.model_files import open_model
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
-from ssflow.predict import IMAGE_SUFFIXES, OpenedModel, Prediction, find_images, score_images
+from ssflow.predict import IMAGE_SUFFIXES, OpenedModel, Prediction, ScoredImage, find_images, score_images
+from ssflow.regions import Region, find_regions
 from ssflow.thresholds import check_rate
 
 OVERLAYS = "overlays"
+MAPS = "maps"
 SKIPPED = "skipped.csv"
+REGIONS = "regions.csv"
+REGION_COLUMNS = ("path", *Region._fields)
 LISTED = 10
 
 
@@ -52,10 +60,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(sorted by path; subfolders only with --recursive)")
     parser.add_argument("--recursive", action="store_true", help="also take images from subfolders")
     parser.add_argument("--out", required=True,
-                        help="output folder; its predictions file and overlays/ folder are replaced")
+                        help="output folder; its predictions file, regions.csv, overlays/ and maps/ are replaced")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="predictions file format")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
+    parser.add_argument("--save-maps", action="store_true",
+                        help=f"also write each image's anomaly map as OUT/{MAPS}/<name>.npy (float32, the image's "
+                             "own height x width)")
+    parser.add_argument("--overlay-size", type=int, default=0, metavar="PX",
+                        help="cap the longer side of each overlay at PX pixels (default 0: the image's own size)")
+    parser.add_argument("--min-region-px", type=int, default=1, metavar="PX",
+                        help=f"leave regions smaller than PX pixels out of OUT/{REGIONS} (default 1)")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help=f"leave out images that cannot be read (listed in OUT/{SKIPPED}) instead of stopping")
     threshold = parser.add_mutually_exclusive_group()
@@ -69,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_request(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    if args.overlay_size < 0 or 0 < args.overlay_size < 16:
+        raise UserInputError(f"--overlay-size {args.overlay_size}: expected 0 (the image's size) or >= 16 pixels")
+    if args.min_region_px < 1:
+        raise UserInputError(f"--min-region-px {args.min_region_px}: expected an integer >= 1")
     if args.max_fpr is not None:
         check_rate(args.max_fpr)  # before a model is loaded; the model's calibration is checked later
     if args.threshold is not None and not math.isfinite(args.threshold):
@@ -100,6 +119,19 @@ def overlay_names(paths: Sequence[Path]) -> list[str]:
     return [f"{name}.png" for name in unique]
 
 
+class Outputs(NamedTuple):
+    """What predict writes besides the predictions table."""
+
+    save_maps: bool
+    overlay_size: int  # 0: the image's own size
+    min_region_px: int
+
+
+class Scored(NamedTuple):
+    prediction: Prediction
+    regions: list[Region]  # of a flagged image; [] for the others
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     _check_request(args)
     paths = _outside(find_images(args.inputs, args.recursive), Path(args.out))
@@ -110,15 +142,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     skipped: list[Unreadable] | None = [] if args.skip_unreadable else None
     names = dict(zip(map(str, paths), overlay_names(paths)))  # overlay file per input path
+    outputs = Outputs(args.save_maps, args.overlay_size, args.min_region_px)
     try:
-        predictions = _score_into(staging, model, chosen.value, paths, names, args.batch_size, console, skipped)
+        scored = _score_into(staging, model, chosen.value, paths, names, args.batch_size, console, skipped, outputs)
         table_name = f"predictions.{args.format}"
-        _write_table(predictions, names, staging / table_name, args.format)
+        _write_table(scored, names, staging / table_name, args.format, outputs.save_maps)
+        _write_regions(scored, staging / REGIONS)
         if skipped:
             pd.DataFrame(skipped, columns=Unreadable._fields).to_csv(staging / SKIPPED, index=False)
         _publish(staging, out, table_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    predictions = [item.prediction for item in scored]
     _print_summary(console, predictions, chosen, model, out / table_name)
     if skipped:
         console.print(f"[bold]skipped {len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''}[/] "
@@ -127,17 +162,44 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _capped(pixels: np.ndarray, longest: int) -> np.ndarray:
+    """``pixels`` (H, W[, C]) shrunk so its longer side is at most ``longest`` (0: unchanged)."""
+    height, width = pixels.shape[:2]
+    if not longest or max(height, width) <= longest:
+        return pixels
+    factor = longest / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def _write_outputs(staging: Path, scored: ScoredImage, name: str, calibration: Calibration,
+                   outputs: Outputs) -> None:
+    """The overlay (and with --save-maps the map) of one scored image."""
+    image, anomaly_map = _capped(scored.image, outputs.overlay_size), _capped(scored.anomaly_map, outputs.overlay_size)
+    # The calibration's fixed range keeps colours comparable across images and runs.
+    overlay = heatmap_overlay(image, anomaly_map, calibration.map_low, calibration.map_high)
+    write_png(staging / OVERLAYS / name, side_by_side(image, overlay))
+    if outputs.save_maps:
+        np.save(staging / MAPS / map_name(name), scored.anomaly_map.astype(np.float32, copy=False))
+
+
+def map_name(overlay_name: str) -> str:
+    """The ``maps/`` file of the image whose overlay is ``overlay_name``: same name, ``.npy``."""
+    return f"{Path(overlay_name).stem}.npy"
+
+
 def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], names: dict[str, str],
-                batch_size: int, console: Console, skipped: list[Unreadable] | None) -> list[Prediction]:
-    """Score every path, writing overlays (file ``names[path]``) into ``staging/overlays``; the predictions in order.
+                batch_size: int, console: Console, skipped: list[Unreadable] | None,
+                outputs: Outputs) -> list[Scored]:
+    """Score every path, writing overlays (file ``names[path]``) and maps into ``staging``; results in order.
 
     With ``skipped`` (a list), unreadable images are appended to it and left out; without, the first stops
     the run (one line).
     """
-    folder = staging / OVERLAYS
-    folder.mkdir()
-    calibration = model.calibration
-    predictions: list[Prediction] = []
+    (staging / OVERLAYS).mkdir()
+    if outputs.save_maps:
+        (staging / MAPS).mkdir()
+    results: list[Scored] = []
     with _progress(console) as progress:
         task = progress.add_task("scoring", total=len(paths))
 
@@ -150,47 +212,63 @@ def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list
             for batch in score_images(model, paths, threshold, batch_size,
                                       leave_out if skipped is not None else None):
                 for scored in batch:
-                    # The calibration's fixed range keeps colours comparable across images and runs.
-                    overlay = heatmap_overlay(scored.image, scored.anomaly_map, calibration.map_low,
-                                              calibration.map_high)
-                    write_png(folder / names[scored.prediction.path], side_by_side(scored.image, overlay))
-                    predictions.append(scored.prediction)
+                    _write_outputs(staging, scored, names[scored.prediction.path], model.calibration, outputs)
+                    regions = find_regions(scored.anomaly_map, threshold, outputs.min_region_px) \
+                        if scored.prediction.anomalous else []
+                    results.append(Scored(scored.prediction, regions))
                 progress.advance(task, len(batch))
         except UserInputError as error:
             if skipped is not None:
                 raise
             raise UserInputError(f"{error} (--skip-unreadable scores the other images)") from None
-    if not predictions and skipped:
+    if not results and skipped:
         raise UserInputError(f"no image could be read ({len(paths)} tried; first: {skipped[0].reason}); "
                              "nothing written")
-    return predictions
+    return results
 
 
-def _write_table(predictions: list[Prediction], names: dict[str, str], path: Path, file_format: str) -> None:
+def _write_table(scored: list[Scored], names: dict[str, str], path: Path, file_format: str, save_maps: bool) -> None:
     """The predictions table; ``names``: the overlay file name of each prediction's path."""
-    frame = pd.DataFrame(predictions, columns=Prediction._fields)
-    frame["overlay"] = [f"{OVERLAYS}/{names[prediction.path]}" for prediction in predictions]
+    frame = pd.DataFrame([item.prediction for item in scored], columns=Prediction._fields)
+    overlays = [names[item.prediction.path] for item in scored]
+    frame["overlay"] = [f"{OVERLAYS}/{name}" for name in overlays]
+    frame["map"] = [f"{MAPS}/{map_name(name)}" if save_maps else "" for name in overlays]
+    frame["regions"] = [len(item.regions) for item in scored]
     if file_format == "parquet":
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False)
 
 
-def _publish(staging: Path, out: Path, table_name: str) -> None:
-    """Swap in the new overlays folder, then the predictions file (last: its presence means complete)."""
-    out.mkdir(parents=True, exist_ok=True)
-    old = out / f".{OVERLAYS}.old-{uuid.uuid4().hex}"
-    if (out / OVERLAYS).exists():
-        (out / OVERLAYS).replace(old)
-    (staging / OVERLAYS).replace(out / OVERLAYS)
+def _write_regions(scored: list[Scored], path: Path) -> None:
+    """``regions.csv``: one row per region of every flagged image (header only when there is none)."""
+    rows = [(item.prediction.path, *region) for item in scored for region in item.regions]
+    pd.DataFrame(rows, columns=list(REGION_COLUMNS)).to_csv(path, index=False)
+
+
+def _replace_folder(staging: Path, out: Path, name: str) -> None:
+    """Swap ``staging/name`` in for ``out/name`` (removing ``out/name`` when this run wrote none)."""
+    old = out / f".{name}.old-{uuid.uuid4().hex}"
+    if (out / name).exists():
+        (out / name).replace(old)
+    if (staging / name).exists():
+        (staging / name).replace(out / name)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _publish(staging: Path, out: Path, table_name: str) -> None:
+    """Swap in the new overlays and maps folders, then the predictions file (last: its presence means complete)."""
+    out.mkdir(parents=True, exist_ok=True)
+    _replace_folder(staging, out, OVERLAYS)
+    _replace_folder(staging, out, MAPS)
     for earlier in out.glob("predictions.*"):  # a file of the other format would describe old overlays
         if earlier.name != table_name:
             earlier.unlink()
-    if (staging / SKIPPED).exists():
-        (staging / SKIPPED).replace(out / SKIPPED)
-    else:
-        (out / SKIPPED).unlink(missing_ok=True)  # it listed an earlier run's unreadable images
+    for name in (SKIPPED, REGIONS):
+        if (staging / name).exists():
+            (staging / name).replace(out / name)
+        else:
+            (out / name).unlink(missing_ok=True)  # it described an earlier run
     (staging / table_name).replace(out / table_name)
 
 
@@ -213,4 +291,4 @@ def _print_summary(console: Console, predictions: list[Prediction], chosen: Chos
         for prediction in flagged[:LISTED]:
             table.add_row(escape(prediction.path), f"{prediction.score:.4g}", f"{prediction.normalized_score:.3f}")
         console.print(table)
-    console.print(f"wrote {table_path} and {table_path.parent / OVERLAYS}/")
+    console.print(f"wrote {table_path}, {table_path.parent / REGIONS} and {table_path.parent / OVERLAYS}/")

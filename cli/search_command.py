@@ -10,6 +10,7 @@ from typing import Mapping
 from rich.console import Console
 from rich.markup import escape
 
+from cli.data_notes import squash_note
 from cli.live_view import LiveView
 from cli.output_paths import check_output_folder
 from cli.resolve import DATA_ROOT_HELP, resolve_config
@@ -208,6 +209,11 @@ def _print_plans(console: Console, plans: list[CategoryPlan]) -> None:
             held = len(plan.data.validation.labels) if plan.data.validation is not None else 0
             console.print(f"{escape(plan.category)}: tuning on synthetic anomalies only ({held} synthetic "
                           "validation images painted on held-out normal training images; no labelled defect used)")
+        if plan.data.squashed:
+            console.print(f"[dim]{escape(plan.category)}: {squash_note(plan.data.squashed)}[/]")
+        if len(plan.variants) > 1:
+            console.print(f"{escape(plan.category)}: {len(plan.variants)} data variants (input size, tiles, scale, "
+                          "aspect) read once each; their trials share one feature pass per variant")
 
 
 def _print_header(console: Console, options: SweepOptions, categories: list[str], database: str) -> None:

@@ -11,11 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.data_notes import data_notes
 from cli.output_paths import check_output_folder
 from cli.resolve import DATA_ROOT_HELP, resolve_config
 from cli.table_format import metric
@@ -27,7 +29,8 @@ from ssflow.config_files import save_config_file
 from ssflow.data import PreparedData, data_root, has_labelled_defects, prepare_data
 from ssflow.datasets import DATASETS, list_categories
 from ssflow.errors import UserInputError
-from ssflow.evaluate import score_features
+from ssflow.datasets.images import decode, to_rgb
+from ssflow.evaluate import evaluate
 from ssflow.features import extract_features
 from ssflow.model_io import LoadedModel, save_model
 from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
@@ -58,26 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--export", choices=["onnx"], default=None,
                         help="also write model.onnx (see export-model), checked against torch on report images")
-
-
-def data_notes(data: PreparedData, holdout_fraction: float) -> list[str]:
-    """What a user should know about how the category was read: held-out images, missing masks."""
-    notes = []
-    if data.held_out:
-        notes.append(f"no normal test images: {data.held_out} normal training images held out for testing "
-                     f"(data.holdout_fraction {holdout_fraction:g}, seeded by data.split_seed)")
-    splits = (data.selection, data.report)
-    total = sum(int((split.labels == 1).sum()) for split in splits)
-    masked = sum(int(((split.labels == 1) & split.mask_known).sum()) for split in splits)
-    if total == 0:
-        return notes  # nothing to score: the synthetic validation set is the objective (said above)
-    if masked == 0:
-        notes.append("no anomalous test image has a mask: image-level only (no pixel AUROC or AUPRO; "
-                     "the objective is image AUROC)")
-    elif masked < total:
-        notes.append(f"{total - masked} of {total} anomalous test images have no mask: pixel AUROC and AUPRO "
-                     "are computed on the others")
-    return notes
 
 
 def _with_category(config: SSFlowConfig) -> SSFlowConfig:
@@ -121,21 +104,29 @@ def _overlay_rows(data: PreparedData) -> np.ndarray:
 
 class ReportScores(NamedTuple):
     scores: np.ndarray  # (N,) image scores of the report split
-    maps: np.ndarray  # (N, S, S) anomaly maps
+    maps: np.ndarray | tuple[np.ndarray, ...]  # per image, stitched, at the size of its mask
 
 
 def _score_report(data: PreparedData, result: FitResult, backbone: FeatureExtractor, config: SSFlowConfig,
                   device: torch.device) -> ReportScores:
     features = extract_features(backbone, data.report.images, device)
-    maps, scores = score_features(result.flow, features, config.backbone.image_size, config.map)
-    return ReportScores(scores, maps)
+    evaluation = evaluate(result.flow, features, data.report, config.map, "report")
+    return ReportScores(evaluation.scores, evaluation.maps)
 
 
-def _write_overlays(folder: Path, data: PreparedData, result: FitResult, report: ReportScores) -> None:
+def _image_at(path: str, shape: tuple[int, int], bit_depth: int) -> np.ndarray:
+    """The image file at ``path`` as RGB uint8 resized to ``shape`` (H, W), the size of its map."""
+    pixels = to_rgb(decode(Path(path)), bit_depth, Path(path))
+    return cv2.resize(pixels, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _write_overlays(folder: Path, data: PreparedData, result: FitResult, report: ReportScores,
+                    bit_depth: int) -> None:
     calibration = result.calibration
     for row in _overlay_rows(data):
-        image = data.report.images[row]
-        overlay = heatmap_overlay(image, report.maps[row], calibration.map_low, calibration.map_high,
+        image_map = report.maps[row]
+        image = _image_at(data.report.paths[row], image_map.shape, bit_depth)
+        overlay = heatmap_overlay(image, image_map, calibration.map_low, calibration.map_high,
                                   data.report.masks[row])
         source = Path(data.report.paths[row])  # <defect type folder>_<stem>: stems repeat across defect types
         name = f"overlay_{source.parent.name}_{source.stem}_score{report.scores[row]:.3f}.png"
@@ -206,7 +197,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             report = _score_report(data, result, backbone, config, device)
             summary.update(threshold_report(result.calibration, report.scores, data.report.labels))
             save_model(staging / "model.pt", config, result.flow, result.calibration)
-            _write_overlays(staging, data, result, report)
+            _write_overlays(staging, data, result, report, config.data.bit_depth)
             if args.export == "onnx":
                 exported = _export(staging, config, result, data, backbone)
         (staging / "metrics.json").write_text(json.dumps(summary, indent=2) + os.linesep)

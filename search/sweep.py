@@ -17,6 +17,7 @@ rung records, and the sampler continues from the stored trials.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -34,9 +35,9 @@ from search.reconcile import reconcile, rung_history, stored_epochs
 from search.scheduler import SweepScheduler
 from search.searcher import SweepSearcher
 from search.store_callback import StoreCallback
-from search.trainable import TrialSetup, run_trial, trial_config
+from search.trainable import TrialSetup, describe_variant, run_trial, trial_config, variant_key
 from search.warm_start import earlier_bests, warm_configs
-from spaces.space import SearchSpace
+from spaces.space import ChoiceParam, SearchSpace
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, has_labelled_defects, plan_splits, prepare_data
 from ssflow.errors import UserInputError
@@ -44,21 +45,30 @@ from ssflow.run_inputs import cache_spec
 
 # Every trial of a category shares one copy of its images and splits, so these cannot vary per trial;
 # ``seed`` varies only through finalist runs.
-SHARED_DATA_KEYS = ("backbone.image_size", "data.shots", "data.selection_fraction", "data.dataset",
+SHARED_DATA_KEYS = ("data.shots", "data.selection_fraction", "data.dataset",
                     "data.category", "data.root", "data.split_seed", "data.holdout_fraction", "data.bit_depth",
                     "validation.synthetic_weight", "validation.synthetic_per_image", "seed")
+# How images become model inputs. A space may search these as choices: the driver reads a category once
+# per combination of their values (a data variant), and the trials of one variant share its images,
+# features and synthetic bank.
+INPUT_KEYS = ("backbone.image_size", "data.tile_size", "data.tile_overlap", "data.scale", "data.keep_aspect")
 # Set for every trial from the sweep's flags (a space may fix its default, not search it).
 SET_BY_FLAGS = {"train.epochs": "--max-epochs (ASHA then stops weak trials early; --grace-period sets the first stop)"}
 
 
 @dataclass(frozen=True)
 class CategoryPlan:
-    """One category as the driver prepared it."""
+    """One category as the driver prepared it: one :class:`PreparedData` per data variant."""
 
     category: str
     setup: TrialSetup
-    data: PreparedData
+    variants: dict[str, PreparedData]  # by search.trainable.variant_key
     label_free: bool  # tuned on synthetic validation anomalies only (no real defect in its objective)
+
+    @property
+    def data(self) -> PreparedData:
+        """The base config's variant (the one every category has)."""
+        return self.variants[variant_key(self.setup.base)]
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,20 @@ def check_space(options: SweepOptions) -> None:
     if varied:
         raise UserInputError(f"space {options.space.name}: {', '.join(varied)} can only be fixed, not searched "
                              "(every trial of a category shares its images and splits; finalists vary the seed)")
+    ranged = [p.name for p in options.space.searched() if p.name in INPUT_KEYS and not isinstance(p, ChoiceParam)]
+    if ranged:
+        raise UserInputError(f"space {options.space.name}: {', '.join(ranged)} must be searched as type: choice "
+                             "(each value is a read of the images on the driver, shared by the trials that use it)")
+
+
+def input_variants(options: SweepOptions, base: SSFlowConfig) -> list[SSFlowConfig]:
+    """``base`` with every combination of the space's choices for :data:`INPUT_KEYS`; the base's own first."""
+    choices = [(p.name, p.choices) for p in options.space.searched() if p.name in INPUT_KEYS]
+    configs = {variant_key(base): base}
+    for values in itertools.product(*(values for _, values in choices)):
+        config = config_from_flat(dict(zip((name for name, _ in choices), values)), base)
+        configs.setdefault(variant_key(config), config)
+    return list(configs.values())
 
 
 def category_base(options: SweepOptions, category: str) -> tuple[SSFlowConfig, bool]:
@@ -105,12 +129,26 @@ def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[Ca
     bases = _checked_bases(options, categories)
     plans = []
     for category, (base, label_free) in bases.items():
-        data = prepare_data(base)
-        cache = cache_spec(options.feature_cache, base, data, share_bank=bank_is_shared(options.space)) \
-            if options.feature_cache else None
-        setup = TrialSetup(base=base, max_epochs=options.max_epochs, device=options.device, cache=cache)
-        plans.append(CategoryPlan(category, setup, data, label_free))
+        variants, caches = {}, {}
+        configs = input_variants(options, base)
+        for config in configs:
+            key = variant_key(config)
+            variants[key] = _prepared(config, category, named=len(configs) > 1)
+            caches[key] = cache_spec(options.feature_cache, config, variants[key],
+                                     share_bank=bank_is_shared(options.space)) if options.feature_cache else None
+        setup = TrialSetup(base=base, max_epochs=options.max_epochs, device=options.device, caches=caches)
+        plans.append(CategoryPlan(category, setup, variants, label_free))
     return plans
+
+
+def _prepared(config: SSFlowConfig, category: str, named: bool) -> PreparedData:
+    """The category read as ``config``'s inputs; with ``named``, a refusal names the input values it was read with."""
+    try:
+        return prepare_data(config)
+    except UserInputError as error:
+        if not named:
+            raise
+        raise UserInputError(f"{category} with {describe_variant(config)}: {error}") from None
 
 
 LISTED_PROBLEMS = 3  # categories named in one error; the rest are counted
@@ -180,7 +218,8 @@ def _open_studies(options: SweepOptions, plans: Sequence[CategoryPlan], rows: pd
 
 def _trainable(options: SweepOptions, plans: Sequence[CategoryPlan], trainable: Callable[..., None]) -> Any:
     setups = {plan.category: plan.setup for plan in plans}
-    data = {plan.category: ray.put(plan.data) for plan in plans}  # one object per category
+    data = {plan.category: {key: ray.put(variant) for key, variant in plan.variants.items()}
+            for plan in plans}  # one object per category and data variant
     resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
     return tune.with_resources(tune.with_parameters(trainable, setups=setups, data=data), resources)
 

@@ -42,7 +42,24 @@ class TrialSetup(NamedTuple):
     base: SSFlowConfig  # dataset, category, seeds and everything the space leaves fixed
     max_epochs: int
     device: str  # auto | cpu | cuda
-    cache: CacheSpec | None  # clean features and synthetic banks shared by the trials of a node
+    # Clean features and synthetic banks shared by the trials of a node, per data variant (variant_key);
+    # None values: no cache.
+    caches: Mapping[str, CacheSpec | None]
+
+
+def variant_key(config: SSFlowConfig) -> str:
+    """Which data variant ``config`` trains on: its input size, tiling, scale and aspect handling."""
+    data = config.data
+    return (f"s{config.backbone.image_size}-t{data.tile_size}-o{data.tile_overlap:g}-x{data.scale:g}"
+            f"-a{int(data.keep_aspect)}")
+
+
+def describe_variant(config: SSFlowConfig) -> str:
+    """The input settings of ``config`` for people, e.g. ``backbone.image_size=256, data.tile_size=512``."""
+    data = config.data
+    return (f"backbone.image_size={config.backbone.image_size}, data.tile_size={data.tile_size}, "
+            f"data.tile_overlap={data.tile_overlap:g}, data.scale={data.scale:g}, "
+            f"data.keep_aspect={str(data.keep_aspect).lower()}")
 
 
 def trial_config(spec: Mapping[str, Any], setup: TrialSetup) -> SSFlowConfig:
@@ -113,23 +130,31 @@ def _load_checkpoint(resume_from: str) -> dict[str, Any] | None:
         return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
-def config_latency_ms(config: SSFlowConfig, backbone: FeatureExtractor) -> float:
-    """Inference ms per image at batch 1 of ``config``'s architecture on this node (its flow untrained:
-    the arithmetic does not depend on the weights), measured once before training."""
+def tiles_per_image(data: PreparedData) -> int:
+    """The model inputs one test image needs (its tiles; 1 in whole-image mode), rounded mean over the tests."""
+    splits = [data.selection, data.report]
+    return max(1, round(sum(len(split.images) for split in splits) / max(1, sum(len(split) for split in splits))))
+
+
+def config_latency_ms(config: SSFlowConfig, backbone: FeatureExtractor, tiles: int = 1) -> float:
+    """Inference ms per image of ``config``'s architecture on this node, its ``tiles`` inputs in one batch
+    (its flow untrained: the arithmetic does not depend on the weights), measured once before training."""
     flow = MultiScaleFlow(backbone.channels, config.flow, config.seed).to(backbone.mean.device)
-    return inference_latency_ms(flow, backbone, config.backbone.image_size, config.map)
+    return inference_latency_ms(flow, backbone, config.backbone.image_size, config.map, batch=tiles)
 
 
 def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
-              data: Mapping[str, ray.ObjectRef]) -> None:
-    """Function trainable; bind ``setups`` and ``data`` (object refs, per category) with ``tune.with_parameters``."""
+              data: Mapping[str, Mapping[str, ray.ObjectRef]]) -> None:
+    """Function trainable; bind ``setups`` and ``data`` (object refs per category and data variant) with
+    ``tune.with_parameters``."""
     setup = setups[config["category"]]
-    prepared: PreparedData = ray.get(data[config["category"]])
     run_config = trial_config(config, setup)
+    variant = variant_key(run_config)
+    prepared: PreparedData = ray.get(data[config["category"]][variant])
     device = resolve_device(setup.device)
 
-    inputs = prepare_run(run_config, prepared, device, setup.cache)
-    latency_ms = config_latency_ms(run_config, inputs.backbone)
+    inputs = prepare_run(run_config, prepared, device, setup.caches[variant])
+    latency_ms = config_latency_ms(run_config, inputs.backbone, tiles_per_image(prepared))
 
     def on_epoch(report: EpochReport) -> None:
         with _checkpoint(report) as checkpoint:

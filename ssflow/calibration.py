@@ -9,7 +9,7 @@ files written before the false-positive thresholds existed.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -83,12 +83,12 @@ def calibration_normals(selection_normal: np.ndarray, holdout_normal: np.ndarray
     return np.concatenate([selection_normal, np.asarray(holdout_normal, dtype=np.float64)]), SELECTION_AND_HOLDOUT
 
 
-def calibrate_scores(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray,
+def calibrate_scores(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | Sequence[np.ndarray],
                      holdout_normal_scores: np.ndarray | None = None) -> Calibration:
     """Fit a :class:`Calibration` on a labelled split.
 
     ``scores`` (N,) image scores and ``labels`` (N,) (1 = anomalous) of the
-    selection split, ``maps`` (N, S, S) its anomaly maps, and optionally the
+    selection split, ``maps`` its anomaly maps ((N, H, W), or N maps of their own sizes), and optionally the
     scores of normal training images held out from training (see
     :func:`calibration_normals`).
     """
@@ -96,13 +96,14 @@ def calibrate_scores(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray,
     labels = np.asarray(labels)
     selection_normal = scores[labels == 0]
     normals, source = calibration_normals(selection_normal, holdout_normal_scores)
+    pixels = maps if isinstance(maps, np.ndarray) else np.concatenate([np.ravel(m) for m in maps])
     fpr = tuple((rate, threshold_at_fpr(normals, rate)) for rate in FPR_RATES) if len(normals) else ()
     return Calibration(
         threshold=best_f1_threshold(scores, labels),
         score_mean=float(selection_normal.mean()) if len(selection_normal) else 0.0,
         score_std=float(selection_normal.std()) if len(selection_normal) > 1 else 1.0,
-        map_low=float(np.percentile(maps, 1.0)),
-        map_high=float(np.percentile(maps, 99.9)),
+        map_low=float(np.percentile(pixels, 1.0)),
+        map_high=float(np.percentile(pixels, 99.9)),
         score_low=float(scores.min()),
         score_high=float(scores.max()),
         fpr_thresholds=fpr,

@@ -24,6 +24,9 @@ MAP_SCORES = ("density", "nll")
 IMAGE_SCORES = ("max", "topk_mean")
 SCHEDULES = ("cosine", "constant")
 BIT_DEPTHS = (0, 8, 10, 12, 14, 16)  # data.bit_depth: 0 = per image
+MIN_TILE, MAX_TILE = 32, 8192  # data.tile_size in pixels; 32 = the coarsest stride a backbone level has
+MAX_TILE_OVERLAP = 0.75
+MIN_SCALE, MAX_SCALE = 0.05, 4.0
 
 
 def _fail(key: str, value: Any, expected: str) -> None:
@@ -48,8 +51,24 @@ class DataConfig:
     # Bits per pixel the camera really delivers in 16-bit files (10 and 12 are common), so that
     # every image of a line is scaled alike; 0 = per image, from its brightest pixel.
     bit_depth: int = 0
+    # High-resolution images (ssflow.tiling): tile_size > 0 cuts every image at its own resolution
+    # (after ``scale``) into overlapping tile_size x tile_size tiles, each resized to
+    # backbone.image_size; 0 = the whole image resized to one square.
+    tile_size: int = 0  # pixels of the image after ``scale``
+    tile_overlap: float = 0.25  # share of a tile its neighbour overlaps, in [0, 0.75)
+    scale: float = 1.0  # resize factor applied first (< 1 for cameras whose pixels are finer than the defects)
+    # Whole-image mode: reflect-pad a non-square image to a square instead of squashing it.
+    keep_aspect: bool = False
 
     def __post_init__(self) -> None:
+        if self.tile_size != 0 and not MIN_TILE <= self.tile_size <= MAX_TILE:
+            _fail("data.tile_size", self.tile_size,
+                  f"0 (whole image) or an integer in [{MIN_TILE}, {MAX_TILE}] ({MIN_TILE}: the coarsest backbone "
+                  "stride)")
+        if not 0.0 <= self.tile_overlap < MAX_TILE_OVERLAP:
+            _fail("data.tile_overlap", self.tile_overlap, f"a fraction in [0, {MAX_TILE_OVERLAP})")
+        if not MIN_SCALE <= self.scale <= MAX_SCALE:
+            _fail("data.scale", self.scale, f"a number in [{MIN_SCALE}, {MAX_SCALE}]")
         if self.bit_depth not in BIT_DEPTHS:
             _fail("data.bit_depth", self.bit_depth, f"one of {', '.join(map(str, BIT_DEPTHS))} (0 = per image)")
         if self.shots < 0:

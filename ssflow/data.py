@@ -18,10 +18,11 @@ import numpy as np
 
 from ssflow.config import DataConfig, SSFlowConfig, ValidationConfig
 from ssflow.datasets import default_root, load_category, prepare_root
-from ssflow.datasets.images import load_split
+from ssflow.datasets.model_inputs import InputSettings, load_inputs
 from ssflow.datasets.records import CategoryData, ImageRecord
 from ssflow.datasets.splits import ensure_scorable, few_shot, hold_out, require_anomalies, split_test
 from ssflow.errors import UserInputError
+from ssflow.tiling import TileLayout, tile_offsets
 from ssflow.validation_set import painted_set
 
 MIN_VALIDATION_IMAGES = 2  # held-out normal images a synthetic validation set needs at least
@@ -29,13 +30,23 @@ MIN_VALIDATION_IMAGES = 2  # held-out normal images a synthetic validation set n
 
 @dataclass(frozen=True)
 class SplitData:
-    images: np.ndarray  # (N, S, S, 3) uint8 RGB
-    masks: np.ndarray  # (N, S, S) bool
+    """The images of one split as model inputs, with their labels and masks.
+
+    With ``layouts`` (read from files), image i is the tiles
+    ``images[offsets[i]:offsets[i + 1]]`` (:attr:`offsets`) and its mask is at the
+    metric resolution (:mod:`ssflow.datasets.model_inputs`). Built by hand
+    (``layouts`` None), every row of ``images`` is one whole image and its mask
+    has the input's size.
+    """
+
+    images: np.ndarray  # (T, S, S, 3) uint8 RGB model inputs: T = N without layouts
+    masks: np.ndarray | tuple[np.ndarray, ...]  # bool per image: (N, H, W), or N arrays of their own sizes
     labels: np.ndarray  # (N,) int, 1 = anomalous
     paths: tuple[str, ...]  # source image of each row
     # (N,) bool: the row's mask is pixel ground truth (normal images, anomalous
     # images with a mask file); None when built by hand: every row's is.
     mask_known: np.ndarray | None = field(default=None)
+    layouts: tuple[TileLayout, ...] | None = None  # how each image was cut into ``images``
 
     def __post_init__(self) -> None:
         if self.mask_known is None:
@@ -43,6 +54,22 @@ class SplitData:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(N + 1,) int64: image i's rows of ``images`` are ``offsets[i]:offsets[i + 1]``."""
+        if self.layouts is None:
+            return np.arange(len(self.labels) + 1, dtype=np.int64)
+        return tile_offsets(self.layouts)
+
+    def rows(self, images: slice) -> "SplitData":
+        """The split of the images ``images`` (a slice over images, not tiles)."""
+        start, stop, _ = images.indices(len(self))
+        offsets = self.offsets
+        masks = self.masks[images] if isinstance(self.masks, np.ndarray) else _stacked(self.masks[images])
+        layouts = None if self.layouts is None else self.layouts[images]
+        return SplitData(self.images[offsets[start]:offsets[stop]], masks, self.labels[images], self.paths[images],
+                         self.mask_known[images], layouts)
 
     @property
     def scorable(self) -> bool:
@@ -54,12 +81,13 @@ class SplitData:
 class PreparedData:
     dataset: str
     category: str
-    train: np.ndarray  # (N, S, S, 3) uint8 normal training images
-    train_paths: tuple[str, ...]
+    train: np.ndarray  # (T, S, S, 3) uint8 model inputs of the normal training images (tiles in tiled mode)
+    train_paths: tuple[str, ...]  # (T,) the image of each row, with #tile-<k> in tiled mode
     selection: SplitData
     report: SplitData
     held_out: int = 0  # normal training images scored instead (a category without normal test images)
     validation: SplitData | None = None  # synthetic validation set; None when the objective does not use one
+    squashed: int = 0  # non-square images resized to a square (whole-image mode without data.keep_aspect)
 
 
 @dataclass(frozen=True)
@@ -160,45 +188,76 @@ def has_labelled_defects(config: SSFlowConfig) -> bool:
     return any(record.label == 1 for record in _category(config).test)
 
 
-def _load(records: tuple[ImageRecord, ...], image_size: int, bit_depth: int) -> SplitData:
-    images, masks, labels = load_split(records, image_size, bit_depth)
+def _stacked(masks: tuple[np.ndarray, ...]) -> np.ndarray | tuple[np.ndarray, ...]:
+    if masks and all(mask.shape == masks[0].shape for mask in masks):
+        return np.stack(masks)
+    return masks
+
+
+def input_settings(config: SSFlowConfig) -> InputSettings:
+    """How ``config`` turns images into model inputs (size, tiling, scale, aspect, bit depth)."""
+    data = config.data
+    return InputSettings(config.backbone.image_size, data.tile_size, data.tile_overlap, data.scale,
+                         data.keep_aspect, data.bit_depth)
+
+
+def _load(records: tuple[ImageRecord, ...], settings: InputSettings) -> SplitData:
+    loaded = load_inputs(records, settings)
     known = np.array([record.label == 0 or record.mask_path is not None for record in records], dtype=bool)
-    return SplitData(images, masks, labels, tuple(str(r.image_path) for r in records), known)
+    return SplitData(loaded.tiles, loaded.masks, loaded.labels, tuple(str(r.image_path) for r in records), known,
+                     loaded.layouts)
 
 
-def _rows(split: SplitData, rows: slice) -> SplitData:
-    return SplitData(split.images[rows], split.masks[rows], split.labels[rows], split.paths[rows],
-                     split.mask_known[rows])
+def tile_names(split: SplitData) -> tuple[str, ...]:
+    """A name per row of ``split.images``: the image's path, with ``#tile-<k>`` where an image has several."""
+    names = []
+    for path, layout in zip(split.paths, split.layouts or [None] * len(split)):
+        count = 1 if layout is None else layout.tile_count
+        names.extend([path] if count == 1 else [f"{path}#tile-{k}" for k in range(count)])
+    return tuple(names)
 
 
-def _validation(records: tuple[ImageRecord, ...], size: int, bit_depth: int, config: ValidationConfig,
+def _validation(records: tuple[ImageRecord, ...], settings: InputSettings, config: ValidationConfig,
                 seed: int) -> SplitData:
-    normal = _load(records, size, bit_depth)
-    images, masks, labels, names = painted_set(normal.images, normal.paths, config.synthetic_per_image, seed)
+    """Painted on the held-out images' model inputs: in tiled mode every tile is a validation image of its own."""
+    normal = _load(records, settings)
+    images, masks, labels, names = painted_set(normal.images, tile_names(normal), config.synthetic_per_image, seed)
     return SplitData(images, masks, labels, names)
 
 
 def prepare_data(config: SSFlowConfig) -> PreparedData:
-    """Read the records of :func:`plan_splits` at ``config.backbone.image_size`` pixels.
+    """Read the records of :func:`plan_splits` as model inputs of ``config.backbone.image_size`` pixels.
+
+    Training images become rows of ``train`` (every tile of every image in tiled
+    mode: the flow learns from tiles, and synthesis works per tile); test images
+    keep their layouts so their maps are stitched whole (:class:`SplitData`).
 
     Raises ``UserInputError`` for a missing or malformed dataset, category,
     image or split.
     """
     plan = plan_splits(config)
-    size, bits = config.backbone.image_size, config.data.bit_depth
-    train = _load(plan.train, size, bits)
-    # Both test halves in one read, so a problem with masks is reported for the whole test set at once.
-    test = _load(plan.selection + plan.report, size, bits)
-    selection, report = _rows(test, slice(0, len(plan.selection))), _rows(test, slice(len(plan.selection), None))
-    validation = _validation(plan.validation, size, bits, config.validation, config.data.split_seed) \
+    settings = input_settings(config)
+    train = _load(plan.train, settings)
+    # Both test halves in one read, so a problem with masks is reported for the whole test set at once
+    # and both get one metric resolution.
+    test = _load(plan.selection + plan.report, settings)
+    selection, report = test.rows(slice(0, len(plan.selection))), test.rows(slice(len(plan.selection), None))
+    validation = _validation(plan.validation, settings, config.validation, config.data.split_seed) \
         if plan.validation else None
     return PreparedData(
         dataset=config.data.dataset,
         category=config.data.category,
         train=train.images,
-        train_paths=train.paths,
+        train_paths=tile_names(train),
         selection=selection,
         report=report,
         held_out=plan.held_out,
         validation=validation,
+        squashed=sum(map(_squashed, (train.layouts or ()) + (test.layouts or ()))),
     )
+
+
+def _squashed(layout: TileLayout) -> bool:
+    """Whether one input covers a non-square image without padding: its aspect ratio is lost."""
+    _, _, height, width = layout.tiles[0]
+    return layout.tile_count == 1 and height != width

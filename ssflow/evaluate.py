@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -12,6 +13,7 @@ from ssflow.config import MapConfig
 from ssflow.data import SplitData
 from ssflow.flow import MultiScaleFlow
 from ssflow.metrics import image_auroc, pixel_metrics
+from ssflow.tiling import image_score, stitch
 
 
 class SplitMetrics(NamedTuple):
@@ -35,7 +37,7 @@ class SplitMetrics(NamedTuple):
 class Evaluation(NamedTuple):
     metrics: SplitMetrics | None  # None when the split lacks normal or anomalous images
     scores: np.ndarray  # (N,) image scores
-    maps: np.ndarray  # (N, S, S) float32 anomaly maps
+    maps: np.ndarray | tuple[np.ndarray, ...]  # per image float32, at the size of the split's masks
 
 
 class UnhealthyMaps(Exception):
@@ -56,20 +58,55 @@ def score_features(flow: MultiScaleFlow, features: Sequence[torch.Tensor], image
     return torch.cat(maps).numpy(), torch.cat(scores).numpy()
 
 
-def check_health(maps: np.ndarray, scores: np.ndarray, split: str) -> None:
+def stitched_maps(tile_maps: np.ndarray, split: SplitData, config: MapConfig
+                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Per image: the map stitched from its tiles' maps (T, s, s) at the size of its mask, and its score (N,).
+
+    The score is read from the map stitched at the model's resolution
+    (:meth:`ssflow.tiling.TileLayout.model_shape`), as ``predict`` reads it, so a
+    calibrated threshold means the same there; the map at the mask's size is
+    that map resized (bilinear).
+    """
+    size = tile_maps.shape[1]
+    offsets = split.offsets
+    maps, scores = [], np.empty(len(split), dtype=np.float32)
+    for index, layout in enumerate(split.layouts):
+        model_map = stitch(tile_maps[offsets[index]:offsets[index + 1]], layout, layout.model_shape(size))
+        scores[index] = image_score(model_map, config.image_score, config.topk)
+        height, width = split.masks[index].shape
+        maps.append(model_map if model_map.shape == (height, width)
+                    else cv2.resize(model_map, (width, height), interpolation=cv2.INTER_LINEAR))
+    return tuple(maps), scores
+
+
+def at_mask_size(maps: np.ndarray, split: SplitData) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Whole-image maps (N, s, s), one per image, resized (bilinear) to the size of each image's mask.
+
+    For maps of methods that see each image whole (the baselines); ssflow's own
+    maps are stitched to that size by :func:`stitched_maps`.
+    """
+    resized = tuple(image_map if image_map.shape == mask.shape
+                    else cv2.resize(image_map, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_LINEAR)
+                    for image_map, mask in zip(maps, split.masks))
+    return np.stack(resized) if isinstance(split.masks, np.ndarray) else resized
+
+
+def check_health(maps: np.ndarray | Sequence[np.ndarray], scores: np.ndarray, split: str) -> None:
     """Raise :class:`UnhealthyMaps` naming ``split`` for non-finite maps or a constant image score.
 
     Checked before any metric: the metric code would reject NaN input with its
     own error, and a collapsed map ranks nothing.
     """
-    if not np.isfinite(maps).all():
+    if not all(np.isfinite(image_map).all() for image_map in maps):
         raise UnhealthyMaps(f"non-finite anomaly map on the {split} split")
     if len(scores) > 1 and np.ptp(scores) == 0:
         raise UnhealthyMaps(f"anomaly map collapsed to a constant on the {split} split")
 
 
-def split_metrics(scores: np.ndarray, maps: np.ndarray, split: SplitData) -> SplitMetrics | None:
-    """Image AUROC of ``scores`` (N,); pixel AUROC and AUPRO of ``maps`` (N, S, S) where masks exist.
+def split_metrics(scores: np.ndarray, maps: np.ndarray | Sequence[np.ndarray], split: SplitData
+                  ) -> SplitMetrics | None:
+    """Image AUROC of ``scores`` (N,); pixel AUROC and AUPRO of ``maps`` (per image, the masks' sizes) where
+    masks exist.
 
     None when the split does not hold both normal and anomalous images. The
     pixel metrics are computed over the images whose masks are ground truth
@@ -80,11 +117,19 @@ def split_metrics(scores: np.ndarray, maps: np.ndarray, split: SplitData) -> Spl
         return None
     detection = image_auroc(scores, split.labels)
     known = split.mask_known
-    masks = split.masks if known.all() else split.masks[known]
-    if not masks.any():
+    masks, maps = _known(split.masks, known), _known(maps, known)
+    if not any(mask.any() for mask in masks):
         return SplitMetrics(image_auroc=detection, pixel_auroc=None, aupro=None)
-    pixel_auroc, aupro = pixel_metrics(maps if known.all() else maps[known], masks)
+    pixel_auroc, aupro = pixel_metrics(maps, masks)
     return SplitMetrics(image_auroc=detection, pixel_auroc=pixel_auroc, aupro=aupro)
+
+
+def _known(arrays: np.ndarray | Sequence[np.ndarray], known: np.ndarray) -> np.ndarray | list[np.ndarray]:
+    if known.all():
+        return arrays
+    if isinstance(arrays, np.ndarray):
+        return arrays[known]
+    return [array for array, keep in zip(arrays, known) if keep]
 
 
 def evaluate(flow: MultiScaleFlow, features: Sequence[torch.Tensor], split: SplitData,
@@ -95,6 +140,10 @@ def evaluate(flow: MultiScaleFlow, features: Sequence[torch.Tensor], split: Spli
     metrics from maps that are non-finite or constant.
     """
     maps, scores = score_features(flow, features, split.images.shape[1], config)
+    if split.layouts is not None:
+        maps, scores = stitched_maps(maps, split, config)
+        if isinstance(split.masks, np.ndarray):  # one size for every image: keep the stacked form
+            maps = np.stack(maps)
     check_health(maps, scores, name)
     return Evaluation(split_metrics(scores, maps, split), scores, maps)
 

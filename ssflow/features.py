@@ -42,12 +42,26 @@ def _forward(backbone: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def extract_features(backbone: nn.Module, images: np.ndarray, device: torch.device,
-                     batch_size: int = 32) -> list[torch.Tensor]:
-    """Backbone features of every image, per level (N, C_l, H_l, W_l) float32, kept on ``device``."""
-    per_batch: list[list[torch.Tensor]] = []
+                     batch_size: int = 32, out: list[torch.Tensor] | None = None,
+                     offset: int = 0) -> list[torch.Tensor]:
+    """Backbone features of every image, per level (N, C_l, H_l, W_l) float32, kept on ``device``.
+
+    Each batch is written into tensors allocated once (no list of batches
+    concatenated at the end, which held every feature twice: thousands of tiles
+    of a high-resolution category are gigabytes). With ``out`` (per level,
+    at least ``offset + N`` rows) the features go to rows ``offset:offset + N``
+    of those tensors instead, and ``out`` is returned.
+    """
     for start in range(0, len(images), batch_size):
-        per_batch.append(_forward(backbone, images_to_tensor(images[start:start + batch_size], device)))
-    return [torch.cat(level) for level in zip(*per_batch)]
+        levels = _forward(backbone, images_to_tensor(images[start:start + batch_size], device))
+        if out is None:
+            out = [torch.empty((len(images), *level.shape[1:]), dtype=level.dtype, device=level.device)
+                   for level in levels]
+        for target, level in zip(out, levels):
+            target[offset + start:offset + start + len(level)] = level
+    if out is None:  # no image: nothing to size the levels from
+        return []
+    return out
 
 
 def compute_run_features(backbone: nn.Module, data: PreparedData, device: torch.device) -> RunFeatures:

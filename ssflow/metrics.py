@@ -14,7 +14,7 @@ Every function validates its inputs and raises
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -65,21 +65,40 @@ class _PixelCounts(NamedTuple):
     region_count: int
 
 
-def _pixel_counts(maps: np.ndarray, masks: np.ndarray) -> _PixelCounts:
+def _labelled(masks: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Region labels of every pixel, raveled, and the region count; regions never span two images."""
+    if isinstance(masks, np.ndarray):
+        regions, count = ndimage.label(masks, structure=_REGION_STRUCTURE)
+        return regions.ravel(), int(count)
+    parts, total = [], 0
+    for mask in masks:
+        regions, count = ndimage.label(mask, structure=_REGION_STRUCTURE[1])
+        parts.append(np.where(regions > 0, regions + total, 0).ravel())
+        total += int(count)
+    return np.concatenate(parts), total
+
+
+def _raveled(maps: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    return maps.ravel() if isinstance(maps, np.ndarray) else np.concatenate([m.ravel() for m in maps])
+
+
+def _pixel_counts(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | Sequence[np.ndarray]
+                  ) -> _PixelCounts:
     """One sort of all N*H*W pixels; the ROC curve and the PRO curve both read from it."""
-    regions, region_count = ndimage.label(masks, structure=_REGION_STRUCTURE)
-    normal_count = int(masks.size - np.count_nonzero(masks))
+    regions, region_count = _labelled(masks)
+    maps = _raveled(maps)
+    normal_count = int(regions.size - np.count_nonzero(regions))
 
     # Each pixel of region r adds 1 / |r| to that region's overlap once it is
     # predicted; normal pixels add to the false positives instead. Summing in
     # descending score order gives every threshold's totals at once.
     inverse_size = np.zeros(region_count + 1)
-    inverse_size[1:] = 1.0 / np.bincount(regions.ravel(), minlength=region_count + 1)[1:]
+    inverse_size[1:] = 1.0 / np.bincount(regions, minlength=region_count + 1)[1:]
     # Sorting the negated scores gives descending order with contiguous
     # indices (a reversed argsort makes every gather below much slower).
-    order = np.argsort(-maps.ravel())
-    sorted_scores = maps.ravel()[order]
-    sorted_regions = regions.ravel()[order]
+    order = np.argsort(-maps)
+    sorted_scores = maps[order]
+    sorted_regions = regions[order]
     is_normal = sorted_regions == 0
     # The last pixel of each group of equal scores closes one threshold.
     group_ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True))
@@ -124,17 +143,23 @@ def _pro_from_counts(counts: _PixelCounts) -> tuple[np.ndarray, np.ndarray]:
     return fpr, np.clip(counts.overlap / counts.region_count, 0.0, 1.0)
 
 
-def pixel_metrics(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> tuple[float, float]:
+def pixel_metrics(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | Sequence[np.ndarray],
+                  fpr_limit: float = 0.3) -> tuple[float, float]:
     """``(pixel_auroc(maps, masks), aupro(maps, masks, fpr_limit))`` from a single sort of the pixels.
 
     Both metrics sweep the same descending thresholds; computing them together
-    halves the cost of scoring a split, which runs after every epoch.
+    halves the cost of scoring a split, which runs after every epoch. ``maps``
+    and ``masks`` are (N, H, W) arrays, or sequences of N (H_i, W_i) arrays for
+    images of different sizes (each mask the size of its map).
     """
     if not 0.0 < fpr_limit <= 1.0:
         raise UserInputError(
             f"aupro: fpr_limit={fpr_limit!r}, expected a number in (0, 1]; the MVTec-AD value is 0.3"
         )
-    maps, masks = _checked_pair(maps, "maps", masks, "masks", ndim=3)
+    if isinstance(maps, np.ndarray) and isinstance(masks, np.ndarray):
+        maps, masks = _checked_pair(maps, "maps", masks, "masks", ndim=3)
+    else:
+        maps, masks = _checked_ragged(maps, masks)
     counts = _pixel_counts(maps, masks)
     # The trapezoid rule over the ROC points, in integers: a tie between a
     # normal and an anomalous pixel counts one half, as in _auroc.
@@ -217,6 +242,23 @@ def _checked_pair(
             "metrics need finite scores (a diverged model produces these)"
         )
     return values, _binary(truth, truth_name)
+
+
+def _checked_ragged(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]
+                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Validate per-image maps against masks of the same sizes; both classes must occur over all images."""
+    if len(maps) != len(masks):
+        raise UserInputError(f"{len(maps)} maps but {len(masks)} masks; expected one mask per map")
+    checked_maps, checked_masks = [], []
+    for index, (image_map, mask) in enumerate(zip(maps, masks)):
+        image_map, mask = np.asarray(image_map), np.asarray(mask)
+        if image_map.shape != mask.shape or image_map.ndim != 2:
+            raise UserInputError(f"map {index} has shape {image_map.shape} but its mask {mask.shape}; expected "
+                                 "the same (H, W) for both")
+        checked_maps.append(image_map)
+        checked_masks.append(mask)
+    _checked_pair(_raveled(checked_maps)[None, None], "maps", _raveled(checked_masks)[None, None], "masks", ndim=3)
+    return checked_maps, [mask.astype(bool) for mask in checked_masks]
 
 
 def _binary(truth: np.ndarray, name: str) -> np.ndarray:

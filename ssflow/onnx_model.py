@@ -2,7 +2,8 @@
 
 An exported file (``run_search.py export-model``, :mod:`ssflow.onnx_export`)
 is one graph ``images`` (N, 3, S, S) uint8 RGB -> ``anomaly_map`` (N, S, S)
-float32 and ``score`` (N,) float32, with everything needed to judge the
+float32 and ``score`` (N,) float32 over a batch of model inputs (whole images
+or the tiles of one, :mod:`ssflow.tiling`: the runtime tiles and stitches), with everything needed to judge the
 scores in its metadata (string key -> string value, see :data:`METADATA_KEYS`).
 OpenVINO reads the same file (``openvino.Core().read_model("model.onnx")``).
 """
@@ -19,7 +20,7 @@ import onnxruntime as ort
 
 from ssflow.calibration import Calibration, calibration_from_dict
 from ssflow.errors import UserInputError
-from ssflow.predict import OpenedModel, Scorer
+from ssflow.predict import OpenedModel, Scorer, model_settings
 
 FORMAT = "ssflow-onnx/1"
 INPUT, MAP_OUTPUT, SCORE_OUTPUT = "images", "anomaly_map", "score"
@@ -109,12 +110,14 @@ def open_onnx_model(path: str | Path, device_name: str = "auto", threads: int | 
     try:
         calibration: Calibration = calibration_from_dict(metadata["calibration"])
         image_size = int(metadata["image_size"])
-        bit_depth = int(metadata.get("config", {}).get("data", {}).get("bit_depth", 0))  # 0 in older files
+        config = dict(metadata.get("config") or {})
+        config["backbone"] = {**(config.get("backbone") or {}), "image_size": image_size}
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise UserInputError(f"{path}: damaged ssflow metadata ({type(error).__name__}: {error})") from None
+    inputs, rule = model_settings(config, path)
     check_signature(session, image_size, path)
     runs_on = f"onnxruntime {session.get_providers()[0]}"
-    return OpenedModel(str(path), "onnx", image_size, calibration, onnx_scorer(session), runs_on, bit_depth)
+    return OpenedModel(str(path), "onnx", inputs, calibration, onnx_scorer(session), runs_on, rule)
 
 
 def check_signature(session: ort.InferenceSession, image_size: int, path: str | Path) -> None:

@@ -2,27 +2,40 @@
 
 Torch-free: the model is any :data:`Scorer` (the torch ``model.pt`` path in
 :mod:`ssflow.torch_scorer`, ONNX Runtime in :mod:`ssflow.onnx_model`, opened
-by :func:`ssflow.model_files.open_model`). Images are read and resized by the
-same code as in training (square, the model's image size) whatever the model
-runs on, and judged against the threshold in use
-(:func:`ssflow.calibration.choose_threshold`).
+by :func:`ssflow.model_files.open_model`). Images are read, laid out and cut
+into the model's inputs by the same code as in training
+(:func:`ssflow.datasets.model_inputs.image_inputs`: squash, keep aspect or
+tiles) whatever the model runs on; the inputs' maps are stitched
+(:func:`ssflow.tiling.stitch`) at the model's resolution, where the image
+score is read as in training, and resized to the image's own size. Each image
+is judged against the threshold in use (:func:`ssflow.calibration.choose_threshold`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
+import cv2
 import numpy as np
 
 from ssflow.calibration import Calibration
-from ssflow.datasets.images import read_image
+from ssflow.datasets.images import decode, to_rgb
 from ssflow.datasets.listing import IMAGE_SUFFIXES, is_hidden
+from ssflow.datasets.model_inputs import InputSettings, image_inputs
 from ssflow.errors import UserInputError
 from ssflow.thresholds import normalized_scores
+from ssflow.tiling import TileLayout, image_score, stitch
 
-# images (N, S, S, 3) uint8 RGB -> (anomaly maps (N, S, S) float32, image scores (N,) float32)
+# model inputs (T, S, S, 3) uint8 RGB -> (anomaly maps (T, S, S) float32, input scores (T,) float32)
 Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class ImageScoreRule(NamedTuple):
+    """How an image score is read from its stitched map (``map.image_score`` and ``map.topk``)."""
+
+    kind: str = "topk_mean"  # max | topk_mean
+    topk: float = 0.01
 
 
 class OpenedModel(NamedTuple):
@@ -30,11 +43,16 @@ class OpenedModel(NamedTuple):
 
     path: str
     kind: str  # "model.pt" (torch) or "onnx" (ONNX Runtime)
-    image_size: int  # S: images are resized to (S, S)
+    inputs: InputSettings  # how images become the model's inputs (size, tiles, scale, aspect, bit depth)
     calibration: Calibration
     scorer: Scorer
     runs_on: str  # for people: "cpu", "cuda", "onnxruntime CPUExecutionProvider", ...
-    bit_depth: int = 0  # data.bit_depth the model was trained with: 16-bit files are read alike (0: per image)
+    score_rule: ImageScoreRule = ImageScoreRule()
+
+    @property
+    def image_size(self) -> int:
+        """S: every model input is S x S."""
+        return self.inputs.image_size
 
 
 class Prediction(NamedTuple):
@@ -47,8 +65,8 @@ class Prediction(NamedTuple):
 
 class ScoredImage(NamedTuple):
     prediction: Prediction
-    image: np.ndarray  # (S, S, 3) uint8 RGB, as the model saw it
-    anomaly_map: np.ndarray  # (S, S) float32
+    image: np.ndarray  # (H, W, 3) uint8 RGB at the file's own size
+    anomaly_map: np.ndarray  # (H, W) float32, the stitched map at the file's own size
 
 
 def find_images(inputs: Sequence[str | Path], recursive: bool = False,
@@ -97,34 +115,95 @@ def decide(paths: Sequence[str | Path], scores: np.ndarray, threshold: float,
 OnUnreadable = Callable[[Path, str], None]
 
 
+def model_settings(config: dict[str, Any], path: str | Path) -> tuple[InputSettings, ImageScoreRule]:
+    """How a model reads images and scores them, from its nested config (``model.pt`` or ONNX metadata).
+
+    Keys missing from files written before they existed take their defaults
+    (whole image, squashed). Raises ``UserInputError`` naming ``path`` for
+    values of the wrong type.
+    """
+    data, backbone, score_map = (config.get(section) or {} for section in ("data", "backbone", "map"))
+    try:
+        inputs = InputSettings(int(backbone["image_size"]), int(data.get("tile_size", 0)),
+                               float(data.get("tile_overlap", 0.25)), float(data.get("scale", 1.0)),
+                               bool(data.get("keep_aspect", False)), int(data.get("bit_depth", 0)))
+        rule = ImageScoreRule(str(score_map.get("image_score", "topk_mean")), float(score_map.get("topk", 0.01)))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UserInputError(f"{path}: damaged model config ({type(error).__name__}: {error})") from None
+    return inputs, rule
+
+
+class _Read(NamedTuple):
+    path: Path
+    image: np.ndarray  # (H, W, 3) uint8 RGB, the file's own size
+    tiles: np.ndarray  # (T, S, S, 3) uint8 model inputs
+    layout: TileLayout
+
+
+def _read(path: Path, inputs: InputSettings) -> _Read:
+    image = to_rgb(decode(path), inputs.bit_depth, path)
+    tiles, layout = image_inputs(image, inputs, str(path))
+    return _Read(path, image, tiles, layout)
+
+
+def _run_scorer(scorer: Scorer, tiles: np.ndarray, batch_size: int) -> np.ndarray:
+    """The maps (T, S, S) of ``tiles``, ``batch_size`` inputs per call."""
+    return np.concatenate([scorer(tiles[start:start + batch_size])[0] for start in range(0, len(tiles), batch_size)])
+
+
+def image_map(tile_maps: np.ndarray, layout: TileLayout, image_shape: tuple[int, int], rule: ImageScoreRule
+              ) -> tuple[np.ndarray, float]:
+    """The stitched map of one image at ``image_shape`` (H, W) (its own size) and its image score.
+
+    The score is read from the map stitched at the model's resolution, exactly as
+    in training (:func:`ssflow.evaluate.stitched_maps`); the full-size map is
+    that map resized (bilinear).
+    """
+    model_map = stitch(tile_maps, layout, layout.model_shape(tile_maps.shape[1]))
+    score = image_score(model_map, rule.kind, rule.topk)
+    height, width = image_shape
+    full = model_map if model_map.shape == (height, width) else cv2.resize(model_map, (width, height),
+                                                                           interpolation=cv2.INTER_LINEAR)
+    return full, score
+
+
 def score_images(model: OpenedModel, paths: Sequence[Path], threshold: float, batch_size: int = 16,
                  on_unreadable: OnUnreadable | None = None) -> Iterator[list[ScoredImage]]:
-    """Score ``paths`` ``batch_size`` images at a time, yielding each batch's results in order.
+    """Score ``paths``, yielding results in order, a group of images at a time.
 
-    Only one batch of images and maps is held at a time, so folders of any size fit.
+    A group holds images until their model inputs reach ``batch_size`` (one image
+    at a time in tiled mode, where one image has many tiles), so memory stays
+    bounded for folders of any size and images of any resolution.
 
     Raises:
         UserInputError: an image that cannot be read, unless ``on_unreadable`` is given: it is then told
             the path and reason, and the image is left out of the results.
     """
-    for start in range(0, len(paths), batch_size):
-        batch, pixels = [], []
-        for path in paths[start:start + batch_size]:
-            try:
-                pixels.append(read_image(path, model.image_size, model.bit_depth))
-            except UserInputError as error:
-                if on_unreadable is None:
-                    raise
-                on_unreadable(path, str(error))
-                continue
-            batch.append(path)
-        if not batch:
-            continue
-        images = np.stack(pixels)
-        maps, scores = model.scorer(images)
-        predictions = decide(batch, scores, threshold, model.calibration)
-        yield [ScoredImage(prediction, image, anomaly_map)
-               for prediction, image, anomaly_map in zip(predictions, images, maps)]
+    group: list[_Read] = []
+    for index, path in enumerate(paths):
+        try:
+            group.append(_read(path, model.inputs))
+        except UserInputError as error:
+            if on_unreadable is None:
+                raise
+            on_unreadable(path, str(error))
+        if group and (sum(len(item.tiles) for item in group) >= batch_size or index == len(paths) - 1):
+            yield _score_group(model, group, threshold, batch_size)
+            group = []
+
+
+def _score_group(model: OpenedModel, group: list[_Read], threshold: float, batch_size: int) -> list[ScoredImage]:
+    tile_maps = _run_scorer(model.scorer, np.concatenate([item.tiles for item in group]), batch_size)
+    maps, scores, start = [], [], 0
+    for item in group:
+        full, score = image_map(tile_maps[start:start + len(item.tiles)], item.layout, item.image.shape[:2],
+                                model.score_rule)
+        start += len(item.tiles)
+        maps.append(full)
+        scores.append(score)
+    predictions = decide([item.path for item in group], np.asarray(scores, dtype=np.float32), threshold,
+                         model.calibration)
+    return [ScoredImage(prediction, item.image, full) for prediction, item, full in zip(predictions, group, maps)]
 
 
 def predict(model: OpenedModel, paths: Sequence[Path], threshold: float, batch_size: int = 16) -> list[Prediction]:

@@ -68,16 +68,20 @@ def build_synthetic_bank(backbone: nn.Module, data: PreparedData, config: SSFlow
         raise ValueError(f"synthesis.bank_rounds is {rounds}; a bank needs at least 1 round")
     rng = np.random.default_rng([config.seed, _BANK_STREAM])
     count = len(data.train)
-    per_round: list[list[torch.Tensor]] = []
-    masks: list[np.ndarray] = []
-    for _ in range(rounds):
-        synthetic = np.empty_like(data.train)
-        round_masks = np.empty(data.train.shape[:3], dtype=bool)
+    masks = np.empty((rounds * count, *data.train.shape[1:3]), dtype=bool)
+    features: list[torch.Tensor] | None = None
+    for round_index in range(rounds):
         order = rng.permutation(count)
-        # Nearly equal chunks of at least _CHUNK images (fewer only when there are fewer).
+        # Nearly equal chunks of at least _CHUNK images (fewer only when there are fewer), each through the
+        # backbone as it is made: only one chunk of synthetic images is held at a time.
         for chunk in np.array_split(order, max(1, count // _CHUNK)):
-            synthetic[chunk], round_masks[chunk] = synthesize_for(data.train[chunk], config.synthesis, rng)
-        per_round.append(extract_features(backbone, synthetic, device))
-        masks.append(round_masks)
-    features = [torch.cat(level) for level in zip(*per_round)]
-    return SyntheticBank(features, torch.from_numpy(np.concatenate(masks)).to(device), count)
+            synthetic, masks[round_index * count + chunk] = synthesize_for(data.train[chunk], config.synthesis, rng)
+            rows = round_index * count + chunk
+            levels = extract_features(backbone, synthetic, device)
+            if features is None:
+                features = [torch.empty((rounds * count, *level.shape[1:]), dtype=level.dtype, device=level.device)
+                            for level in levels]
+            index = torch.from_numpy(rows).to(device)
+            for target, level in zip(features, levels):
+                target.index_copy_(0, index, level)
+    return SyntheticBank(features or [], torch.from_numpy(masks).to(device), count)

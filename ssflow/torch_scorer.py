@@ -17,7 +17,8 @@ from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
 from ssflow.model_io import LoadedModel, load_model
-from ssflow.predict import OpenedModel, Scorer
+from ssflow.config_files import config_to_nested
+from ssflow.predict import OpenedModel, Scorer, model_settings
 
 
 def resolve_device(name: str) -> torch.device:
@@ -57,5 +58,6 @@ def open_torch_model(path: str | Path, device_name: str = "auto") -> OpenedModel
     model = load_model(path, device)
     backbone = build_backbone(model.config.backbone.name, model.config.backbone.levels,
                               model.config.backbone.weights, device)
-    return OpenedModel(str(path), "model.pt", model.config.backbone.image_size, model.calibration,
-                       torch_scorer(model, backbone, device), str(device), model.config.data.bit_depth)
+    inputs, rule = model_settings(config_to_nested(model.config), path)
+    return OpenedModel(str(path), "model.pt", inputs, model.calibration, torch_scorer(model, backbone, device),
+                       str(device), rule)

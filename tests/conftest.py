@@ -5,8 +5,12 @@ from pathlib import Path
 import pytest
 
 from ssflow.datasets.demo import DemoSettings, generate_demo
+from ssflow.datasets.demo_defects import DefectStyle
 
 SMALL_DEMO = DemoSettings(size=128, train=24, test_ok=8, test_ko=8, categories=("wood", "fabric"))
+# Non-square images with small defects, for tiled models: 384 x 192, defects about 4 to 25 px.
+WIDE = DemoSettings(name="wide", size=128, width=384, height=192, train=12, test_ok=4, test_ko=4,
+                    categories=("fabric",), defects=("spot", "scratch"), style=DefectStyle(unit=0.6))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -19,3 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two demo categories at 128 px, 24 training and 16 test images each (read as ``btad``)."""
     return generate_demo(tmp_path_factory.mktemp("small-demo") / "demo", seed=0, settings=SMALL_DEMO)
+
+
+@pytest.fixture(scope="session")
+def wide_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One category (fabric) of 384 x 192 images with small defects (read as ``btad``)."""
+    return generate_demo(tmp_path_factory.mktemp("wide") / "data", seed=0, settings=WIDE)

@@ -2,7 +2,8 @@
 
 ``demo`` (:class:`DemoSettings` defaults) has clean products and clear defects;
 ``demo-hard`` (:data:`DEMO_HARD`) has photographed natural textures and mostly
-subtle defects.
+subtle defects; ``demo-hires`` (:data:`DEMO_HIRES`) has large non-square images
+of fine textures with defects a few pixels across, for tiled inspection.
 
 Layout written under the root (read back by :func:`ssflow.datasets.btad.scan_btad`)::
 
@@ -32,7 +33,7 @@ import cv2
 import numpy as np
 
 from ssflow.datasets.demo_defects import DEFECTS, DefectStyle, apply_change
-from ssflow.datasets.demo_surfaces import SURFACES
+from ssflow.datasets.demo_surfaces import SURFACES, Frame
 from ssflow.errors import UserInputError
 
 # Bump when the generated images change, so cached copies are regenerated.
@@ -46,11 +47,15 @@ class DemoSettings:
     """What one variant of the demo dataset generates.
 
     A harder variant is another instance: a subtler :class:`DefectStyle`
-    (lower contrast and scale), fewer training images, other categories.
+    (lower contrast and scale), fewer training images, other categories. A
+    larger view of the same materials sets ``width`` and ``height`` and keeps
+    ``size``: features sized relative to the image keep their pixel size.
     """
 
     name: str = "demo"
-    size: int = 256  # image side in pixels
+    # Side in pixels of the square the surfaces are laid out for, and the image side unless
+    # width or height is set.
+    size: int = 256
     train: int = 80  # normal training images per category
     test_ok: int = 20  # normal test images per category
     test_ko: int = 20  # defective test images per category
@@ -59,6 +64,13 @@ class DemoSettings:
     # 1.3x the base sizes: the smallest stains and thinnest scratches stay wider
     # than one stride-8 feature cell, so every demo defect is findable.
     style: DefectStyle = field(default_factory=lambda: DefectStyle(scale=1.3))
+    width: int | None = None  # image width in pixels; None: size
+    height: int | None = None  # image height in pixels; None: size
+
+    @property
+    def frame(self) -> Frame:
+        """The image size and the side the surfaces are laid out for (see :class:`Frame`)."""
+        return Frame(self.height or self.size, self.width or self.size, self.size)
 
 
 # Photographed natural textures (random rotation, scale and light per image) and
@@ -76,6 +88,25 @@ DEMO_HARD = DemoSettings(
     style=DefectStyle(min_delta=6),
 )
 
+# A wide view (1024 x 640 px) of two fine, flat materials at the pixel scale of demo's 256-px
+# images: 10 px threads; grains from 2 to about 15 px. The defect sizes are taken at 0.2 image
+# pixels per base pixel, so defects span 3 px (a speck, a drop) to about 20 px (a scratch, a
+# crack): squashed to 256 px for a whole-image model they shrink to a pixel or two, so only
+# tiled inspection at full size finds them. Few images, one of each defect kind per category:
+# PNGs of fine texture hardly compress (about 1.4 MB each).
+DEMO_HIRES = DemoSettings(
+    name="demo-hires",
+    size=256,  # laid out like demo's images; the frame shows more of the material
+    width=1024,
+    height=640,
+    train=24,
+    test_ok=8,
+    test_ko=8,
+    categories=("fabric", "granite"),
+    defects=("scratch", "spot", "crack", "missing", "contamination", "speck", "hairline_crack", "stain"),
+    style=DefectStyle(unit=0.2),
+)
+
 
 def image_rng(seed: int, category: str, split: str, index: int) -> np.random.Generator:
     """The generator of one image; crc32 rather than hash(): stable across processes."""
@@ -83,15 +114,15 @@ def image_rng(seed: int, category: str, split: str, index: int) -> np.random.Gen
 
 
 def normal_image(rng: np.random.Generator, category: str, settings: DemoSettings) -> np.ndarray:
-    """One normal image of ``category``: RGB uint8 (S, S, 3)."""
-    return SURFACES[category](rng, settings.size).image
+    """One normal image of ``category``: RGB uint8 (H, W, 3), (S, S, 3) unless width or height is set."""
+    return SURFACES[category](rng, settings.frame).image
 
 
 def defective_image(
     rng: np.random.Generator, category: str, defect: str, settings: DemoSettings
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One defective image RGB uint8 (S, S, 3) and its mask bool (S, S) of exactly the changed pixels."""
-    surface = SURFACES[category](rng, settings.size)
+    """One defective image RGB uint8 (H, W, 3) and its mask bool (H, W) of exactly the changed pixels."""
+    surface = SURFACES[category](rng, settings.frame)
     change = DEFECTS[defect](rng, surface, settings.style)
     return apply_change(surface.image, change, settings.style.min_delta)
 
@@ -122,10 +153,18 @@ def _generate_category(root: Path, category: str, seed: int, settings: DemoSetti
         _write_png(folders["ground_truth/ko"] / name, mask.astype(np.uint8) * 255)
 
 
+def _set_fields(values: dict[str, object]) -> dict[str, object]:
+    """``values`` (nested dicts) without the fields left at None."""
+    return {key: _set_fields(value) if isinstance(value, dict) else value
+            for key, value in values.items() if value is not None}
+
+
 def _marker(seed: int, settings: DemoSettings) -> dict[str, object]:
     """What the marker file holds: everything that decides the generated bytes, as parsed JSON."""
+    # Unset optional fields (width, height, style.unit; added later) are left out, so the
+    # markers of demo and demo-hard, and the copies already generated, stay current.
     content = {"generator": settings.name, "version": GENERATOR_VERSION, "seed": seed,
-               "settings": asdict(settings)}
+               "settings": _set_fields(asdict(settings))}
     return json.loads(json.dumps(content))  # tuples become lists, as when read back
 
 

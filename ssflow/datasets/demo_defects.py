@@ -5,6 +5,11 @@ become) and :func:`apply_change` paints it, making sure every proposed pixel
 really changes, so the ground-truth mask is exactly the set of changed pixels.
 :class:`DefectStyle` scales contrast and size, so a subtler variant of the
 dataset can reuse the same functions.
+
+Sizes below are in pixels of a 256-pixel image; :attr:`DefectStyle.unit` says
+how many image pixels that is. By default defects grow with the image (a
+1024-pixel image gets four times the size); a fixed unit keeps them small on a
+large image (``demo-hires``). Images may be non-square (H, W).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Callable, NamedTuple
 import cv2
 import numpy as np
 
-from ssflow.datasets.demo_surfaces import Surface, value_noise
+from ssflow.datasets.demo_surfaces import Frame, Surface, value_noise
 
 
 class Change(NamedTuple):
@@ -32,6 +37,14 @@ class DefectStyle:
     contrast: float = 1.0  # 1 = clearly visible; smaller values fade the defect into the surface
     scale: float = 1.0  # multiplies defect lengths, radii and line widths
     min_delta: int = 24  # least change of every masked pixel (largest over RGB), in 1..127
+    # Image pixels per pixel of the base sizes; None: the image's shorter side / 256.
+    unit: float | None = None
+
+
+def _unit(surface: Surface, style: DefectStyle) -> float:
+    """Image pixels per pixel of the base sizes (which are given for a 256-pixel image)."""
+    # size / 256 is exact, so x * unit equals the former x * size / 256 to the bit: the square demos keep their bytes.
+    return style.unit if style.unit is not None else min(surface.support.shape) / 256
 
 
 # Oil, rust, grass-green paint, yellow glue: colours no demo product has.
@@ -41,17 +54,17 @@ DefectFn = Callable[[np.random.Generator, Surface, DefectStyle], Change]
 
 
 def _anchor(rng: np.random.Generator, surface: Surface, margin: int) -> np.ndarray:
-    """A random point (x, y) on the product, at least ``margin`` pixels inside it and the frame."""
-    size = surface.support.shape[0]
+    """A random point (x, y) in pixels on the product, at least ``margin`` pixels inside it and the frame."""
+    height, width = surface.support.shape
     inner = np.zeros_like(surface.support, dtype=np.uint8)
-    inner[margin:size - margin, margin:size - margin] = 1
+    inner[margin:height - margin, margin:width - margin] = 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
     inner &= cv2.erode(surface.support.astype(np.uint8), kernel, borderValue=1)
     candidates = np.flatnonzero(inner)
     if candidates.size == 0:  # a tiny product: anywhere on it
         candidates = np.flatnonzero(surface.support)
     index = candidates[rng.integers(candidates.size)]
-    return np.array([index % size, index // size], dtype=np.float64)
+    return np.array([index % width, index // width], dtype=np.float64)
 
 
 def _blend(image: np.ndarray, colour: np.ndarray | float, alpha: float) -> np.ndarray:
@@ -66,10 +79,28 @@ def _stroke(surface: Surface, points: np.ndarray, thickness: int) -> np.ndarray:
     return canvas.astype(bool)
 
 
+def _frame(surface: Surface) -> Frame:
+    """The surface's image size as a Frame (for noise with explicit cell counts)."""
+    height, width = surface.support.shape
+    return Frame(height, width, min(height, width))
+
+
+def _ragged(rng: np.random.Generator, surface: Surface, centre: np.ndarray, radius: float,
+            roughness: float) -> np.ndarray:
+    """A bool (H, W) blob of about ``radius`` pixels around ``centre`` (x, y) with a noisy edge, on the product."""
+    height, width = surface.support.shape
+    x, y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    distance = np.hypot(x - centre[0], y - centre[1]) / radius
+    # Noise cells about one radius wide: the edge wobbles at the scale of the blob itself.
+    cells = (max(2, int(height / radius)), max(2, int(width / radius)))
+    ragged = distance + roughness * value_noise(rng, _frame(surface), cells)
+    return (ragged < 1.0) & surface.support
+
+
 def scratch(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A thin, slightly bent line, lighter or darker than the surface."""
-    size = surface.support.shape[0]
-    length = rng.uniform(40, 100) * style.scale * size / 256
+    unit = _unit(surface, style)
+    length = rng.uniform(40, 100) * style.scale * unit
     start = _anchor(rng, surface, int(length / 2) // 2 + 4)
     direction = rng.uniform(0, np.pi)
     t = np.linspace(-0.5, 0.5, 6)[:, None]
@@ -77,7 +108,7 @@ def scratch(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> C
     along = np.array([np.cos(direction), np.sin(direction)])
     across = np.array([-along[1], along[0]])
     points = start + t * length * along + bend * across
-    thickness = max(1, round(int(rng.integers(2, 4)) * style.scale * size / 256))
+    thickness = max(1, round(int(rng.integers(2, 4)) * style.scale * unit))
     region = _stroke(surface, points, thickness) & surface.support
     target = np.float32(245 if rng.random() < 0.5 else 25)
     return Change(region, _blend(surface.image, target, 0.7 * style.contrast))
@@ -85,8 +116,7 @@ def scratch(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> C
 
 def spot(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A stain: a filled ellipse with a few satellite drops."""
-    size = surface.support.shape[0]
-    radius = rng.uniform(5, 12) * style.scale * size / 256
+    radius = rng.uniform(5, 12) * style.scale * _unit(surface, style)
     centre = _anchor(rng, surface, int(radius) + 6)
     canvas = np.zeros(surface.support.shape, np.uint8)
     axes = (max(1, int(radius)), max(1, int(radius * rng.uniform(0.5, 1.0))))
@@ -109,11 +139,11 @@ def _walk(rng: np.random.Generator, start: np.ndarray, heading: float, steps: in
 
 def crack(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A dark jagged line: a random walk, sometimes with a thinner side branch."""
-    size = surface.support.shape[0]
-    steps, step = max(4, int(rng.integers(14, 26) * style.scale)), 4.0 * size / 256
+    unit = _unit(surface, style)
+    steps, step = max(4, int(rng.integers(14, 26) * style.scale)), 4.0 * unit
     heading = rng.uniform(0, 2 * np.pi)
     trunk = _walk(rng, _anchor(rng, surface, int(steps * step) // 4 + 4), heading, steps, step)
-    thickness = max(1, round(2 * style.scale * size / 256))
+    thickness = max(1, round(2 * style.scale * unit))
     region = _stroke(surface, trunk, thickness)
     if rng.random() < 0.5:
         branch = _walk(rng, trunk[len(trunk) // 2], heading + rng.choice([-0.9, 0.9]), steps // 2, step)
@@ -124,8 +154,7 @@ def crack(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Cha
 
 def missing(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A missing piece: an irregular hole showing what lies behind the product."""
-    size = surface.support.shape[0]
-    radius = rng.uniform(9, 18) * style.scale * size / 256
+    radius = rng.uniform(9, 18) * style.scale * _unit(surface, style)
     centre = _anchor(rng, surface, int(radius) + 4)
     corners = int(rng.integers(7, 12))
     angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
@@ -142,51 +171,46 @@ def missing(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> C
 
 def contamination(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A blob of foreign material: an off-colour, textured smear with a ragged edge."""
-    size = surface.support.shape[0]
-    radius = rng.uniform(10, 20) * style.scale * size / 256
+    unit = _unit(surface, style)
+    radius = rng.uniform(10, 20) * style.scale * unit
     centre = _anchor(rng, surface, int(radius) + 4)
-    x, y = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
-    distance = np.hypot(x - centre[0], y - centre[1]) / radius
-    ragged = distance + 0.35 * value_noise(rng, size, max(2, int(size / radius)))
-    region = (ragged < 1.0) & surface.support
+    region = _ragged(rng, surface, centre, radius, 0.35)
     # One of the two palette colours farthest from the product's mean colour reads as foreign matter.
     mean = surface.image[surface.support].astype(np.float32).mean(axis=0)
     farthest = np.argsort(-np.linalg.norm(_FOREIGN - mean, axis=1))[:2]
     foreign = _FOREIGN[farthest[rng.integers(2)]] + rng.normal(0, 12, 3).astype(np.float32)
-    texture = 0.8 + 0.2 * value_noise(rng, size, 24)[:, :, None]
+    # Blotches about 11 base pixels across: 24 per 256.
+    height, width = surface.support.shape
+    blotches = (int(24 * height / (256 * unit)), int(24 * width / (256 * unit)))
+    texture = 0.8 + 0.2 * value_noise(rng, _frame(surface), blotches)[:, :, None]
     colour = np.clip(foreign * texture, 0, 255)
     return Change(region, _blend(surface.image, colour, 0.7 * style.contrast))
 
 
 def _ragged_blob(rng: np.random.Generator, surface: Surface, radius: float, roughness: float = 0.35) -> np.ndarray:
     """A bool (H, W) blob of about ``radius`` pixels with a noisy edge, on the product."""
-    size = surface.support.shape[0]
     centre = _anchor(rng, surface, int(radius) + 4)
-    x, y = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
-    distance = np.hypot(x - centre[0], y - centre[1]) / radius
-    ragged = distance + roughness * value_noise(rng, size, max(2, int(size / radius)))
-    return (ragged < 1.0) & surface.support
+    return _ragged(rng, surface, centre, radius, roughness)
 
 
 def faint_scratch(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A one-pixel hairline scratch that only slightly lightens or darkens the surface."""
-    size = surface.support.shape[0]
-    length = rng.uniform(30, 90) * style.scale * size / 256
+    unit = _unit(surface, style)
+    length = rng.uniform(30, 90) * style.scale * unit
     start = _anchor(rng, surface, int(length / 2) // 2 + 4)
     direction = rng.uniform(0, np.pi)
     t = np.linspace(-0.5, 0.5, 6)[:, None]
     along = np.array([np.cos(direction), np.sin(direction)])
     across = np.array([-along[1], along[0]])
     points = start + t * length * along + rng.normal(0, 0.03) * (1 - (2 * t) ** 2) * length * across
-    region = _stroke(surface, points, max(1, round(style.scale * size / 256))) & surface.support
+    region = _stroke(surface, points, max(1, round(style.scale * unit))) & surface.support
     target = np.float32(245 if rng.random() < 0.5 else 25)
     return Change(region, _blend(surface.image, target, 0.22 * style.contrast))
 
 
 def speck(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A small dark speck, a few pixels across: about one feature cell at stride 8."""
-    size = surface.support.shape[0]
-    radius = rng.uniform(3.5, 6.0) * style.scale * size / 256
+    radius = rng.uniform(3.5, 6.0) * style.scale * _unit(surface, style)
     centre = _anchor(rng, surface, int(radius) + 4)
     canvas = np.zeros(surface.support.shape, np.uint8)
     axes = (max(1, round(radius)), max(1, round(radius * rng.uniform(0.6, 1.0))))
@@ -202,17 +226,16 @@ _TINTS = np.array([[-10, -6, 2], [10, -2, -10], [-8, -8, -16]], np.float32)
 
 def stain(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A faint colour stain: a ragged patch whose colour moves by about ten grey levels."""
-    size = surface.support.shape[0]
-    region = _ragged_blob(rng, surface, rng.uniform(12, 26) * style.scale * size / 256)
+    region = _ragged_blob(rng, surface, rng.uniform(12, 26) * style.scale * _unit(surface, style))
     tint = _TINTS[rng.integers(len(_TINTS))] * rng.uniform(0.8, 1.3) * style.contrast
     return Change(region, np.clip(surface.image.astype(np.float32) + tint, 0, 255).astype(np.uint8))
 
 
 def smooth(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """Texture flattened over a ragged patch, as if worn or pressed: the surface blurred there."""
-    size = surface.support.shape[0]
-    region = _ragged_blob(rng, surface, rng.uniform(14, 28) * style.scale * size / 256)
-    sigma = rng.uniform(2.5, 4.0) * size / 256
+    unit = _unit(surface, style)
+    region = _ragged_blob(rng, surface, rng.uniform(14, 28) * style.scale * unit)
+    sigma = rng.uniform(2.5, 4.0) * unit
     blurred = cv2.GaussianBlur(surface.image, (0, 0), sigma)
     # contrast < 1 keeps some of the texture: a partly worn patch.
     return Change(region, _blend(surface.image, blurred.astype(np.float32), min(1.0, style.contrast)))
@@ -220,11 +243,11 @@ def smooth(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Ch
 
 def hairline_crack(rng: np.random.Generator, surface: Surface, style: DefectStyle) -> Change:
     """A short, thin, half-dark crack: a one-pixel random walk."""
-    size = surface.support.shape[0]
-    steps, step = max(4, int(rng.integers(8, 16) * style.scale)), 3.0 * size / 256
+    unit = _unit(surface, style)
+    steps, step = max(4, int(rng.integers(8, 16) * style.scale)), 3.0 * unit
     start = _anchor(rng, surface, int(steps * step) // 4 + 4)
     trunk = _walk(rng, start, rng.uniform(0, 2 * np.pi), steps, step)
-    region = _stroke(surface, trunk, max(1, round(style.scale * size / 256))) & surface.support
+    region = _stroke(surface, trunk, max(1, round(style.scale * unit))) & surface.support
     return Change(region, _blend(surface.image, np.float32(12), 0.4 * style.contrast))
 
 

@@ -4,6 +4,11 @@ Each surface function draws one normal image of a product from a generator:
 ``surface(rng, size) -> Surface``. Two calls give two images that differ in
 phase, offset, colour and noise but look like the same product. Everything is
 vectorised numpy / cv2, a few milliseconds per 256x256 image.
+
+``size`` is the side of a square image, or a :class:`Frame`: an image of any
+height and width whose layout is drawn for a square of side ``Frame.side``. A
+frame larger than its side is a wider view of the same material, with features
+of the same size in pixels (``demo-hires``); ``size`` n is ``Frame(n, n, n)``.
 """
 
 from __future__ import annotations
@@ -28,28 +33,64 @@ class Surface(NamedTuple):
     fill: np.ndarray
 
 
-SurfaceFn = Callable[[np.random.Generator, int], Surface]
+class Frame(NamedTuple):
+    """The size of an image in pixels and the side its layout is drawn for.
+
+    Features sized relative to the image (slow noise, a part's radius, a
+    texture's unit) are sized relative to ``side``; fixed-pixel detail (thread
+    period, fibres, sensor grain) is not. The square demo images have all three
+    equal.
+    """
+
+    height: int
+    width: int
+    side: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) in pixels."""
+        return self.height, self.width
+
+    def cells(self, count: int) -> tuple[int, int]:
+        """(rows, cols) of noise cells so that one cell spans ``side / count`` pixels on both axes."""
+        # count * height / side is exactly count on a square frame: the square images keep their bytes.
+        return max(1, round(count * self.height / self.side)), max(1, round(count * self.width / self.side))
 
 
-def value_noise(rng: np.random.Generator, size: int, cells: int | tuple[int, int]) -> np.ndarray:
-    """Smooth noise float32 (size, size), about unit variance; ``cells`` random values per side (rows, cols)."""
-    rows, cols = (cells, cells) if isinstance(cells, int) else cells
+Size = int | Frame  # the side of a square image, or a Frame
+SurfaceFn = Callable[[np.random.Generator, Size], Surface]
+
+
+def as_frame(size: Size) -> Frame:
+    """``size`` as a Frame: an int n is the square ``Frame(n, n, n)``."""
+    return size if isinstance(size, Frame) else Frame(size, size, size)
+
+
+def value_noise(rng: np.random.Generator, size: Size, cells: int | tuple[int, int]) -> np.ndarray:
+    """Smooth noise float32 (H, W), about unit variance.
+
+    ``cells``: random values per ``side`` pixels on both axes (an int, see :meth:`Frame.cells`),
+    or (rows, cols) across the whole image.
+    """
+    frame = as_frame(size)
+    rows, cols = frame.cells(cells) if isinstance(cells, int) else cells
     grid = rng.standard_normal((rows + 1, cols + 1)).astype(np.float32)
-    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(grid, (frame.width, frame.height), interpolation=cv2.INTER_CUBIC)
 
 
-def fractal_noise(rng: np.random.Generator, size: int, cells: tuple[int, ...], falloff: float = 0.6) -> np.ndarray:
-    """Sum of value noise octaves, standardised to zero mean and unit std: (size, size) float32."""
+def fractal_noise(rng: np.random.Generator, size: Size, cells: tuple[int, ...], falloff: float = 0.6) -> np.ndarray:
+    """Sum of value noise octaves (``cells`` per side each), standardised to zero mean and unit std: (H, W) float32."""
     total = sum(falloff**octave * value_noise(rng, size, count) for octave, count in enumerate(cells))
     return ((total - total.mean()) / (total.std() + 1e-6)).astype(np.float32)
 
 
-def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    coords = np.arange(size, dtype=np.float32)
-    return np.meshgrid(coords, coords)  # x (columns), y (rows)
+def _grid(size: Size) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates float32 (H, W) each: x (columns), y (rows)."""
+    frame = as_frame(size)
+    return np.meshgrid(np.arange(frame.width, dtype=np.float32), np.arange(frame.height, dtype=np.float32))
 
 
-def _rotated(rng: np.random.Generator, size: int, max_degrees: float) -> tuple[np.ndarray, np.ndarray]:
+def _rotated(rng: np.random.Generator, size: Size, max_degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates rotated by a small random angle and shifted by a random offset."""
     x, y = _grid(size)
     angle = np.float32(np.deg2rad(rng.uniform(-max_degrees, max_degrees)))
@@ -78,15 +119,21 @@ def _finish(rng: np.random.Generator, rgb: np.ndarray, grain: float) -> np.ndarr
     return np.clip(rgb + (noise + 0.5)[:, :, None], 0, 255).astype(np.uint8)
 
 
-def _dark_backing(rng: np.random.Generator, size: int) -> np.ndarray:
-    """What a hole in a flat material shows: a dark, slightly mottled underlay."""
+def _dark_backing(rng: np.random.Generator, size: Size) -> np.ndarray:
+    """What a hole in a flat material shows: a dark, slightly mottled underlay, RGB uint8 (H, W, 3)."""
     shade = np.clip(22.5 + 6.0 * value_noise(rng, size, 6), 0, 255).astype(np.uint8)
     return np.repeat(shade[:, :, None], 3, axis=2)
 
 
-def fabric(rng: np.random.Generator, size: int) -> Surface:
-    """Plain-weave cloth: warp and weft threads alternating over and under."""
-    u, v = _rotated(rng, size, 3.0)
+def _whole(size: Size) -> np.ndarray:
+    """A support of the whole frame: bool (H, W), all True (flat materials fill the image)."""
+    return np.ones(as_frame(size).shape, bool)
+
+
+def fabric(rng: np.random.Generator, size: Size) -> Surface:
+    """Plain-weave cloth: warp and weft threads alternating over and under, 10 px apart at any size."""
+    frame = as_frame(size)
+    u, v = _rotated(rng, frame, 3.0)
     period = 10.0 + rng.uniform(-0.3, 0.3)
     cu, cv = np.floor(u / period), np.floor(v / period)
     fu, fv = u / period - cu, v / period - cv
@@ -95,30 +142,32 @@ def fabric(rng: np.random.Generator, size: int) -> Surface:
     warp = np.sin(np.pi * fu) ** 0.6 * (0.85 + 0.15 * np.sin(np.pi * fv))
     weft = np.sin(np.pi * fv) ** 0.6 * (0.85 + 0.15 * np.sin(np.pi * fu))
     shade = np.where(warp_on_top, warp, weft)
-    fibres = 0.06 * value_noise(rng, size, (size // 4, size // 4))
+    fibres = 0.06 * value_noise(rng, frame, (frame.height // 4, frame.width // 4))  # 4 px cells
     warp_colour, weft_colour = _jitter(rng, (52, 78, 140)), _jitter(rng, (92, 118, 170))
     colour = np.where(warp_on_top[:, :, None], warp_colour, weft_colour)
     rgb = colour * (0.35 + 0.75 * shade + fibres)[:, :, None]
     image = _finish(rng, rgb, 3.0)
-    return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+    return Surface(image, _whole(frame), _dark_backing(rng, frame))
 
 
-def wood(rng: np.random.Generator, size: int) -> Surface:
+def wood(rng: np.random.Generator, size: Size) -> Surface:
     """Planed wood: growth rings bent by slow noise, fine fibres along the grain."""
-    u, v = _rotated(rng, size, 4.0)
-    bend = 14.0 * fractal_noise(rng, size, (2, 4))
+    frame = as_frame(size)
+    u, v = _rotated(rng, frame, 4.0)
+    bend = 14.0 * fractal_noise(rng, frame, (2, 4))
     period = 22.0 + rng.uniform(-2.0, 2.0)
     rings = 0.5 + 0.5 * np.sin(2 * np.pi * (v + bend) / period)
     late_wood = rings**4  # thin dark lines of the dense late wood
-    fibres = value_noise(rng, size, (size // 3, 6))  # long along the grain, short across
+    # 3 px across the grain, a sixth of the side along it.
+    fibres = value_noise(rng, frame, (frame.height // 3, frame.cells(6)[1]))
     light, dark = _jitter(rng, (206, 158, 104)), _jitter(rng, (128, 80, 42))
-    rgb = _mix(light, dark, 0.65 * late_wood + 0.12 * fibres + 0.1 * fractal_noise(rng, size, (3,)))
+    rgb = _mix(light, dark, 0.65 * late_wood + 0.12 * fibres + 0.1 * fractal_noise(rng, frame, (3,)))
     image = _finish(rng, rgb, 2.5)
-    return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+    return Surface(image, _whole(frame), _dark_backing(rng, frame))
 
 
-def granite(rng: np.random.Generator, size: int) -> Surface:
-    """Polished granite: mottled grey-pink ground with dark and white grains."""
+def granite(rng: np.random.Generator, size: Size) -> Surface:
+    """Polished granite: mottled grey-pink ground with dark and white grains (3 to 6 px on a 256 side)."""
     ground = fractal_noise(rng, size, (6, 12, 24, 48))
     base = _mix(_jitter(rng, (150, 140, 138)), _jitter(rng, (196, 170, 160)), 0.5 + 0.25 * ground)
     grains = [
@@ -130,23 +179,25 @@ def granite(rng: np.random.Generator, size: int) -> Surface:
         weight = np.clip((noise - threshold) * 3.0, 0.0, 1.0)
         base = _mix(base, _jitter(rng, colour, 4.0), weight)
     image = _finish(rng, base, 4.0)
-    return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+    return Surface(image, _whole(size), _dark_backing(rng, size))
 
 
-def washer(rng: np.random.Generator, size: int) -> Surface:
-    """A turned metal washer on a plain backdrop: an object, not a texture."""
-    x, y = _grid(size)
-    scale = size / 256.0
-    cx, cy = size / 2 + rng.uniform(-6, 6, size=2) * scale
+def washer(rng: np.random.Generator, size: Size) -> Surface:
+    """A turned metal washer on a plain backdrop: an object, not a texture; centred, sized by the frame's side."""
+    frame = as_frame(size)
+    x, y = _grid(frame)
+    scale = frame.side / 256.0
+    cx, cy = np.array([frame.width, frame.height]) / 2 + rng.uniform(-6, 6, size=2) * scale
     outer, inner = (88 + rng.uniform(-2, 2)) * scale, (38 + rng.uniform(-2, 2)) * scale
     radius = np.hypot(x - cx, y - cy)
     angle = np.arctan2(y - cy, x - cx)
-    backdrop = _mix(_jitter(rng, (200, 204, 210), 4.0), _jitter(rng, (172, 178, 186), 4.0), y / size)
+    backdrop = _mix(_jitter(rng, (200, 204, 210), 4.0), _jitter(rng, (172, 178, 186), 4.0), y / frame.height)
     background = _finish(rng, backdrop, 2.0)
     light = rng.uniform(-np.pi, np.pi)
     # Turning leaves concentric marks: noise that depends on the radius only.
-    profile = rng.standard_normal(size, dtype=np.float32)  # one value per half pixel of radius
-    marks = profile[np.clip((radius * 2).astype(int), 0, size - 1)]
+    # One value per half pixel of radius; the part's outer radius is under side / 2.
+    profile = rng.standard_normal(frame.side, dtype=np.float32)
+    marks = profile[np.clip((radius * 2).astype(int), 0, frame.side - 1)]
     shade = 0.72 + 0.16 * np.cos(angle - light) + 0.04 * marks
     bevel = np.clip(np.minimum(radius - inner, outer - radius) / (4 * scale), 0.0, 1.0)
     metal = _jitter(rng, (150, 154, 160), 5.0) * (shade * (0.75 + 0.25 * bevel))[:, :, None]
@@ -183,33 +234,40 @@ class Camera:
     grain: float = 3.0  # sensor noise std in grey levels
 
 
-def _lighting(rng: np.random.Generator, size: int, camera: Camera) -> np.ndarray:
-    """Per-pixel light gain float32 (size, size, 3): exposure, a linear falloff and a colour cast."""
-    x, y = _grid(size)
+def _lighting(rng: np.random.Generator, size: Size, camera: Camera) -> np.ndarray:
+    """Per-pixel light gain float32 (H, W, 3): exposure, a linear falloff and a colour cast."""
+    frame = as_frame(size)
+    x, y = _grid(frame)
     direction = rng.uniform(0, 2 * np.pi)
-    ramp = ((x - size / 2) * np.cos(direction) + (y - size / 2) * np.sin(direction)) / size  # in [-0.71, 0.71]
+    # Over the longer side: in [-0.71, 0.71] on a square, less across a wide frame.
+    across = (x - frame.width / 2) * np.cos(direction) + (y - frame.height / 2) * np.sin(direction)
+    ramp = across / max(frame.shape)
     falloff = 1.0 + rng.uniform(0, camera.gradient) * ramp
     gain = np.exp(rng.normal(0.0, camera.brightness)) * falloff
     cast = 1.0 + rng.normal(0.0, camera.cast, 3).astype(np.float32)
     return (gain[:, :, None] * cast).astype(np.float32)
 
 
-def photograph(rng: np.random.Generator, size: int, texture: Texture, camera: Camera) -> np.ndarray:
-    """An RGB uint8 (size, size, 3) view of ``texture``, rotated, scaled and lit at random.
+def photograph(rng: np.random.Generator, size: Size, texture: Texture, camera: Camera) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) view of ``texture``, rotated, scaled and lit at random.
 
     The texture is drawn on a canvas large enough that the rotated, scaled view
     never reaches its border, with feature sizes in pixels of a 256-pixel image
-    (``unit`` = size / 256), so the scale of the material is set by the camera only.
+    (``unit`` = side / 256), so the scale of the material is set by the camera only.
     """
+    frame = as_frame(size)
     angle = rng.uniform(-camera.max_rotation, camera.max_rotation)
     low, high = np.log(camera.scale[0]), np.log(camera.scale[1])
     scale = float(np.exp(rng.uniform(low, high)))
-    canvas = int(np.ceil(size * np.sqrt(2) / scale)) + 4
-    rgb = texture(rng, canvas, size / 256.0)
+    # The square on the longer side covers the frame at any rotation (and is exact on square images).
+    canvas = int(np.ceil(max(frame.shape) * np.sqrt(2) / scale)) + 4
+    rgb = texture(rng, canvas, frame.side / 256.0)
     matrix = cv2.getRotationMatrix2D((canvas / 2, canvas / 2), angle, scale)
-    matrix[:, 2] += (size - canvas) / 2  # the canvas centre lands on the image centre
-    view = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return _finish(rng, view * _lighting(rng, size, camera), camera.grain)
+    # The canvas centre lands on the image centre.
+    matrix[:, 2] += (np.array([frame.width, frame.height]) - canvas) / 2
+    view = cv2.warpAffine(rgb, matrix, (frame.width, frame.height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT)
+    return _finish(rng, view * _lighting(rng, frame, camera), camera.grain)
 
 
 def _cells(canvas: int, feature: float) -> int:
@@ -286,9 +344,9 @@ def _concrete_texture(rng: np.random.Generator, canvas: int, unit: float) -> np.
 def _photographed(texture: Texture, camera: Camera) -> SurfaceFn:
     """A surface function: a photographed texture covering the whole frame over a dark backing."""
 
-    def surface(rng: np.random.Generator, size: int) -> Surface:
+    def surface(rng: np.random.Generator, size: Size) -> Surface:
         image = photograph(rng, size, texture, camera)
-        return Surface(image, np.ones((size, size), bool), _dark_backing(rng, size))
+        return Surface(image, _whole(size), _dark_backing(rng, size))
 
     surface.__doc__ = texture.__doc__
     return surface

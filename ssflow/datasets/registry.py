@@ -1,7 +1,7 @@
 """Datasets by name: where they live by default, how to list and read their categories.
 
-The one list every command takes its ``--dataset`` choices from. ``demo`` and
-``demo-hard`` are generated on first use by :func:`prepare_root`; the
+The one list every command takes its ``--dataset`` choices from. ``demo``,
+``demo-hard`` and ``demo-hires`` are generated on first use by :func:`prepare_root`; the
 benchmarks must be downloaded by the user; ``folder`` and ``manifest`` read
 the user's own images and need ``--data-root``.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ssflow.datasets import btad, dagm, folder, manifest, mvtec, mvtec_ad2, visa
-from ssflow.datasets.demo import DEMO_HARD, DemoSettings, ensure_demo
+from ssflow.datasets.demo import DEMO_HARD, DEMO_HIRES, DemoSettings, ensure_demo
 from ssflow.datasets.listing import require_root
 from ssflow.datasets.records import CategoryData
 from ssflow.errors import UserInputError
@@ -63,6 +63,7 @@ _REGISTRY: dict[str, _Dataset] = {
                          check_root=manifest.require_manifest, needs=manifest.NEEDS),
     "demo": _generated(DemoSettings()),
     "demo-hard": _generated(DEMO_HARD),
+    "demo-hires": _generated(DEMO_HIRES),
 }
 
 DATASETS: tuple[str, ...] = tuple(_REGISTRY)

@@ -74,7 +74,8 @@ def test_onnx_without_torch_gives_the_scores_and_decisions_of_model_pt(trained: 
     assert "scored 16 images" in done.stdout and "onnxruntime CPUExecutionProvider" in done.stdout
     expected = pd.read_csv(by_torch / "predictions.csv")
     got = pd.read_csv(by_onnx / "predictions.csv")
-    assert list(got.columns) == ["path", "score", "normalized_score", "threshold", "anomalous", "overlay"]
+    assert list(got.columns) == ["path", "score", "normalized_score", "threshold", "anomalous", "overlay", "map",
+                                 "regions"]
     assert list(got["path"]) == list(expected["path"]) and list(got["overlay"]) == list(expected["overlay"])
     np.testing.assert_allclose(got["score"], expected["score"], rtol=1e-4)
     np.testing.assert_allclose(got["normalized_score"], expected["normalized_score"], atol=1e-4)

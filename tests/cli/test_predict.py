@@ -16,7 +16,7 @@ from cli.predict_command import overlay_names
 from ssflow.backbone import build_backbone
 from ssflow.calibration import Calibration
 from ssflow.config import config_from_flat
-from ssflow.datasets.images import read_image
+from ssflow.datasets.images import decode, to_rgb
 from ssflow.flow import MultiScaleFlow
 from ssflow.model_files import open_model
 from ssflow.model_io import load_model, save_model
@@ -74,7 +74,8 @@ def test_predict_writes_decisions_and_overlays(model_path: Path, images: Path, t
     out = tmp_path / "out"
     assert main(["predict", "--model", str(model_path), str(images), "--out", str(out), "--batch-size", "2"]) == 0
     table = pd.read_csv(out / "predictions.csv")
-    assert list(table.columns) == ["path", "score", "normalized_score", "threshold", "anomalous", "overlay"]
+    assert list(table.columns) == ["path", "score", "normalized_score", "threshold", "anomalous", "overlay", "map",
+                                   "regions"]
     # the folder's images only, sorted by name: no .txt, no subfolder
     assert [Path(p).name for p in table["path"]] == NAMES
     calibration = load_model(model_path).calibration
@@ -86,11 +87,12 @@ def test_predict_writes_decisions_and_overlays(model_path: Path, images: Path, t
                        + 0.5, 0, 1)
     np.testing.assert_allclose(table["normalized_score"], expected, rtol=1e-9)
     assert (table["anomalous"] == (table["normalized_score"] >= 0.5)).all()
-    for name, overlay in zip(NAMES, table["overlay"]):
+    for name, path, overlay in zip(NAMES, table["path"], table["overlay"]):
         assert overlay == f"overlays/{Path(name).stem}.png"
         picture = cv2.imread(str(out / overlay))
-        assert picture.shape == (SIZE, 2 * SIZE, 3)  # input and heatmap side by side
-    assert sorted(p.name for p in out.iterdir()) == ["overlays", "predictions.csv"]
+        height, width = cv2.imread(path).shape[:2]
+        assert picture.shape == (height, 2 * width, 3)  # input and heatmap side by side, at the image's own size
+    assert sorted(p.name for p in out.iterdir()) == ["overlays", "predictions.csv", "regions.csv"]
     printed = capsys.readouterr().out
     assert f"scored 5 images: {int(table['anomalous'].sum())} anomalous" in printed
 
@@ -210,7 +212,7 @@ def test_a_model_trained_at_a_bit_depth_reads_16_bit_images_at_it(model_path: Pa
     assert cv2.imwrite(str(frame), np.random.default_rng(0).integers(0, 1000, (40, 48), dtype=np.uint16))
     for path in (deep, onnx_path):
         opened = open_model(path, "cpu")
-        assert opened.bit_depth == 12
+        assert opened.inputs.bit_depth == 12
         [scored] = next(score_images(opened, [frame], 0.0))
-        np.testing.assert_array_equal(scored.image, read_image(frame, SIZE, 12))
+        np.testing.assert_array_equal(scored.image, to_rgb(decode(frame), 12))  # at its own 48 x 40 size
         assert scored.image.max() <= (1000 >> 4)  # not read as 10-bit (4x brighter)

@@ -49,7 +49,9 @@ def test_a_space_that_fixes_train_epochs_sets_the_default_budget(tmp_path):
 @pytest.mark.parametrize("parameter, words", [
     ("train.epochs: {type: int, low: 1, high: 5}", "train.epochs cannot be searched: it is set for every trial by "
                                                    "--max-epochs"),
-    ("backbone.image_size: {type: choice, choices: [64, 128]}", "backbone.image_size can only be fixed"),
+    ("backbone.image_size: {type: int, low: 64, high: 128, step: 32}", "backbone.image_size must be searched as "
+                                                                        "type: choice"),
+    ("data.tile_size: {type: int, low: 64, high: 128}", "data.tile_size must be searched as type: choice"),
     ("data.bit_depth: {type: choice, choices: [10, 12]}", "data.bit_depth can only be fixed"),
 ])
 def test_a_space_searching_what_trials_cannot_vary_is_refused_in_one_line(tmp_path, capsys, parameter, words):

@@ -67,9 +67,10 @@ class Results(tune.Callback):
         self.seen.append((trial.config["category"], result["digest"]))
 
 
-def report_digest(config: dict[str, Any], setups: Mapping[str, Any], data: Mapping[str, ray.ObjectRef]) -> None:
+def report_digest(config: dict[str, Any], setups: Mapping[str, Any], data: Mapping[str, Mapping[str, ray.ObjectRef]]
+                  ) -> None:
     """A stand-in trial: reports which images it was given."""
-    images = ray.get(data[config["category"]])
+    images = ray.get(next(iter(data[config["category"]].values())))  # the one data variant
     for epoch in (1, 2):
         tune.report({TIME_ATTR: epoch, OBJECTIVE: 0.5, "status": "running", "digest": data_identity(images).train})
 

@@ -1,0 +1,160 @@
+"""Reading a split's images as the model's inputs (tiles) and its masks at the metric resolution.
+
+Every image is read at its own size, resized by ``data.scale``, laid out
+(:func:`ssflow.tiling.plan_layout`: squash, keep aspect or tiles) and cut into
+S x S inputs. Masks are kept per image at the **metric resolution**, where
+pixel AUROC and AUPRO are computed (see :func:`metric_factor`):
+
+- never coarser than the model's own resolution (S map pixels per tile side);
+- fine enough that the smallest defect region of the split is at least
+  :data:`MIN_REGION_PX` pixels across its narrower side, up to the image's
+  own resolution (after ``data.scale``), never finer;
+- at most :data:`METRIC_PIXEL_BUDGET` pixels over the whole split (float32
+  maps and bool masks: 5 bytes a pixel, 200 MB at the budget); past it the
+  factor shrinks to fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ssflow.datasets.images import decode, decode_bytes, read_bytes, to_rgb
+from ssflow.datasets.masks import MaskMismatch, binarize, fits_image, is_lossy, mismatch_error
+from ssflow.datasets.records import ImageRecord
+from ssflow.tiling import TileLayout, cut_tiles, plan_layout, rescale, scaled_shape
+
+MIN_REGION_PX = 3
+METRIC_PIXEL_BUDGET = 40_000_000
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """How images become model inputs: ``backbone.image_size`` and the ``data.*`` tiling keys."""
+
+    image_size: int
+    tile_size: int = 0
+    tile_overlap: float = 0.25
+    scale: float = 1.0
+    keep_aspect: bool = False
+    bit_depth: int = 0
+
+
+@dataclass(frozen=True)
+class LoadedInputs:
+    tiles: np.ndarray  # (T, S, S, 3) uint8, the tiles of image i at rows offsets[i]:offsets[i + 1]
+    layouts: tuple[TileLayout, ...]  # (N,)
+    masks: np.ndarray | tuple[np.ndarray, ...]  # bool per image at the metric resolution; (N, H, W) when alike
+    labels: np.ndarray  # (N,) int64, 1 = anomalous
+
+
+def image_inputs(pixels: np.ndarray, settings: InputSettings, path: str = "") -> tuple[np.ndarray, TileLayout]:
+    """The model inputs (T, S, S, 3) uint8 and layout of one decoded RGB image (H, W, 3) at its own size.
+
+    Raises ``UserInputError`` for a tile size larger than the image (after ``data.scale``).
+    """
+    scaled = rescale(pixels, settings.scale)
+    layout = plan_layout(scaled.shape[0], scaled.shape[1], settings.tile_size, settings.tile_overlap,
+                         settings.keep_aspect, path)
+    return cut_tiles(scaled, layout, settings.image_size), layout
+
+
+def resize_mask(binary: np.ndarray, height: int, width: int) -> np.ndarray:
+    """bool (h, w) -> bool (height, width): a pixel is a defect where any defect pixel overlaps it.
+
+    Shrinking takes each output pixel's area coverage and keeps any overlap, so a
+    thin scratch stays one connected region; enlarging repeats pixels.
+    """
+    if binary.shape == (height, width):
+        return binary.astype(bool, copy=False)
+    coverage = binary.astype(np.float32)
+    shrunk = (min(binary.shape[1], width), min(binary.shape[0], height))
+    if shrunk != (binary.shape[1], binary.shape[0]):
+        coverage = cv2.resize(coverage, shrunk, interpolation=cv2.INTER_AREA)
+    if shrunk != (width, height):
+        coverage = cv2.resize(coverage, (width, height), interpolation=cv2.INTER_NEAREST)
+    return coverage > 0
+
+
+def _native_mask(record: ImageRecord, image_shape: tuple[int, int], scaled: tuple[int, int]
+                 ) -> np.ndarray | MaskMismatch:
+    data = read_bytes(record.mask_path)
+    pixels = decode_bytes(data, record.mask_path)
+    if not fits_image(pixels.shape[:2], image_shape):
+        return MaskMismatch(record.mask_path, pixels.shape[:2], record.image_path, tuple(image_shape))
+    return resize_mask(binarize(pixels, lossy=is_lossy(data)), *scaled)
+
+
+def smallest_region(masks: Sequence[np.ndarray | None]) -> int | None:
+    """The narrower bounding-box side, in pixels, of the smallest 8-connected region of any mask; None: no region."""
+    smallest = None
+    for mask in masks:
+        if mask is None or not mask.any():
+            continue
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        across = int(np.minimum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).min())
+        smallest = across if smallest is None else min(smallest, across)
+    return smallest
+
+
+def metric_factor(layouts: Sequence[TileLayout], image_size: int, smallest: int | None) -> float:
+    """Metric pixels per image pixel (after ``data.scale``), by the rule in the module doc."""
+    model = max(max(shape[0] / layout.height, shape[1] / layout.width)
+                for layout in layouts for shape in [layout.model_shape(image_size)])
+    factor = model if smallest is None else max(model, MIN_REGION_PX / smallest)
+    factor = min(factor, 1.0)
+    pixels = sum(layout.height * layout.width for layout in layouts)
+    return min(factor, math.sqrt(METRIC_PIXEL_BUDGET / pixels)) if pixels else factor
+
+
+def metric_shape(layout: TileLayout, factor: float) -> tuple[int, int]:
+    """(H, W) of an image's metric-resolution map and mask."""
+    return max(1, round(layout.height * factor)), max(1, round(layout.width * factor))
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
+    if arrays and all(array.shape == arrays[0].shape for array in arrays):
+        return np.stack(arrays)
+    return tuple(arrays)
+
+
+def load_inputs(records: Sequence[ImageRecord], settings: InputSettings) -> LoadedInputs:
+    """Read ``records`` into model inputs, layouts, metric-resolution masks and labels.
+
+    Raises:
+        UserInputError: an unreadable file, values above ``bit_depth`` bits, a tile larger than an
+            image, or masks that do not fit their images (all named in one line).
+    """
+    tiles, layouts, native = [], [], []
+    mismatches: list[MaskMismatch] = []
+    for record in records:
+        pixels = decode(record.image_path)
+        rgb = to_rgb(pixels, settings.bit_depth, record.image_path)
+        inputs, layout = image_inputs(rgb, settings, str(record.image_path))
+        tiles.append(inputs)
+        layouts.append(layout)
+        mask = None
+        if record.mask_path is not None:
+            mask = _native_mask(record, rgb.shape[:2], scaled_shape(*rgb.shape[:2], settings.scale))
+            if isinstance(mask, MaskMismatch):
+                mismatches.append(mask)
+                mask = None
+        native.append(mask)
+    if mismatches:
+        raise mismatch_error(mismatches)
+    factor = metric_factor(layouts, settings.image_size, smallest_region(native)) if layouts else 1.0
+    masks = []
+    for layout, mask in zip(layouts, native):
+        height, width = metric_shape(layout, factor)
+        masks.append(np.zeros((height, width), dtype=bool) if mask is None else resize_mask(mask, height, width))
+    size = settings.image_size
+    return LoadedInputs(
+        tiles=np.concatenate(tiles) if tiles else np.empty((0, size, size, 3), dtype=np.uint8),
+        layouts=tuple(layouts),
+        masks=_stack(masks) if masks else np.zeros((0, size, size), dtype=bool),
+        labels=np.array([record.label for record in records], dtype=np.int64),
+    )
