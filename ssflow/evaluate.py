@@ -72,7 +72,7 @@ def stitched_maps(tile_maps: np.ndarray, split: SplitData, config: MapConfig
     maps, scores = [], np.empty(len(split), dtype=np.float32)
     for index, layout in enumerate(split.layouts):
         model_map = stitch(tile_maps[offsets[index]:offsets[index + 1]], layout, layout.model_shape(size))
-        scores[index] = image_score(model_map, config.image_score, config.topk)
+        scores[index] = image_score(model_map, config.image_score, config.topk, layout)
         height, width = split.masks[index].shape
         maps.append(model_map if model_map.shape == (height, width)
                     else cv2.resize(model_map, (width, height), interpolation=cv2.INTER_LINEAR))

@@ -160,7 +160,7 @@ def image_map(tile_maps: np.ndarray, layout: TileLayout, image_shape: tuple[int,
     that map resized (bilinear).
     """
     model_map = stitch(tile_maps, layout, layout.model_shape(tile_maps.shape[1]))
-    score = image_score(model_map, rule.kind, rule.topk)
+    score = image_score(model_map, rule.kind, rule.topk, layout)
     height, width = image_shape
     full = model_map if model_map.shape == (height, width) else cv2.resize(model_map, (width, height),
                                                                            interpolation=cv2.INTER_LINEAR)

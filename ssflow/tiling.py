@@ -184,13 +184,29 @@ def tile_offsets(layouts: Sequence[TileLayout]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum([layout.tile_count for layout in layouts])]).astype(np.int64)
 
 
-def image_score(stitched: np.ndarray, image_score_kind: str, topk: float) -> float:
-    """The image score of a stitched map (H, W): its max, or the mean of its top ``topk`` share of pixels.
-
-    The same rule as :func:`ssflow.anomaly_map.image_scores` over a tile map.
-    """
-    flat = stitched.ravel()
-    if image_score_kind == "max":
-        return float(flat.max())
-    k = max(1, int(round(topk * flat.size)))
+def _topk_mean(values: np.ndarray, share: float) -> float:
+    flat = values.ravel()
+    k = max(1, int(round(share * flat.size)))
     return float(np.partition(flat, flat.size - k)[flat.size - k:].astype(np.float64).mean())
+
+
+def image_score(stitched: np.ndarray, image_score_kind: str, topk: float,
+                layout: TileLayout | None = None) -> float:
+    """The image score of a stitched map (H, W): its max, or a top-k mean (``map.image_score``).
+
+    ``topk_mean`` is the mean of the top ``topk`` share of the pixels of one
+    model input, as :func:`ssflow.anomaly_map.image_scores` computes it over a
+    tile map: over the whole map in whole-image mode, and in tiled mode the
+    largest such mean over the tiles' places in the stitched map. So ``map.topk``
+    means the same share of what the model sees whatever the image's size: over
+    a whole 2048 x 1536 frame, 1 % of its pixels would be a region far larger
+    than the defects that tiling is for.
+    """
+    if image_score_kind == "max":
+        return float(stitched.max())
+    if layout is None or layout.tile_count == 1:
+        return _topk_mean(stitched, topk)
+    fy, fx = stitched.shape[0] / layout.height, stitched.shape[1] / layout.width
+    return max(_topk_mean(stitched[round(top * fy):max(round(top * fy) + 1, round((top + height) * fy)),
+                                   round(left * fx):max(round(left * fx) + 1, round((left + width) * fx))], topk)
+               for top, left, height, width in layout.tiles)

@@ -7,7 +7,7 @@ import pytest
 
 from ssflow.config import DataConfig
 from ssflow.errors import UserInputError
-from ssflow.tiling import axis_starts, cut_tiles, plan_layout, stitch
+from ssflow.tiling import axis_starts, cut_tiles, image_score, plan_layout, stitch
 
 
 @pytest.mark.parametrize("length, tile, overlap", [(1000, 256, 0.25), (640, 128, 0.0), (300, 256, 0.5),
@@ -85,3 +85,16 @@ def test_config_refuses_tiles_below_the_stride_and_overlaps_outside_the_range(fi
     with pytest.raises(UserInputError) as raised:
         DataConfig(**{field: value})
     assert words in str(raised.value)
+
+
+def test_the_top_k_share_is_of_one_tile_so_a_small_defect_counts_as_in_whole_image_mode() -> None:
+    layout = plan_layout(600, 1000, 200, 0.0)
+    stitched = np.zeros((600, 1000), dtype=np.float32)
+    stitched[410:412, 630:635] = 1.0  # 10 px inside the tile at (400, 600)
+    # 1 % of one 200 x 200 tile is 400 pixels, 10 of them at 1; over the whole image 1 % would be 6000
+    assert image_score(stitched, "topk_mean", 0.01, layout) == pytest.approx(10 / 400)
+    assert image_score(stitched, "topk_mean", 0.01) == pytest.approx(10 / 6000)
+    assert image_score(stitched, "max", 0.01, layout) == 1.0
+    half = np.zeros((300, 500), dtype=np.float32)  # the same map stitched at half resolution
+    half[205, 315:318] = 1.0
+    assert image_score(half, "topk_mean", 0.01, layout) == pytest.approx(3 / 100)
