@@ -14,14 +14,15 @@ from cli.data_notes import squash_note
 from cli.live_view import LiveView
 from cli.output_paths import check_output_folder
 from cli.resolve import DATA_ROOT_HELP, resolve_config
-from cli.sweep_summary import summary_table
+from cli.sweep_summary import feature_pass_line, summary_table
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.options import OBJECTIVES, SweepOptions
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, storage_url
-from search.sweep import CategoryPlan, check_name, check_space, plan_categories, run_sweep
+from search.space_checks import check_space
+from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep
 from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
@@ -181,6 +182,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         disconnect()
     if outcomes is not None:
         console.print(summary_table(options, outcomes))
+        passes = feature_pass_line(options)
+        if passes:
+            console.print(passes)
     if outcomes is None or not all(outcome.complete for outcome in outcomes):
         console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}",
                       soft_wrap=True)

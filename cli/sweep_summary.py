@@ -43,3 +43,26 @@ def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) ->
                       mean_std(top["selection_objective_mean"], top["selection_objective_std"]),
                       mean_std(top["report_image_auroc_mean"], None), mean_std(top["report_aupro_mean"], None))
     return table
+
+
+# What a trial's clean features depend on besides the images: one feature pass per combination and node.
+FEATURE_KEYS = ("hp.backbone.name", "hp.backbone.weights", "hp.backbone.levels", "hp.backbone.image_size",
+                "hp.data.tile_size", "hp.data.tile_overlap", "hp.data.scale", "hp.data.keep_aspect")
+
+
+def feature_pass_line(options: SweepOptions) -> str | None:
+    """``feature passes: P for C (backbone, levels, input) combinations over T trials``; None without a record.
+
+    P counts the trials that ran the backbone over their category's clean images
+    (the others read the node's feature cache); C the distinct combinations of
+    :data:`FEATURE_KEYS` per category. Rows of older versions carry no record.
+    """
+    frame = ResultStore(options.storage).read(experiment=options.name)
+    if frame.empty or "features_computed" not in frame or frame["features_computed"].isna().all():
+        return None
+    first = frame.dropna(subset=["features_computed"]).drop_duplicates("trial_id")
+    keys = [key for key in FEATURE_KEYS if key in first]
+    combos = first[["category", *keys]].astype(str).drop_duplicates()
+    passes = int(first["features_computed"].astype(bool).sum())
+    return (f"feature passes: {passes} for {len(combos)} (backbone, levels, input) combination"
+            f"{'s' if len(combos) != 1 else ''} over {len(first)} trials")

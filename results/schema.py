@@ -45,6 +45,9 @@ FIXED_FIELDS: tuple[pa.Field, ...] = (
     pa.field("role", pa.string()),  # one of ROLES; null in rows of older versions (read as search)
     pa.field("parent_trial", pa.string()),  # a finalist's source trial; null otherwise
     pa.field("latency_ms", pa.float64()),  # inference ms per image at batch 1, measured on the trial's node
+    # The trial ran the backbone over the clean images (False: its features came from the node's cache);
+    # null in rows of older versions.
+    pa.field("features_computed", pa.bool_()),
     pa.field("threshold", pa.float64()),  # best-F1 image-score threshold fitted on the selection split
     pa.field("report_precision", pa.float64()),  # of that threshold on the report split; null when nothing flagged
     pa.field("report_recall", pa.float64()),  # null when the report split holds no defect

@@ -83,7 +83,8 @@ def _metric_row(prefix: str, metrics: SplitMetrics | None) -> dict[str, float | 
     return {f"{prefix}_{name}": values[name] for name in names}
 
 
-def _epoch_metrics(report: EpochReport, device: torch.device, latency_ms: float) -> dict[str, Any]:
+def _epoch_metrics(report: EpochReport, device: torch.device, latency_ms: float,
+                   features_computed: bool) -> dict[str, Any]:
     threshold = report.threshold
     return {
         TIME_ATTR: report.epoch,
@@ -95,6 +96,7 @@ def _epoch_metrics(report: EpochReport, device: torch.device, latency_ms: float)
         "seconds": report.seconds,
         "epoch_seconds": report.epoch_seconds,
         "latency_ms": latency_ms,
+        "features_computed": features_computed,
         "threshold": threshold.value if threshold else None,
         "report_precision": threshold.report_precision if threshold else None,
         "report_recall": threshold.report_recall if threshold else None,
@@ -158,7 +160,7 @@ def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
 
     def on_epoch(report: EpochReport) -> None:
         with _checkpoint(report) as checkpoint:
-            tune.report(_epoch_metrics(report, device, latency_ms), checkpoint=checkpoint)
+            tune.report(_epoch_metrics(report, device, latency_ms, inputs.features_computed), checkpoint=checkpoint)
 
     result = fit(run_config, prepared, device, on_epoch=on_epoch, resume=_load_checkpoint(config["resume_from"]),
                  inputs=inputs)

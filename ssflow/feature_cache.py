@@ -9,8 +9,10 @@ levels and input size, and this module's format version. A changed input is a
 new key and a stale entry is never read.
 
 Writers put a ``.``-prefixed temporary file beside the entry and rename it into
-place: trials that start together may both compute, one rename wins, and no
-reader ever sees half a file.
+place, so no reader ever sees half a file; and an entry is computed under an
+exclusive lock of its own (``flock`` on a ``.<entry>.lock`` file beside it), so
+trials of one node that start together wait for the first one's features
+instead of all running the backbone: one feature pass per entry and node.
 
 A synthetic bank (:mod:`ssflow.synthetic_bank`) is stored the same way under
 a key of the training images, the backbone, the synthesis settings, the number
@@ -19,13 +21,15 @@ of rounds and the seed (the test images do not shape it).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
 import uuid
 from pathlib import Path
-from typing import Callable, NamedTuple, TypeVar
+from typing import Callable, Iterator, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -108,16 +112,28 @@ def _load(path: Path, device: torch.device, kind: type[Stored]) -> Stored | None
         return None
 
 
+@contextlib.contextmanager
+def _entry_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``'s lock file (created beside it) while computing the entry."""
+    with open(path.with_name(f".{path.name}.lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _cached(cache_dir: Path, name: str, device: torch.device, kind: type[Stored],
             compute: Callable[[], Stored]) -> tuple[Stored, bool]:
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / name
-    if path.exists():
-        entry = _load(path, device, kind)
-        if entry is not None:
-            return entry, True
-    entry = compute()
-    _save_atomically(entry, path)
+    with _entry_lock(path):
+        if path.exists():
+            entry = _load(path, device, kind)
+            if entry is not None:
+                return entry, True
+        entry = compute()
+        _save_atomically(entry, path)
     return entry, False
 
 

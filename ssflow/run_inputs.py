@@ -38,6 +38,7 @@ class RunInputs(NamedTuple):
     backbone: FeatureExtractor
     features: RunFeatures
     bank: SyntheticBank | None  # None when the config trains on fresh synthetic samples
+    features_computed: bool = True  # the backbone ran over the clean images here (False: read from the cache)
 
 
 def cache_spec(folder: str | Path, config: SSFlowConfig, data: PreparedData, share_bank: bool = True) -> CacheSpec:
@@ -63,13 +64,13 @@ def prepare_run(config: SSFlowConfig, data: PreparedData, device: torch.device,
         return build_synthetic_bank(backbone, data, config, device)
 
     if cache is None:
-        features = clean()
+        features, hit = clean(), False
     else:
-        features = cached_features(Path(cache.folder), cache_key(config, cache.data, cache.weights_id), device,
-                                   clean)[0]
+        features, hit = cached_features(Path(cache.folder), cache_key(config, cache.data, cache.weights_id), device,
+                                        clean)
     if not config.synthesis.bank_rounds:
-        return RunInputs(backbone, features, None)
+        return RunInputs(backbone, features, None, not hit)
     if cache is None or not cache.share_bank:
-        return RunInputs(backbone, features, bank())
+        return RunInputs(backbone, features, bank(), not hit)
     key = bank_key(config, cache.data, cache.weights_id)
-    return RunInputs(backbone, features, cached_bank(Path(cache.folder), key, device, bank)[0])
+    return RunInputs(backbone, features, cached_bank(Path(cache.folder), key, device, bank)[0], not hit)

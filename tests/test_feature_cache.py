@@ -1,5 +1,7 @@
 import os
 import shutil
+import threading
+import time
 from dataclasses import replace
 
 import torch
@@ -26,7 +28,26 @@ def test_miss_then_hit_returns_the_stored_features(tmp_path):
     second, hit_second = cached_features(tmp_path, "k", torch.device("cpu"), compute)
     assert (hit_first, hit_second) == (False, True) and len(calls) == 1
     torch.testing.assert_close(second.report[0], first.report[0])
-    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left behind
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no temporary left behind
+
+
+def test_runs_that_start_together_compute_an_entry_once(tmp_path):
+    """The second caller waits on the entry's lock, then reads what the first one stored."""
+    calls, started = [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        time.sleep(0.5)
+        return _features(4.0)
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(cached_features(tmp_path, "k", torch.device("cpu"), slow)))
+    first.start()
+    started.wait(5)
+    results.append(cached_features(tmp_path, "k", torch.device("cpu"), slow))  # while the first still computes
+    first.join()
+    assert len(calls) == 1 and sorted(hit for _, hit in results) == [False, True]
 
 
 def test_a_corrupt_entry_is_recomputed(tmp_path):
