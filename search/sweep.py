@@ -17,7 +17,6 @@ rung records, and the sampler continues from the stored trials.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -35,26 +34,14 @@ from search.reconcile import reconcile, rung_history, stored_epochs
 from search.scheduler import SweepScheduler
 from search.searcher import SweepSearcher
 from search.store_callback import StoreCallback
+from search.space_checks import check_space, input_variants
 from search.trainable import TrialSetup, describe_variant, run_trial, trial_config, variant_key
 from search.warm_start import earlier_bests, warm_configs
-from spaces.space import ChoiceParam, SearchSpace
+from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, has_labelled_defects, plan_splits, prepare_data
 from ssflow.errors import UserInputError
 from ssflow.run_inputs import cache_spec
-
-# Every trial of a category shares one copy of its images and splits, so these cannot vary per trial;
-# ``seed`` varies only through finalist runs.
-SHARED_DATA_KEYS = ("data.shots", "data.selection_fraction", "data.dataset",
-                    "data.category", "data.root", "data.split_seed", "data.holdout_fraction", "data.bit_depth",
-                    "validation.synthetic_weight", "validation.synthetic_per_image", "seed")
-# How images become model inputs. A space may search these as choices: the driver reads a category once
-# per combination of their values (a data variant), and the trials of one variant share its images,
-# features and synthetic bank.
-INPUT_KEYS = ("backbone.image_size", "data.tile_size", "data.tile_overlap", "data.scale", "data.keep_aspect")
-# Set for every trial from the sweep's flags (a space may fix its default, not search it).
-SET_BY_FLAGS = {"train.epochs": "--max-epochs (ASHA then stops weak trials early; --grace-period sets the first stop)"}
-
 
 @dataclass(frozen=True)
 class CategoryPlan:
@@ -76,33 +63,6 @@ class CategoryOutcome:
     category: str
     complete: bool  # every trial ended, finalists included (False after an interrupt)
     statuses: dict[str, int]  # finished / pruned / diverged / failed / unfinished trial counts
-
-
-def check_space(options: SweepOptions) -> None:
-    """Refuse a space that searches a key every trial of a category must share, or one a flag sets."""
-    searched = [parameter.name for parameter in options.space.searched()]
-    for name in searched:
-        if name in SET_BY_FLAGS:
-            raise UserInputError(f"space {options.space.name}: {name} cannot be searched: it is set for every trial "
-                                 f"by {SET_BY_FLAGS[name]}")
-    varied = [name for name in searched if name in SHARED_DATA_KEYS]
-    if varied:
-        raise UserInputError(f"space {options.space.name}: {', '.join(varied)} can only be fixed, not searched "
-                             "(every trial of a category shares its images and splits; finalists vary the seed)")
-    ranged = [p.name for p in options.space.searched() if p.name in INPUT_KEYS and not isinstance(p, ChoiceParam)]
-    if ranged:
-        raise UserInputError(f"space {options.space.name}: {', '.join(ranged)} must be searched as type: choice "
-                             "(each value is a read of the images on the driver, shared by the trials that use it)")
-
-
-def input_variants(options: SweepOptions, base: SSFlowConfig) -> list[SSFlowConfig]:
-    """``base`` with every combination of the space's choices for :data:`INPUT_KEYS`; the base's own first."""
-    choices = [(p.name, p.choices) for p in options.space.searched() if p.name in INPUT_KEYS]
-    configs = {variant_key(base): base}
-    for values in itertools.product(*(values for _, values in choices)):
-        config = config_from_flat(dict(zip((name for name, _ in choices), values)), base)
-        configs.setdefault(variant_key(config), config)
-    return list(configs.values())
 
 
 def category_base(options: SweepOptions, category: str) -> tuple[SSFlowConfig, bool]:

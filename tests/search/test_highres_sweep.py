@@ -33,8 +33,8 @@ def test_trials_of_both_tile_sizes_ran_on_their_own_inputs(sweep):
     assert code == 0
     rows = ResultStore(storage).read(experiment="hr")
     finished = rows[rows["status"] == "finished"]
-    assert set(finished["data.tile_size"]) == {0, 96}
-    latency = finished.groupby("data.tile_size")["latency_ms"].median()
+    assert set(finished["hp.data.tile_size"]) == {0, 96}
+    latency = finished.groupby("hp.data.tile_size")["latency_ms"].median()
     assert latency[96] > 3 * latency[0]  # 15 tiles per image against one input
     cache = storage / "feature_cache"
     if cache.is_dir():  # one entry of clean features per data variant, shared by its trials
@@ -44,7 +44,7 @@ def test_trials_of_both_tile_sizes_ran_on_their_own_inputs(sweep):
 def test_the_pareto_front_spans_both_tile_sizes(sweep):
     _, storage = sweep
     front = pareto_front(ResultStore(storage).read(experiment="hr"))
-    assert set(front["data.tile_size"]) == {0, 96}, front[["trial_id", "data.tile_size", "latency_ms",
+    assert set(front["hp.data.tile_size"]) == {0, 96}, front[["trial_id", "hp.data.tile_size", "latency_ms",
                                                            "selection_objective_mean"]]
 
 
