@@ -92,7 +92,7 @@ DEMO_HARD = DemoSettings(
 # images: 10 px threads; grains from 2 to about 15 px. The defect sizes are taken at 0.2 image
 # pixels per base pixel, so defects span 3 px (a speck, a drop) to about 20 px (a scratch, a
 # crack): squashed to 256 px for a whole-image model they shrink to a pixel or two, so only
-# tiled inspection at full size finds them. Few images, one of each defect kind per category:
+# tiled inspection at full size finds them. Few images, two of each defect kind per category:
 # PNGs of fine texture hardly compress (about 1.4 MB each).
 DEMO_HIRES = DemoSettings(
     name="demo-hires",
@@ -100,8 +100,8 @@ DEMO_HIRES = DemoSettings(
     width=1024,
     height=640,
     train=24,
-    test_ok=8,
-    test_ko=8,
+    test_ok=16,  # two of each defect kind and as many normal images: report splits of 8 + 8
+    test_ko=16,
     categories=("fabric", "granite"),
     defects=("scratch", "spot", "crack", "missing", "contamination", "speck", "hairline_crack", "stain"),
     style=DefectStyle(unit=0.2),
