@@ -2,11 +2,20 @@
 
 Every trial of a category runs the same frozen backbone over the same clean
 training and test images; only the flow differs. The features are stored
-under a key that hashes everything they depend on: the pixels of every image
-of the run (:func:`data_identity`, computed where the data is prepared, so a
-trial never looks at a dataset path), the backbone, its weights' digest,
-levels and input size, and this module's format version. A changed input is a
-new key and a stale entry is never read.
+under a key that hashes everything they depend on, in one layout shared by
+every feature an entry may hold:
+
+- ``format``: this module's format version;
+- ``backbone``, ``weights`` (the weights' digest), ``levels``, ``image_size``;
+- ``inputs``: how images became model inputs (``data.tile_size``,
+  ``tile_overlap``, ``scale``, ``keep_aspect``), a view of an image being
+  other features than its file's;
+- ``data``: digests of the pixels of every model input of the run
+  (:func:`data_identity`, computed where the data is prepared, so a trial never
+  looks at a dataset path);
+- for a synthetic bank, also the synthesis settings and the seed.
+
+A changed input is a new key and a stale entry is never read.
 
 Writers put a ``.``-prefixed temporary file beside the entry and rename it into
 place, so no reader ever sees half a file; and an entry is computed under an
@@ -41,7 +50,7 @@ from ssflow.synthetic_bank import SyntheticBank
 
 Stored = TypeVar("Stored", RunFeatures, SyntheticBank)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: model inputs may be tiles; the key names the input settings
 
 
 class DataIdentity(NamedTuple):
@@ -68,8 +77,14 @@ def data_identity(data: PreparedData) -> DataIdentity:
 
 
 def _backbone(config: SSFlowConfig, weights_id: str) -> dict[str, object]:
+    """What decides a backbone output besides the pixels: the network and its weights, the levels, and how
+    images became its inputs (size, tiles, scale, aspect). The pixel digests cover the inputs too; naming the
+    input settings keeps keys apart even where two settings give the same pixels."""
+    data = config.data
     return {"format": FORMAT_VERSION, "backbone": config.backbone.name, "weights": weights_id,
-            "levels": list(config.backbone.levels), "image_size": config.backbone.image_size}
+            "levels": list(config.backbone.levels), "image_size": config.backbone.image_size,
+            "inputs": {"tile_size": data.tile_size, "tile_overlap": data.tile_overlap, "scale": data.scale,
+                       "keep_aspect": data.keep_aspect}}
 
 
 def cache_key(config: SSFlowConfig, data: DataIdentity, weights_id: str) -> str:

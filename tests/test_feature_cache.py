@@ -67,6 +67,9 @@ def test_key_changes_with_every_input(small_demo_root):
     assert cache_key(base, identity, "weights-b") != key
     assert cache_key(config_from_flat({"backbone.levels": [1, 2]}, base), identity, "weights-a") != key
     assert cache_key(config_from_flat({"backbone.image_size": 96}, base), identity, "weights-a") != key
+    for inputs in ({"data.tile_size": 64}, {"data.tile_overlap": 0.5}, {"data.scale": 0.5},
+                   {"data.keep_aspect": True}, {"backbone.name": "tf_efficientnet_lite1"}):
+        assert cache_key(config_from_flat(inputs, base), identity, "weights-a") != key, inputs
     other_split = prepare_data(config_from_flat({"data.split_seed": 1}, base))
     assert cache_key(base, data_identity(other_split), "weights-a") != key
     changed = data.train.copy()
