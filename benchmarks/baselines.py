@@ -1,5 +1,7 @@
 """Peer baselines on ssflow's features: anomalib's PatchCore and PaDiM torch models.
 
+Any embedded backbone (``name``: ``tf_efficientnet_lite0``, ``_lite1``, ``_lite2``) may be given; Lite0 by default.
+
 Both are built from anomalib's plain ``nn.Module`` models (no Lightning engine,
 no pre-processor, nothing downloaded) and set up to see exactly what ssflow's
 default backbone sees:
@@ -59,38 +61,37 @@ class BaselineRun(NamedTuple):
     images_per_second: float  # scoring throughput on the evaluated split
 
 
-def load_embedded_weights(extractor: TimmFeatureExtractor) -> None:
+def load_embedded_weights(extractor: TimmFeatureExtractor, name: str = EMBEDDED_MODEL) -> None:
     """Load the embedded EfficientNet-Lite0 ImageNet weights into anomalib's ``features_only`` timm model.
 
     The ``features_only`` model keeps timm's parameter names, so the converted
     full-model state dict is cut down to its keys; a missing key or another
     shape raises.
     """
-    full = timm.create_model(EMBEDDED_MODEL, pretrained=False)
-    weights = embedded_state_dict(full.state_dict())
+    full = timm.create_model(name, pretrained=False)
+    weights = embedded_state_dict(full.state_dict(), name)
     target = extractor.feature_extractor.state_dict()
     missing = [key for key in target if key not in weights or weights[key].shape != target[key].shape]
     if missing:
-        raise RuntimeError(f"{len(missing)} tensors of anomalib's {EMBEDDED_MODEL} have no matching embedded "
+        raise RuntimeError(f"{len(missing)} tensors of anomalib's {name} have no matching embedded "
                            f"weight (first '{missing[0]}')")
     extractor.feature_extractor.load_state_dict({key: weights[key] for key in target}, strict=True)
     extractor.eval()
 
 
-def input_normalisation() -> tuple[torch.Tensor, torch.Tensor]:
+def input_normalisation(name: str = EMBEDDED_MODEL) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, std), each (1, 3, 1, 1): what the embedded weights expect, from timm's pretrained config."""
-    config = timm.create_model(EMBEDDED_MODEL, pretrained=False).pretrained_cfg
+    config = timm.create_model(name, pretrained=False).pretrained_cfg
     return (torch.tensor(config["mean"], dtype=torch.float32).view(1, 3, 1, 1),
             torch.tensor(config["std"], dtype=torch.float32).view(1, 3, 1, 1))
 
 
-def build_baseline(method: str, seed: int, device: torch.device) -> nn.Module:
+def build_baseline(method: str, seed: int, device: torch.device, name: str = EMBEDDED_MODEL) -> nn.Module:
     """anomalib's PatchCore or PaDiM torch model on lite0 levels (2, 3) with the embedded weights.
 
     PaDiM's random channel subset is drawn from ``seed`` (anomalib draws it from
     torch's global generator).
     """
-    name = EMBEDDED_MODEL
     if method == "patchcore":
         model: nn.Module = PatchcoreModel(layers=list(LEVELS), backbone=name, pre_trained=False)
     elif method == "padim":
@@ -99,27 +100,28 @@ def build_baseline(method: str, seed: int, device: torch.device) -> nn.Module:
         model.idx = torch.randperm(model.n_features_original, generator=generator)[:PADIM_FEATURES]
     else:
         raise ValueError(f"unknown baseline '{method}'; expected one of {', '.join(BASELINES)}")
-    load_embedded_weights(model.feature_extractor)
+    load_embedded_weights(model.feature_extractor, name)
     return model.to(device)
 
 
-def _batches(images: np.ndarray, batch_size: int, device: torch.device) -> list[torch.Tensor]:
+def _batches(images: np.ndarray, batch_size: int, device: torch.device,
+             name: str = EMBEDDED_MODEL) -> list[torch.Tensor]:
     """Normalised input batches (B, 3, S, S) from uint8 RGB images (N, S, S, 3)."""
-    mean, std = (value.to(device) for value in input_normalisation())
+    mean, std = (value.to(device) for value in input_normalisation(name))
     return [(images_to_tensor(images[start:start + batch_size], device) - mean) / std
             for start in range(0, len(images), batch_size)]
 
 
 @torch.no_grad()
 def fit_baseline(model: nn.Module, train: np.ndarray, seed: int, device: torch.device,
-                 coreset_ratio: float = CORESET_RATIO, batch_size: int = 16) -> float:
+                 coreset_ratio: float = CORESET_RATIO, batch_size: int = 16, name: str = EMBEDDED_MODEL) -> float:
     """Fit on normal images (N, S, S, 3) uint8; returns wall seconds (features and fit).
 
     ``coreset_ratio``: the share of PatchCore's patch features kept in its memory bank.
     """
     started = time.perf_counter()
     model.train()
-    for batch in _batches(train, batch_size, device):
+    for batch in _batches(train, batch_size, device, name):
         model(batch)
     if isinstance(model, PatchcoreModel):
         _subsample(model, seed, coreset_ratio)
@@ -158,12 +160,13 @@ def _subsample(model: PatchcoreModel, seed: int, ratio: float) -> None:
 
 
 @torch.no_grad()
-def score_baseline(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 16) -> Scored:
+def score_baseline(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 16,
+                   name: str = EMBEDDED_MODEL) -> Scored:
     """Image scores (N,) and anomaly maps (N, S, S) of uint8 RGB images (N, S, S, 3)."""
     started = time.perf_counter()
     model.eval()
     scores, maps = [], []
-    for batch in _batches(images, batch_size, device):
+    for batch in _batches(images, batch_size, device, name):
         output = model(batch)
         scores.append(output.pred_score.reshape(-1).float().cpu())
         maps.append(output.anomaly_map[:, 0].float().cpu())
@@ -174,12 +177,12 @@ def score_baseline(model: nn.Module, images: np.ndarray, device: torch.device, b
 
 
 def run_baseline(method: str, train: np.ndarray, split: SplitData, seed: int, device: torch.device,
-                 coreset_ratio: float = CORESET_RATIO) -> BaselineRun:
+                 coreset_ratio: float = CORESET_RATIO, name: str = EMBEDDED_MODEL) -> BaselineRun:
     """Fit ``method`` on ``train`` (N, S, S, 3) and score ``split`` (whole images, one input each) with ssflow's
     metrics, its maps resized to the split's masks."""
-    model = build_baseline(method, seed, device)
-    train_seconds = fit_baseline(model, train, seed, device, coreset_ratio)
-    scored = score_baseline(model, split.images, device)
+    model = build_baseline(method, seed, device, name)
+    train_seconds = fit_baseline(model, train, seed, device, coreset_ratio, name=name)
+    scored = score_baseline(model, split.images, device, name=name)
     return BaselineRun(split_metrics(scored.scores, at_mask_size(scored.maps, split), split), train_seconds,
                        len(split) / scored.seconds)
 
@@ -191,10 +194,10 @@ def check_same_features(reference: FeatureExtractor, image: np.ndarray, device: 
     Raises when they differ by more than float32 noise: then the baselines
     would not see what ssflow sees.
     """
-    extractor = build_baseline("patchcore", 0, device).feature_extractor
+    extractor = build_baseline("patchcore", 0, device, reference.name).feature_extractor
     ours = reference(images_to_tensor(image[None], device))
-    theirs = extractor(_batches(image[None], 1, device)[0])
+    theirs = extractor(_batches(image[None], 1, device, reference.name)[0])
     gap = max(float((a - theirs[level]).abs().max()) for a, level in zip(ours, LEVELS))
     if gap > 1e-3:
-        raise RuntimeError(f"anomalib's {EMBEDDED_MODEL} features differ from ssflow's by {gap:.3g}")
+        raise RuntimeError(f"anomalib's {reference.name} features differ from ssflow's by {gap:.3g}")
     return gap

@@ -1,7 +1,7 @@
 """Side-by-side quality: ssflow against anomalib PatchCore and PaDiM on the same features and test images.
 
     python benchmarks/quality.py [--datasets demo-hard demo] [--seeds 0 1 2]
-        [--methods ssflow patchcore padim] [--categories carpet marble]
+        [--methods ssflow patchcore padim] [--categories carpet marble] [--backbones lite0 lite1 lite2]
         [--ssflow-config best.yaml] [--device cpu] [--output results.csv]
     python benchmarks/quality.py --dataset folder --data-root /data/my-parts [...]
 
@@ -17,6 +17,11 @@ sets ssflow's initialisation and synthesis, PatchCore's coreset sampling and
 PaDiM's channel subset. The baselines run on ssflow's backbone, weights,
 levels and normalisation (see ``baselines.py``); all maps are scored with
 :mod:`ssflow.metrics`.
+
+``--backbones`` runs every method on each embedded backbone in turn (the same
+levels, strides 8 and 16, and the same input size for all methods): ssflow's
+default config with ``backbone.name`` set, PatchCore and PaDiM on that network
+and its embedded weights.
 
 ``ssflow`` is the default config; ``ssflow-best`` (run when ``--ssflow-config``
 is given) is a config file or an export file from ``run_search.py export``
@@ -63,6 +68,7 @@ with warnings.catch_warnings():
     from baselines import BASELINES, CORESET_RATIO, BaselineRun, check_same_features, run_baseline
 
 METHODS = ("ssflow", "ssflow-best", *BASELINES)
+BACKBONES = {f"lite{size}": f"tf_efficientnet_lite{size}" for size in (0, 1, 2)}  # --backbones: embedded ones
 METRICS = ("image_auroc", "pixel_auroc", "aupro")
 _NAN = float("nan")
 
@@ -82,9 +88,11 @@ class Row(NamedTuple):
     images_per_second: float
     report_normal: int  # report-split images scored: normal ...
     report_defective: int  # ... and defective
+    backbone: str = "lite0"  # a key of BACKBONES
 
 
-def ssflow_config(dataset: str, category: str, seed: int, best: Path | None, root: str = "") -> SSFlowConfig:
+def ssflow_config(dataset: str, category: str, seed: int, best: Path | None, root: str = "",
+                  backbone: str = "lite0") -> SSFlowConfig:
     """The default config, or the one in ``best`` for this category, on ``dataset``/``category``/``seed``.
 
     ``root``: the dataset's folder (or manifest file); empty: its default location.
@@ -101,6 +109,8 @@ def ssflow_config(dataset: str, category: str, seed: int, best: Path | None, roo
                 f"expected the defaults {expected}; every method must be scored on the same images")
     flat = {"data.dataset": dataset, "data.category": category, "data.root": root, "seed": seed,
             "data.split_seed": seed}  # each seed its own split, as in the published protocol
+    if best is None:
+        flat["backbone.name"] = BACKBONES[backbone]
     return config_from_flat(flat, base)
 
 
@@ -122,22 +132,22 @@ def run_ssflow(config: SSFlowConfig, data: PreparedData, backbone: FeatureExtrac
 
 def run_category(dataset: str, category: str, seed: int, methods: Sequence[str], best: Path | None,
                  backbone: FeatureExtractor, device: torch.device, coreset_ratio: float,
-                 root: str = "") -> list[Row]:
-    """Every method on one category and seed, all on the same prepared data."""
-    default = ssflow_config(dataset, category, seed, None, root)
+                 root: str = "", backbone_key: str = "lite0") -> list[Row]:
+    """Every method on one category and seed, all on the same prepared data and backbone."""
+    default = ssflow_config(dataset, category, seed, None, root, backbone_key)
     data = prepare_data(default)
     normal = int((data.report.labels == 0).sum())
     rows = []
     for method in methods:
         status = "finished"
         if method in BASELINES:
-            run = run_baseline(method, data.train, data.report, seed, device, coreset_ratio)
+            run = run_baseline(method, data.train, data.report, seed, device, coreset_ratio, backbone.name)
         else:
             config = default if method == "ssflow" else ssflow_config(dataset, category, seed, best, root)
             run, status = run_ssflow(config, data, backbone, device)
         metrics = (_NAN if value is None else value for value in run.metrics)  # None: no masks
         rows.append(Row(dataset, category, seed, method, status, *metrics, run.train_seconds,
-                        run.images_per_second, normal, len(data.report) - normal))
+                        run.images_per_second, normal, len(data.report) - normal, backbone_key))
     return rows
 
 
@@ -192,6 +202,8 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=None,
                         help="default: ssflow patchcore padim, plus ssflow-best with --ssflow-config")
     parser.add_argument("--categories", nargs="+", default=None, help="default: every category of each dataset")
+    parser.add_argument("--backbones", nargs="+", choices=list(BACKBONES), default=["lite0"],
+                        help="embedded backbones to run every method on, one after another (default lite0)")
     parser.add_argument("--ssflow-config", type=Path, default=None,
                         help="config YAML or export file of the best config found by a sweep")
     parser.add_argument("--coreset-ratio", type=float, default=CORESET_RATIO,
@@ -235,11 +247,13 @@ def _earlier_runs(path: Path | None, resume: bool) -> list[Row]:
     if not resume or path is None or not path.is_file():
         return []
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "backbone" not in frame:  # files written before --backbones
+        frame["backbone"] = "lite0"
     return [Row(*values) for values in frame[list(Row._fields)].itertuples(index=False)]
 
 
-def _key(row: Row) -> tuple[str, str, int, str]:
-    return row.dataset, row.category, int(row.seed), row.method
+def _key(row: Row) -> tuple[str, str, int, str, str]:
+    return row.dataset, row.category, int(row.seed), row.method, row.backbone
 
 
 def _save(rows: Sequence[Row], path: Path | None) -> None:
@@ -251,6 +265,8 @@ def _save(rows: Sequence[Row], path: Path | None) -> None:
 
 
 def _print_tables(console: Console, frame: pd.DataFrame, machine: str) -> None:
+    if frame["backbone"].nunique() > 1:  # one row per method and backbone
+        frame = frame.assign(method=frame["method"] + " [" + frame["backbone"] + "]")
     for dataset, runs in frame.groupby("dataset", sort=False):
         categories = runs["category"].unique()
         seeds = ", ".join(str(seed) for seed in sorted(runs["seed"].unique()))
@@ -272,26 +288,27 @@ def main() -> None:
         plan, first_image = _plan(args, methods, progress)
     except UserInputError as error:
         parser.exit(2, f"error: {error}\n")
-    backbone = build_backbone(device=device)
-    gap = check_same_features(backbone, read_image(first_image, SSFlowConfig().backbone.image_size), device)
-    progress.log(f"anomalib's backbone reproduces ssflow's features (largest difference {gap:.1e})")
-
     rows = _earlier_runs(args.output, args.resume)
     done = {_key(row) for row in rows}
-    for dataset in args.datasets:
-        for seed in args.seeds:
-            for category in plan[dataset]:
-                todo = [method for method in methods if (dataset, category, seed, method) not in done]
-                if not todo:
-                    continue
-                for row in run_category(dataset, category, seed, todo, args.ssflow_config, backbone, device,
-                                        args.coreset_ratio, args.data_root or ""):
-                    rows.append(row)
-                    progress.log(f"{dataset} {category} seed {seed} {row.method}: image {row.image_auroc:.3f} "
-                                 f"pixel {row.pixel_auroc:.3f} aupro {row.aupro:.3f} "
-                                 f"train {row.train_seconds:.0f} s ({row.status})")
-                _save(rows, args.output)
-    planned = {(d, c, s, m) for d in args.datasets for c in plan[d] for s in args.seeds for m in methods}
+    for key in args.backbones:
+        backbone = build_backbone(BACKBONES[key], device=device)
+        gap = check_same_features(backbone, read_image(first_image, SSFlowConfig().backbone.image_size), device)
+        progress.log(f"anomalib's {backbone.name} reproduces ssflow's features (largest difference {gap:.1e})")
+        for dataset in args.datasets:
+            for seed in args.seeds:
+                for category in plan[dataset]:
+                    todo = [method for method in methods if (dataset, category, seed, method, key) not in done]
+                    if not todo:
+                        continue
+                    for row in run_category(dataset, category, seed, todo, args.ssflow_config, backbone, device,
+                                            args.coreset_ratio, args.data_root or "", key):
+                        rows.append(row)
+                        progress.log(f"{dataset} {category} seed {seed} {key} {row.method}: image "
+                                     f"{row.image_auroc:.3f} pixel {row.pixel_auroc:.3f} aupro {row.aupro:.3f} "
+                                     f"train {row.train_seconds:.0f} s ({row.status})")
+                    _save(rows, args.output)
+    planned = {(d, c, s, m, b) for d in args.datasets for c in plan[d] for s in args.seeds for m in methods
+               for b in args.backbones}
     frame = pd.DataFrame([row for row in rows if _key(row) in planned], columns=Row._fields)
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}"
     if "patchcore" in methods:
