@@ -18,9 +18,10 @@ smallest defects are 3 px across):
   (squashed), on the same backbone, weights and levels as ssflow.
 
 Each row runs in a process of its own, so its peak RSS (``ru_maxrss``) is its
-own: data, features, training and scoring. Train seconds: features, synthetic
-bank and ``fit`` (per-epoch scoring included) for ssflow; features and fit for
-PatchCore. Predict ms per image: from the file on disk to decision and
+own: data, features, training and scoring. Train seconds: reading the images
+into model inputs, features, synthetic bank and ``fit`` (per-epoch scoring of
+both test splits at the metric resolution included) for ssflow; features and
+fit for PatchCore. Predict ms per image: from the file on disk to decision and
 full-size map (ssflow: :func:`ssflow.predict.score_images`, tiles stitched;
 PatchCore: reading, resizing and scoring).
 
@@ -51,7 +52,7 @@ from rich.table import Table
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.config_files import config_to_nested
 from ssflow.data import prepare_data
-from ssflow.datasets import read_image
+from ssflow.datasets import default_root, prepare_root, read_image
 from ssflow.model_io import LoadedModel
 from ssflow.predict import OpenedModel, model_settings, score_images
 from ssflow.run_inputs import prepare_run
@@ -184,6 +185,8 @@ def main() -> None:
     if args.memory_check:
         console.print(memory_check(args.images, args.width, args.height))
         return
+    # Generated once here, so no row's train seconds include making the data set.
+    prepare_root("demo-hires", Path(args.root) if args.root else default_root("demo-hires"))
     rows = []
     for seed in args.seeds:
         for category in args.categories:
