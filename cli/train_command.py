@@ -175,7 +175,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     inputs = prepare_run(config, data, device)
     backbone = inputs.backbone
     validation = f", {len(data.validation)} synthetic validation" if data.validation is not None else ""
-    console.print(f"[bold]{config.data.dataset}/{config.data.category}[/]: {len(data.train)} training, "
+    images = data.train_images or len(data.train)
+    tiles = f" ({len(data.train)} tiles)" if len(data.train) != images else ""
+    console.print(f"[bold]{config.data.dataset}/{config.data.category}[/]: {images}{tiles} training, "
                   f"{len(data.selection)} selection, {len(data.report)} report{validation} images on {device}")
     for note in data_notes(data, config.data.holdout_fraction):
         console.print(f"[dim]{note}[/]")

@@ -88,6 +88,7 @@ class PreparedData:
     held_out: int = 0  # normal training images scored instead (a category without normal test images)
     validation: SplitData | None = None  # synthetic validation set; None when the objective does not use one
     squashed: int = 0  # non-square images resized to a square (whole-image mode without data.keep_aspect)
+    train_images: int = 0  # normal training images the rows of ``train`` come from (tiles: fewer than rows)
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ def prepare_data(config: SSFlowConfig) -> PreparedData:
         held_out=plan.held_out,
         validation=validation,
         squashed=sum(map(_squashed, (train.layouts or ()) + (test.layouts or ()))),
+        train_images=len(train),
     )
 
 
