@@ -96,8 +96,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red]export refused[/]: {error}; {out} was not written")
         return 1
     size_mb = out.stat().st_size / 2 ** 20
-    console.print(f"wrote {out} ({size_mb:.1f} MB): ONNX Runtime matches torch on {check.images} "
-                  f"{'given' if images is not None else 'generated'} images (scores within "
+    inputs = f"{check.images} model input{'s' if check.images != 1 else ''}"
+    console.print(f"wrote {out} ({size_mb:.1f} MB): ONNX Runtime matches torch on {inputs} "
+                  f"({'cut from the given images' if images is not None else 'generated'}; scores within "
                   f"{check.score_relative_difference:.1g} relative, maps within {check.map_absolute_difference:.1g})")
     summary, note = _training_summary(Path(args.model), model.calibration)
     if note:

@@ -29,6 +29,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.data_notes import squash_note
 from cli.output_paths import check_output_folder
 from ssflow.calibration import Calibration, ChosenThreshold, choose_threshold
 from ssflow.errors import UserInputError
@@ -68,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"also write each image's anomaly map as OUT/{MAPS}/<name>.npy (float32, the image's "
                              "own height x width)")
     parser.add_argument("--overlay-size", type=int, default=0, metavar="PX",
-                        help="cap the longer side of each overlay at PX pixels (default 0: the image's own size)")
+                        help="cap the longer side of each overlay panel (image | heatmap, side by side) at PX "
+                             "pixels (default 0: each panel at the image's own size)")
     parser.add_argument("--min-region-px", type=int, default=1, metavar="PX",
                         help=f"leave regions smaller than PX pixels out of OUT/{REGIONS} (default 1)")
     parser.add_argument("--skip-unreadable", action="store_true",
@@ -130,6 +132,7 @@ class Outputs(NamedTuple):
 class Scored(NamedTuple):
     prediction: Prediction
     regions: list[Region]  # of a flagged image; [] for the others
+    squashed: bool  # a non-square image resized to the model's square input (its aspect ratio lost)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -154,7 +157,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     predictions = [item.prediction for item in scored]
-    _print_summary(console, predictions, chosen, model, out / table_name)
+    _print_summary(console, predictions, chosen, model, out / table_name, outputs.save_maps)
+    squashed = sum(item.squashed for item in scored)
+    if squashed:
+        console.print(f"[yellow]note[/]: {squash_note(squashed)} by this model (trained that way); a model trained "
+                      "with it would read them as they are", soft_wrap=True)
     if skipped:
         console.print(f"[bold]skipped {len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''}[/] "
                       f"({escape(', '.join(Path(item.path).name for item in skipped[:3]))}"
@@ -215,7 +222,9 @@ def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list
                     _write_outputs(staging, scored, names[scored.prediction.path], model.calibration, outputs)
                     regions = find_regions(scored.anomaly_map, threshold, outputs.min_region_px) \
                         if scored.prediction.anomalous else []
-                    results.append(Scored(scored.prediction, regions))
+                    height, width = scored.image.shape[:2]
+                    squashes = not model.inputs.tile_size and not model.inputs.keep_aspect and height != width
+                    results.append(Scored(scored.prediction, regions, squashes))
                 progress.advance(task, len(batch))
         except UserInputError as error:
             if skipped is not None:
@@ -278,7 +287,7 @@ def _progress(console: Console) -> Progress:
 
 
 def _print_summary(console: Console, predictions: list[Prediction], chosen: ChosenThreshold, model: OpenedModel,
-                   table_path: Path) -> None:
+                   table_path: Path, save_maps: bool) -> None:
     flagged = sorted((p for p in predictions if p.anomalous), key=lambda p: -p.score)
     scored = f"{len(predictions)} image{'s' if len(predictions) != 1 else ''}"
     console.print(f"scored {scored}: [bold]{len(flagged)} anomalous[/] (score >= threshold {chosen.value:.6g}: "
@@ -291,4 +300,5 @@ def _print_summary(console: Console, predictions: list[Prediction], chosen: Chos
         for prediction in flagged[:LISTED]:
             table.add_row(escape(prediction.path), f"{prediction.score:.4g}", f"{prediction.normalized_score:.3f}")
         console.print(table)
-    console.print(f"wrote {table_path}, {table_path.parent / REGIONS} and {table_path.parent / OVERLAYS}/")
+    maps = f", {table_path.parent / MAPS}/" if save_maps else ""
+    console.print(f"wrote {table_path}, {table_path.parent / REGIONS}, {table_path.parent / OVERLAYS}/{maps}")

@@ -35,6 +35,7 @@ import torch
 import ssflow
 from ssflow.backbone import FeatureExtractor, build_backbone
 from ssflow.calibration import calibration_to_dict
+from ssflow.config import DataConfig
 from ssflow.config_files import config_to_nested
 from ssflow.model_io import LoadedModel
 from ssflow.onnx_model import FORMAT, INPUT, MAP_OUTPUT, SCORE_OUTPUT, create_session, onnx_scorer
@@ -95,15 +96,34 @@ def _export_graph(pipeline: AnomalyPipeline, path: Path) -> None:
     program.save(str(path))
 
 
+def _input_layout(data: DataConfig, size: int) -> str:
+    """How an image becomes this graph's inputs, for people reading the file's metadata (ssflow.tiling)."""
+    scaled = f"resized by data.scale {data.scale:g}, then " if data.scale != 1.0 else ""
+    if data.tile_size:
+        return (f"{scaled}cut into {data.tile_size} x {data.tile_size} px tiles (data.tile_overlap "
+                f"{data.tile_overlap:g}, last row and column aligned to the border), each resized to {size} x {size}; "
+                "N = the tiles of one image")
+    if data.keep_aspect:
+        return f"{scaled}reflect-padded to a centred square, resized to {size} x {size}; N images"
+    return f"{scaled}resized to {size} x {size} (aspect ratio not kept); N images"
+
+
+def _image_decision(data: DataConfig) -> str:
+    if data.tile_size:
+        return ("an image's score is read from the tiles' maps stitched together (ssflow.tiling); anomalous when "
+                ">= threshold")
+    return "the image score, anomalous when >= threshold"
+
+
 def _metadata(model: LoadedModel) -> dict[str, str]:
     """The file's metadata (:data:`ssflow.onnx_model.METADATA_KEYS`): text as it is, the rest as JSON."""
     calibration, size = model.calibration, model.config.backbone.image_size
     text = {
         "format": FORMAT,
         "ssflow_version": ssflow.__version__,
-        "input": f"{INPUT}: uint8 (N, 3, {size}, {size}) RGB, 0-255, resized to a square as in training",
-        "outputs": f"{MAP_OUTPUT}: float32 (N, {size}, {size}), higher = more anomalous; "
-                   f"{SCORE_OUTPUT}: float32 (N,) image score, anomalous when >= threshold",
+        "input": f"{INPUT}: uint8 (N, 3, {size}, {size}) RGB, 0-255: {_input_layout(model.config.data, size)}",
+        "outputs": f"{MAP_OUTPUT}: float32 (N, {size}, {size}) per input, higher = more anomalous; "
+                   f"{SCORE_OUTPUT}: float32 (N,) per input; {_image_decision(model.config.data)}",
     }
     structured = {
         "image_size": size,

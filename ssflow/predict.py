@@ -25,7 +25,7 @@ from ssflow.datasets.listing import IMAGE_SUFFIXES, is_hidden
 from ssflow.datasets.model_inputs import InputSettings, image_inputs
 from ssflow.errors import UserInputError
 from ssflow.thresholds import normalized_scores
-from ssflow.tiling import TileLayout, image_score, stitch
+from ssflow.tiling import TileLayout, image_score, scaled_shape, stitch
 
 # model inputs (T, S, S, 3) uint8 RGB -> (anomaly maps (T, S, S) float32, input scores (T,) float32)
 Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -142,6 +142,11 @@ class _Read(NamedTuple):
 
 def _read(path: Path, inputs: InputSettings) -> _Read:
     image = to_rgb(decode(path), inputs.bit_depth, path)
+    height, width = scaled_shape(*image.shape[:2], inputs.scale)
+    if inputs.tile_size > min(height, width):
+        raise UserInputError(f"image {path} is {width}x{height} px (after the model's data.scale {inputs.scale:g}), "
+                             f"smaller than the model's {inputs.tile_size} px tiles; score images at least that "
+                             "large, or train a model with a smaller data.tile_size")
     tiles, layout = image_inputs(image, inputs, str(path))
     return _Read(path, image, tiles, layout)
 

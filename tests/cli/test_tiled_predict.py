@@ -81,3 +81,19 @@ def test_a_tile_larger_than_the_images_is_refused_in_one_line(wide_root: Path, t
                  "--set", "data.tile_size=256", "--epochs", "1", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "'data.tile_size': got 256, larger than image" in err and "[32, 192]" in err
+
+
+def test_an_image_smaller_than_the_tiles_is_named_at_predict(tiled_model: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((80, 120, 3), 128, np.uint8))
+    assert main(["predict", "--model", str(tiled_model / "model.onnx"), str(small), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is 120x80 px" in err and "smaller than the model's 96 px tiles" in err
+
+
+def test_a_model_that_squashes_says_so_for_non_square_images(trained: Path, painted: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    assert main(["predict", "--model", str(trained / "model.onnx"), str(painted), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "1 non-square image is squashed to a square" in out and "data.keep_aspect=true" in out
