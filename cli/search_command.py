@@ -157,10 +157,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     check_space(planned)  # before the study database is created
     check_name(planned)
     database = storage_url(planned)
+    created = _new_sqlite_file(database)
     open_storage(database)  # a bad --optuna-storage or --warm-start costs one line before any work
-    if planned.warm_start and not planned.resume:
-        earlier_bests(ResultStore(planned.storage), planned.warm_start, base.data.dataset)
-    plans = plan_categories(planned, categories)  # every category's data is read before Ray starts
+    try:
+        if planned.warm_start and not planned.resume:
+            earlier_bests(ResultStore(planned.storage), planned.warm_start, base.data.dataset)
+        plans = plan_categories(planned, categories)  # every category's data is read before Ray starts
+    except UserInputError:
+        if created is not None:  # a refused sweep leaves no empty study database behind
+            created.unlink(missing_ok=True)
+        raise
     _print_plans(console, plans)
     quiet_ray()
     resources = connect(args.address)
@@ -205,6 +211,15 @@ def _ended_trials(options: SweepOptions) -> tuple[dict[str, dict[str, str]], set
     healthy = rows[rows["status"] != "failed"].dropna(subset=["selection_objective"])
     best = healthy.groupby("category")["selection_objective"].max().to_dict()
     return per_category, set(ended.loc[ended["role"] == "finalist", "trial_id"]), best
+
+
+def _new_sqlite_file(database: str) -> Path | None:
+    """The SQLite file ``database`` names when it does not exist yet (opening it will create it); else None."""
+    prefix = "sqlite:///"
+    if not database.startswith(prefix):
+        return None
+    path = Path(database[len(prefix):])
+    return None if path.exists() else path
 
 
 def _print_plans(console: Console, plans: list[CategoryPlan]) -> None:

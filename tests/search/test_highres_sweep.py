@@ -56,3 +56,4 @@ def test_a_space_whose_tiles_do_not_fit_the_images_is_refused_in_one_line(wide_r
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "fabric with backbone.image_size=64, data.tile_size=256" in err
     assert "'data.tile_size': got 256, larger than image" in err
+    assert not (tmp_path / "runs" / "optuna.db").exists()  # a refused sweep leaves no study database
