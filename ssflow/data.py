@@ -18,7 +18,7 @@ import numpy as np
 
 from ssflow.config import DataConfig, SSFlowConfig, ValidationConfig
 from ssflow.datasets import default_root, load_category, prepare_root
-from ssflow.datasets.model_inputs import InputSettings, load_inputs
+from ssflow.datasets.model_inputs import InputSettings, load_inputs, stacked
 from ssflow.datasets.records import CategoryData, ImageRecord
 from ssflow.datasets.splits import ensure_scorable, few_shot, hold_out, require_anomalies, split_test
 from ssflow.errors import UserInputError
@@ -66,7 +66,7 @@ class SplitData:
         """The split of the images ``images`` (a slice over images, not tiles)."""
         start, stop, _ = images.indices(len(self))
         offsets = self.offsets
-        masks = self.masks[images] if isinstance(self.masks, np.ndarray) else _stacked(self.masks[images])
+        masks = self.masks[images] if isinstance(self.masks, np.ndarray) else stacked(self.masks[images])
         layouts = None if self.layouts is None else self.layouts[images]
         return SplitData(self.images[offsets[start]:offsets[stop]], masks, self.labels[images], self.paths[images],
                          self.mask_known[images], layouts)
@@ -187,12 +187,6 @@ def has_labelled_defects(config: SSFlowConfig) -> bool:
     (``validation.synthetic_weight = 1``).
     """
     return any(record.label == 1 for record in _category(config).test)
-
-
-def _stacked(masks: tuple[np.ndarray, ...]) -> np.ndarray | tuple[np.ndarray, ...]:
-    if masks and all(mask.shape == masks[0].shape for mask in masks):
-        return np.stack(masks)
-    return masks
 
 
 def input_settings(config: SSFlowConfig) -> InputSettings:

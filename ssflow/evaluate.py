@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
-import cv2
 import numpy as np
 import torch
 
@@ -13,7 +12,7 @@ from ssflow.config import MapConfig
 from ssflow.data import SplitData
 from ssflow.flow import MultiScaleFlow
 from ssflow.metrics import image_auroc, pixel_metrics
-from ssflow.tiling import image_score, stitch
+from ssflow.tiling import image_map, resized
 
 
 class SplitMetrics(NamedTuple):
@@ -62,20 +61,15 @@ def stitched_maps(tile_maps: np.ndarray, split: SplitData, config: MapConfig
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Per image: the map stitched from its tiles' maps (T, s, s) at the size of its mask, and its score (N,).
 
-    The score is read from the map stitched at the model's resolution
-    (:meth:`ssflow.tiling.TileLayout.model_shape`), as ``predict`` reads it, so a
-    calibrated threshold means the same there; the map at the mask's size is
-    that map resized (bilinear).
+    :func:`ssflow.tiling.image_map`, as ``predict`` reads it, so a calibrated
+    threshold means the same there.
     """
-    size = tile_maps.shape[1]
     offsets = split.offsets
     maps, scores = [], np.empty(len(split), dtype=np.float32)
     for index, layout in enumerate(split.layouts):
-        model_map = stitch(tile_maps[offsets[index]:offsets[index + 1]], layout, layout.model_shape(size))
-        scores[index] = image_score(model_map, config.image_score, config.topk, layout)
-        height, width = split.masks[index].shape
-        maps.append(model_map if model_map.shape == (height, width)
-                    else cv2.resize(model_map, (width, height), interpolation=cv2.INTER_LINEAR))
+        image, scores[index] = image_map(tile_maps[offsets[index]:offsets[index + 1]], layout,
+                                         split.masks[index].shape, config.image_score, config.topk)
+        maps.append(image)
     return tuple(maps), scores
 
 
@@ -85,10 +79,8 @@ def at_mask_size(maps: np.ndarray, split: SplitData) -> np.ndarray | tuple[np.nd
     For maps of methods that see each image whole (the baselines); ssflow's own
     maps are stitched to that size by :func:`stitched_maps`.
     """
-    resized = tuple(image_map if image_map.shape == mask.shape
-                    else cv2.resize(image_map, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_LINEAR)
-                    for image_map, mask in zip(maps, split.masks))
-    return np.stack(resized) if isinstance(split.masks, np.ndarray) else resized
+    at_size = tuple(resized(one, *mask.shape) for one, mask in zip(maps, split.masks))
+    return np.stack(at_size) if isinstance(split.masks, np.ndarray) else at_size
 
 
 def check_health(maps: np.ndarray | Sequence[np.ndarray], scores: np.ndarray, split: str) -> None:
@@ -97,7 +89,7 @@ def check_health(maps: np.ndarray | Sequence[np.ndarray], scores: np.ndarray, sp
     Checked before any metric: the metric code would reject NaN input with its
     own error, and a collapsed map ranks nothing.
     """
-    if not all(np.isfinite(image_map).all() for image_map in maps):
+    if not all(np.isfinite(one).all() for one in maps):
         raise UnhealthyMaps(f"non-finite anomaly map on the {split} split")
     if len(scores) > 1 and np.ptp(scores) == 0:
         raise UnhealthyMaps(f"anomaly map collapsed to a constant on the {split} split")

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
-import cv2
 import numpy as np
 
 from ssflow.calibration import Calibration
@@ -25,7 +24,7 @@ from ssflow.datasets.listing import IMAGE_SUFFIXES, is_hidden
 from ssflow.datasets.model_inputs import InputSettings, image_inputs
 from ssflow.errors import UserInputError
 from ssflow.thresholds import normalized_scores
-from ssflow.tiling import TileLayout, image_score, scaled_shape, stitch
+from ssflow.tiling import TileLayout, image_map, scaled_shape
 
 # model inputs (T, S, S, 3) uint8 RGB -> (anomaly maps (T, S, S) float32, input scores (T,) float32)
 Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -156,22 +155,6 @@ def _run_scorer(scorer: Scorer, tiles: np.ndarray, batch_size: int) -> np.ndarra
     return np.concatenate([scorer(tiles[start:start + batch_size])[0] for start in range(0, len(tiles), batch_size)])
 
 
-def image_map(tile_maps: np.ndarray, layout: TileLayout, image_shape: tuple[int, int], rule: ImageScoreRule
-              ) -> tuple[np.ndarray, float]:
-    """The stitched map of one image at ``image_shape`` (H, W) (its own size) and its image score.
-
-    The score is read from the map stitched at the model's resolution, exactly as
-    in training (:func:`ssflow.evaluate.stitched_maps`); the full-size map is
-    that map resized (bilinear).
-    """
-    model_map = stitch(tile_maps, layout, layout.model_shape(tile_maps.shape[1]))
-    score = image_score(model_map, rule.kind, rule.topk, layout)
-    height, width = image_shape
-    full = model_map if model_map.shape == (height, width) else cv2.resize(model_map, (width, height),
-                                                                           interpolation=cv2.INTER_LINEAR)
-    return full, score
-
-
 def score_images(model: OpenedModel, paths: Sequence[Path], threshold: float, batch_size: int = 16,
                  on_unreadable: OnUnreadable | None = None) -> Iterator[list[ScoredImage]]:
     """Score ``paths``, yielding results in order, a group of images at a time.
@@ -202,7 +185,7 @@ def _score_group(model: OpenedModel, group: list[_Read], threshold: float, batch
     maps, scores, start = [], [], 0
     for item in group:
         full, score = image_map(tile_maps[start:start + len(item.tiles)], item.layout, item.image.shape[:2],
-                                model.score_rule)
+                                model.score_rule.kind, model.score_rule.topk)
         start += len(item.tiles)
         maps.append(full)
         scores.append(score)

@@ -210,3 +210,23 @@ def image_score(stitched: np.ndarray, image_score_kind: str, topk: float,
     return max(_topk_mean(stitched[round(top * fy):max(round(top * fy) + 1, round((top + height) * fy)),
                                    round(left * fx):max(round(left * fx) + 1, round((left + width) * fx))], topk)
                for top, left, height, width in layout.tiles)
+
+
+def resized(image_map: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image_map`` (h, w) float resized (bilinear) to (height, width); unchanged when it has that size."""
+    if image_map.shape == (height, width):
+        return image_map
+    return cv2.resize(image_map, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def image_map(tile_maps: np.ndarray, layout: TileLayout, out_shape: tuple[int, int], image_score_kind: str,
+              topk: float) -> tuple[np.ndarray, float]:
+    """One image's map at ``out_shape`` (H, W) and its image score, from its tiles' maps (T, s, s).
+
+    The map is stitched at the model's resolution (:meth:`TileLayout.model_shape`),
+    where the score is read (:func:`image_score`), then resized (bilinear) to
+    ``out_shape``: the image's own size in ``predict``, the metric resolution in
+    training, so a calibrated threshold means the same in both.
+    """
+    model_map = stitch(tile_maps, layout, layout.model_shape(tile_maps.shape[1]))
+    return resized(model_map, *out_shape), image_score(model_map, image_score_kind, topk, layout)

@@ -62,8 +62,8 @@ def fits_image(mask_shape: Sequence[int], image_shape: Sequence[int]) -> bool:
     return abs(large_h * small_w / large_w - small_h) <= 1 and abs(large_w * small_h / large_h - small_w) <= 1
 
 
-def reduce_mask(binary: np.ndarray, size: int) -> np.ndarray:
-    """bool (H, W) -> bool (size, size): a pixel is a defect where any defect pixel overlaps it.
+def reduce_mask(binary: np.ndarray, size: int, width: int | None = None) -> np.ndarray:
+    """bool (H, W) -> bool (size, size), or (size, width): a pixel is a defect where any defect pixel overlaps it.
 
     Shrinking takes the area coverage of every output pixel and keeps any
     overlap, so a thin scratch stays one connected region: nearest-neighbour
@@ -72,15 +72,16 @@ def reduce_mask(binary: np.ndarray, size: int) -> np.ndarray:
     own for AUPRO. Enlarging (a mask smaller than the model's input) repeats
     pixels (nearest neighbour), which cannot break a region either.
     """
+    out_height, out_width = size, size if width is None else width
     height, width = binary.shape
-    if (height, width) == (size, size):
+    if (height, width) == (out_height, out_width):
         return binary.astype(bool, copy=False)
     coverage = binary.astype(np.float32)
-    shrunk = (min(width, size), min(height, size))
+    shrunk = (min(width, out_width), min(height, out_height))
     if shrunk != (width, height):
         coverage = cv2.resize(coverage, shrunk, interpolation=cv2.INTER_AREA)
-    if shrunk != (size, size):
-        coverage = cv2.resize(coverage, (size, size), interpolation=cv2.INTER_NEAREST)
+    if shrunk != (out_width, out_height):
+        coverage = cv2.resize(coverage, (out_width, out_height), interpolation=cv2.INTER_NEAREST)
     return coverage > 0
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ssflow.datasets.images import decode, decode_bytes, read_bytes, to_rgb
-from ssflow.datasets.masks import MaskMismatch, binarize, fits_image, is_lossy, mismatch_error
+from ssflow.datasets.masks import MaskMismatch, binarize, fits_image, is_lossy, mismatch_error, reduce_mask
 from ssflow.datasets.records import ImageRecord
 from ssflow.tiling import TileLayout, cut_tiles, plan_layout, rescale, scaled_shape
 
@@ -63,30 +63,13 @@ def image_inputs(pixels: np.ndarray, settings: InputSettings, path: str = "") ->
     return cut_tiles(scaled, layout, settings.image_size), layout
 
 
-def resize_mask(binary: np.ndarray, height: int, width: int) -> np.ndarray:
-    """bool (h, w) -> bool (height, width): a pixel is a defect where any defect pixel overlaps it.
-
-    Shrinking takes each output pixel's area coverage and keeps any overlap, so a
-    thin scratch stays one connected region; enlarging repeats pixels.
-    """
-    if binary.shape == (height, width):
-        return binary.astype(bool, copy=False)
-    coverage = binary.astype(np.float32)
-    shrunk = (min(binary.shape[1], width), min(binary.shape[0], height))
-    if shrunk != (binary.shape[1], binary.shape[0]):
-        coverage = cv2.resize(coverage, shrunk, interpolation=cv2.INTER_AREA)
-    if shrunk != (width, height):
-        coverage = cv2.resize(coverage, (width, height), interpolation=cv2.INTER_NEAREST)
-    return coverage > 0
-
-
 def _native_mask(record: ImageRecord, image_shape: tuple[int, int], scaled: tuple[int, int]
                  ) -> np.ndarray | MaskMismatch:
     data = read_bytes(record.mask_path)
     pixels = decode_bytes(data, record.mask_path)
     if not fits_image(pixels.shape[:2], image_shape):
         return MaskMismatch(record.mask_path, pixels.shape[:2], record.image_path, tuple(image_shape))
-    return resize_mask(binarize(pixels, lossy=is_lossy(data)), *scaled)
+    return reduce_mask(binarize(pixels, lossy=is_lossy(data)), *scaled)
 
 
 def smallest_region(masks: Sequence[np.ndarray | None]) -> int | None:
@@ -116,7 +99,8 @@ def metric_shape(layout: TileLayout, factor: float) -> tuple[int, int]:
     return max(1, round(layout.height * factor)), max(1, round(layout.width * factor))
 
 
-def _stack(arrays: list[np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
+def stacked(arrays: Sequence[np.ndarray]) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Per-image arrays as one (N, ...) array when they all have one shape, else as a tuple."""
     if arrays and all(array.shape == arrays[0].shape for array in arrays):
         return np.stack(arrays)
     return tuple(arrays)
@@ -150,11 +134,11 @@ def load_inputs(records: Sequence[ImageRecord], settings: InputSettings) -> Load
     masks = []
     for layout, mask in zip(layouts, native):
         height, width = metric_shape(layout, factor)
-        masks.append(np.zeros((height, width), dtype=bool) if mask is None else resize_mask(mask, height, width))
+        masks.append(np.zeros((height, width), dtype=bool) if mask is None else reduce_mask(mask, height, width))
     size = settings.image_size
     return LoadedInputs(
         tiles=np.concatenate(tiles) if tiles else np.empty((0, size, size, 3), dtype=np.uint8),
         layouts=tuple(layouts),
-        masks=_stack(masks) if masks else np.zeros((0, size, size), dtype=bool),
+        masks=stacked(masks) if masks else np.zeros((0, size, size), dtype=bool),
         labels=np.array([record.label for record in records], dtype=np.int64),
     )
