@@ -1,4 +1,5 @@
-"""``run_search.py export``: the best config per category of a sweep, as one YAML file."""
+"""``run_search.py export``: the best config per category of a sweep, as one YAML file; or, with
+``--portfolio FILE``, a portfolio of configs learned from the store for future sweeps."""
 
 from __future__ import annotations
 
@@ -15,21 +16,41 @@ from cli.output_paths import check_output_file
 from cli.show_command import read_rows
 from cli.table_format import mean_std, metric, threshold_cell
 from results.export import ExportContent, build_export
+from results.portfolio import build_portfolio, write_portfolio
+from results.ranking import seed_noise
 from ssflow import __version__
 from ssflow.errors import UserInputError
 from ssflow.exported import write_export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", required=True, help="experiment name (the search's --name)")
-    parser.add_argument("--out", required=True, help="export file to write, e.g. best.yaml")
+    parser.add_argument("--name", default=None,
+                        help="experiment name (the search's --name); with only --portfolio: default every sweep "
+                             "in the store")
+    parser.add_argument("--out", default=None, help="export file to write, e.g. best.yaml")
+    parser.add_argument("--portfolio", default=None, metavar="FILE",
+                        help="write a portfolio instead (or as well): the few configs best or near-best on the "
+                             "most categories, for a new sweep's --portfolio")
+    parser.add_argument("--portfolio-size", type=int, default=PORTFOLIO_SIZE, metavar="N",
+                        help=f"configs in the portfolio at most (default {PORTFOLIO_SIZE})")
     parser.add_argument("--storage", default="runs", help="the search's --storage folder or URI (default runs)")
     parser.add_argument("--dataset", default=None, help="only this dataset, e.g. mvtec")
     parser.add_argument("--max-latency-ms", type=float, default=None, metavar="MS",
                         help="the best config whose measured inference latency (ms per image, batch 1) is within MS")
 
 
+PORTFOLIO_SIZE = 4
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.out is None and args.portfolio is None:
+        raise UserInputError("export needs --out FILE (the best config per category) or --portfolio FILE")
+    if args.portfolio is not None:
+        export_portfolio(args, console)
+    if args.out is None:
+        return 0
+    if args.name is None:
+        raise UserInputError("--out needs --name: the sweep whose best configs to export (see 'run_search.py show')")
     out = Path(args.out)
     check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml")
     if args.max_latency_ms is not None and args.max_latency_ms <= 0:
@@ -78,3 +99,22 @@ def _shared(content: ExportContent, key: str) -> str:
     values = {entry[key]["rule"] if key == "threshold" else entry[key] for entry in content.categories.values()
               if entry.get(key)}
     return escape(values.pop()) if len(values) == 1 else "per category: see the file"
+
+
+def export_portfolio(args: argparse.Namespace, console: Console) -> None:
+    """Learn a portfolio from the store (``results.portfolio.build_portfolio``) and write ``--portfolio``."""
+    out = Path(args.portfolio)
+    check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml", "--portfolio")
+    if args.portfolio_size < 1:
+        raise UserInputError(f"--portfolio-size {args.portfolio_size}: expected an integer >= 1")
+    rows = read_rows(args.storage, args.name, args.dataset, console)
+    tolerance = seed_noise(rows)
+    configs = build_portfolio(rows, args.portfolio_size, tolerance)
+    experiments = sorted(set(rows["experiment"]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_portfolio(out, configs, experiments, tolerance)
+    studies = len(rows[["experiment", "dataset", "category"]].drop_duplicates())
+    covered = sum(len(config["covers"]) for config in configs)
+    console.print(f"wrote {escape(str(out))}: {len(configs)} config{'s' if len(configs) != 1 else ''} covering "
+                  f"{covered} of {studies} studies within {tolerance:.4f} of their best (the store's seed noise); "
+                  f"start a sweep from it with [bold]run_search.py --portfolio {escape(str(out))} ...[/]")

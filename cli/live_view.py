@@ -2,13 +2,16 @@
 
 Columns fit 80 characters: searched trials ended of planned, finalist runs
 ended, running, finished, pruned, failed, and the best objective so far; long
-category names are shortened. When the output is not a terminal (a log file,
-a pipe, a batch job), each trial that ends is one line instead, and the table
-is printed once at the end.
+category names are shortened. On a time budget the title shows the time
+left and the wall-clock time the sweep ends by. When the output is not a
+terminal (a log file, a pipe, a batch job), each trial that ends is one line
+instead (with the time left on a budget), and the table is printed once at the
+end.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping, Sequence
 
 from ray.tune import Callback
@@ -21,6 +24,7 @@ from rich.table import Table
 
 from search.searcher import OBJECTIVE
 from search.store_callback import trial_outcome
+from search.time_budget import TimeBudget, format_duration
 
 NAME_WIDTH = 18
 STATES = ("running", "finished", "pruned", "failed")
@@ -28,12 +32,16 @@ HEADERS = {"running": "run", "finished": "fin", "pruned": "pru", "failed": "fail
 
 
 class LiveView(Callback):
-    def __init__(self, console: Console, categories: Sequence[str], num_samples: int, finalist_runs: int,
+    def __init__(self, console: Console, categories: Sequence[str], num_samples: int | None, finalist_runs: int,
                  max_epochs: int, ended: Mapping[str, Mapping[str, str]] | None = None,
-                 finalists: set[str] | None = None, best: Mapping[str, float] | None = None) -> None:
-        """``ended``: per category, the trials that ended before this run (a resume) and how;
-        ``finalists``: which of those are finalist runs; ``best``: their best objective per category."""
+                 finalists: set[str] | None = None, best: Mapping[str, float] | None = None,
+                 budget: TimeBudget | None = None) -> None:
+        """``num_samples``: searched trials planned per category (None: as many as the time budget allows);
+        ``ended``: per category, the trials that ended before this run (a resume) and how;
+        ``finalists``: which of those are finalist runs; ``best``: their best objective per category;
+        ``budget``: the sweep's time budget, whose clock the view shows."""
         self.console = console
+        self.budget = budget
         self.categories = list(categories)
         self.num_samples = num_samples
         self.finalist_runs = finalist_runs
@@ -56,7 +64,8 @@ class LiveView(Callback):
         self.console = Console()
 
     def render(self) -> Table:
-        table = Table(box=box.SIMPLE_HEAD, title="sweep progress", title_justify="left", pad_edge=False,
+        table = Table(box=box.SIMPLE_HEAD, title=f"sweep progress{self._clock()}", title_justify="left",
+                      pad_edge=False,
                       caption="search, final: searched trials and finalist runs ended / planned; run, fin, pru, "
                               "fail: running, finished, pruned, failed; best: selection objective",
                       caption_justify="left")
@@ -67,24 +76,41 @@ class LiveView(Callback):
             table.add_column(HEADERS[state], justify="right", no_wrap=True)
         table.add_column("best", justify="right", no_wrap=True, min_width=6)
         for category in self.categories:
-            states = self.states[category]
+            states = dict(self.states[category])  # a copy: the live display renders from its own thread
             counts = {state: sum(1 for s in states.values() if s == state) for state in STATES}
             ended = {key for key, state in states.items() if state != "running"}
             finalists = len(ended & self.finalists)
             best = self.best.get(category)
-            table.add_row(escape(category), f"{len(ended) - finalists}/{self.num_samples}",
+            table.add_row(escape(category), self._searched(len(ended) - finalists),
                           f"{finalists}/{self.finalist_runs}" if self.finalist_runs else "-",
                           *(str(counts[s]) for s in STATES), "-" if best is None else f"{best:.4f}")
         return table
+
+    def __rich__(self) -> Table:
+        return self.render()
+
+    def _searched(self, ended: int) -> str:
+        return str(ended) if self.num_samples is None else f"{ended}/{self.num_samples}"
+
+    def _clock(self) -> str:
+        """``, 2 min 5 s left, ends by 14:03:10`` on a running time budget; else empty."""
+        if self.budget is None or self.budget.started_at is None:
+            return ""
+        left = self.budget.left()
+        if left <= 0:
+            return ", time budget spent: stopping the last trials"
+        ends = time.strftime("%H:%M:%S", time.localtime(time.time() + left))
+        return f", {format_duration(left)} left, ends by {ends}"
 
     def _refresh(self) -> None:
         if self.log_lines:
             return
         if self.live is None:
-            self.live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False)
+            # Rendered on every refresh (not only on trial events), so a budget's clock keeps moving.
+            self.live = Live(self, console=self.console, refresh_per_second=1, transient=False)
             self.live.start()
         else:
-            self.live.update(self.render())
+            self.live.refresh()
 
     @staticmethod
     def _where(trial: Trial) -> tuple[str, str]:
@@ -124,11 +150,11 @@ class LiveView(Callback):
             else ""
         ended = [k for k, state in self.states[category].items() if state != "running"]
         finalists = sum(1 for k in ended if k in self.finalists)
-        progress = f"{len(ended) - finalists}/{self.num_samples} searched"
+        progress = f"{self._searched(len(ended) - finalists)} searched"
         if self.finalist_runs:
             progress += f", {finalists}/{self.finalist_runs} finalist runs"
         self.console.print(f"{escape(key)}: {self.states[category][key]} at epoch {result.get('epoch', 0)}"
-                           f"{objective} ({escape(category)}: {progress} ended)", soft_wrap=True)
+                           f"{objective} ({escape(category)}: {progress} ended{self._clock()})", soft_wrap=True)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.close()
@@ -139,6 +165,6 @@ class LiveView(Callback):
             self.log_lines = False  # printed once
             return
         if self.live is not None:
-            self.live.update(self.render())
+            self.live.refresh()
             self.live.stop()
             self.live = None

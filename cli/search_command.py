@@ -14,20 +14,25 @@ from cli.data_notes import squash_note
 from cli.live_view import LiveView
 from cli.output_paths import check_output_folder
 from cli.resolve import DATA_ROOT_HELP, resolve_config
+from cli.budget_view import budget_line
 from cli.sweep_summary import feature_pass_line, summary_table
+from results.portfolio import read_portfolio
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
-from search.options import OBJECTIVES, SweepOptions
+from search.options import OBJECTIVES, UNLIMITED_SAMPLES, SweepOptions
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, storage_url
 from search.space_checks import check_space
-from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep
+from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, sweep_budget
+from search.time_budget import format_duration, parse_duration
 from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root
 from ssflow.errors import UserInputError
+
+DEFAULT_SAMPLES = 12  # searched trials per category without --num-samples or --time-budget
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     parser.add_argument("--categories", nargs="+", default=None, help="default: every category found")
     parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, wide, paper, demo)")
-    parser.add_argument("--num-samples", type=int, default=12,
-                        help="searched trials per category, the base config and warm starts included")
+    parser.add_argument("--num-samples", type=int, default=None,
+                        help="searched trials per category, portfolio, base config and warm starts included "
+                             f"(default: {DEFAULT_SAMPLES}, or as many as --time-budget allows)")
+    parser.add_argument("--time-budget", default=None, metavar="DURATION",
+                        help="wall time for the whole sweep over all categories, finalists included, e.g. 90s, "
+                             "20m, 2h; with --num-samples whichever ends first. Every category keeps an "
+                             "exportable config")
+    parser.add_argument("--portfolio", default=None, metavar="FILE",
+                        help="configs tried first in every category, before the base config (write one with "
+                             "'export --portfolio FILE'; the shipped one: spaces/portfolio.yaml)")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="full budget of a trial (ASHA max_t; default: the space's fixed train.epochs, "
                              "else the base config's)")
@@ -122,12 +135,19 @@ def _feature_cache(args: argparse.Namespace) -> str:
     return str(Path(args.storage).resolve() / "feature_cache")
 
 
+def _num_samples(args: argparse.Namespace) -> int:
+    if args.num_samples is not None:
+        return args.num_samples
+    return UNLIMITED_SAMPLES if args.time_budget else DEFAULT_SAMPLES
+
+
 def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpace, name: str,
                   resources: Mapping[str, float]) -> SweepOptions:
     """The sweep the flags ask for on a cluster with ``resources`` (Ray's totals: CPU, GPU)."""
     gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if resources.get("GPU") else 0.0)
+    portfolio = tuple(read_portfolio(Path(args.portfolio), base)) if args.portfolio else ()
     return SweepOptions(
-        base=base, space=space, name=name, storage=_storage(args.storage), num_samples=args.num_samples,
+        base=base, space=space, name=name, storage=_storage(args.storage), num_samples=_num_samples(args),
         max_epochs=args.max_epochs or int(space.fixed_values().get("train.epochs", base.train.epochs)),
         grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
@@ -136,10 +156,13 @@ def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpa
         device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
         optuna_storage=args.optuna_storage or "", finalists=args.finalists, finalist_seeds=args.finalist_seeds,
         warm_start=args.warm_start or "", objective=args.objective,
+        time_budget_s=parse_duration(args.time_budget) if args.time_budget else 0.0,
+        portfolio=portfolio, portfolio_source=Path(args.portfolio).name if args.portfolio else "",
     )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    opened_at = time.monotonic()
     _validate(args)
     space = load_space(args.space or ("demo" if args.dataset == "demo" else "default"))
     args.category = None
@@ -173,12 +196,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         options = sweep_options(args, base, space, name, resources)
         _print_header(console, options, categories, database)
+        budget = sweep_budget(options)
+        if budget is not None:
+            budget.opened_at = opened_at
         ended, finalists, best = _ended_trials(options) if options.resume else ({}, set(), {})
-        view = LiveView(console, categories, options.num_samples, options.finalist_runs, options.max_epochs,
-                        ended=ended, finalists=finalists, best=best)
+        view = LiveView(console, categories, options.num_samples if options.sample_limit_given else None,
+                        options.finalist_runs, options.max_epochs, ended=ended, finalists=finalists, best=best,
+                        budget=budget)
         outcomes = None
         try:
-            outcomes = run_sweep(options, plans, callbacks=[view])
+            outcomes = run_sweep(options, plans, callbacks=[view], budget=budget)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: Tune stopped without its summary; the store and studies hold what ended
         finally:
@@ -191,6 +218,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         passes = feature_pass_line(options)
         if passes:
             console.print(passes)
+        if budget is not None:
+            console.print(budget_line(budget.record()), soft_wrap=True)
     if outcomes is None or not all(outcome.complete for outcome in outcomes):
         console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}",
                       soft_wrap=True)
@@ -243,7 +272,15 @@ def _print_header(console: Console, options: SweepOptions, categories: list[str]
                  if options.finalist_runs else "")
     count = f"{len(categories)} categor{'y' if len(categories) == 1 else 'ies'}"
     epochs = f"{options.max_epochs} epoch{'s' if options.max_epochs != 1 else ''}"
-    console.print(f"[bold]{escape(options.name)}[/]: {count} x {options.num_samples} trials{finalists}, space "
+    trials = f"{options.num_samples} trials" if options.sample_limit_given else "as many trials as the budget allows"
+    console.print(f"[bold]{escape(options.name)}[/]: {count} x {trials}{finalists}, space "
                   f"{escape(options.space.name)}, up to {epochs} ({stops}), "
                   f"{options.concurrency} at once over all categories, storage {escape(options.storage)}")
     console.print(f"studies: {escape(database)} (watch with: optuna-dashboard {escape(database)})")
+    if options.portfolio:
+        console.print(f"portfolio {escape(options.portfolio_source)}: {len(options.portfolio)} configs tried first "
+                      "in every category (keys this space does not search keep the base config's values)")
+    if options.time_budget_s:
+        ends = time.strftime("%H:%M:%S", time.localtime(time.time() + options.time_budget_s))
+        console.print(f"time budget {format_duration(options.time_budget_s)}: trials start while they are expected "
+                      f"to end in time; the sweep ends by {ends}, finalists included")

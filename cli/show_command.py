@@ -13,12 +13,14 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from cli.budget_view import budget_line
 from cli.show_configs import finalists_table, pareto_table, shipped_line
 from cli.table_format import metric
 from results.objective_source import chosen_on, synthetic_weight
 from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
 from results.ranking import rank_trials
 from results.store import ResultStore
+from search.manifest import read_budget
 from ssflow.errors import UserInputError
 
 STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "failed": "red"}
@@ -84,6 +86,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
                       pareto_table(study, f"{experiment}  {dataset}/{category}: quality against latency")):
             if table is not None:
                 console.print(table)
+    for experiment in experiments:
+        record = read_budget(args.storage, experiment) if "://" in args.storage or Path(args.storage).is_dir() \
+            else None
+        if record is not None:
+            console.print(f"\n{escape(experiment)}: {budget_line(record)}", soft_wrap=True)
     if args.plot:
         paths = write_plots(rows, Path(args.plot))
         console.print(f"\nwrote {len(paths)} plots to {args.plot}")

@@ -66,3 +66,4 @@ def feature_pass_line(options: SweepOptions) -> str | None:
     passes = int(first["features_computed"].astype(bool).sum())
     return (f"feature passes: {passes} for {len(combos)} (backbone, levels, input) combination"
             f"{'s' if len(combos) != 1 else ''} over {len(first)} trials")
+

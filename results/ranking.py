@@ -9,6 +9,8 @@ category does not decide.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from results.schema import HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
@@ -147,3 +149,20 @@ def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None) -> pd.Da
         [*STUDY_KEYS, "_has_finalists", "selection_objective_mean", "trial_id"],
         ascending=[True, True, True, False, False, True], kind="stable")
     return ranked.groupby(STUDY_KEYS, dropna=False).head(1).drop(columns="_has_finalists").reset_index(drop=True)
+
+
+NOISE_PRIOR = 0.01  # the objective's seed std when no store holds finalist runs (demo-hard measured 0.002-0.015)
+
+
+def seed_noise(rows: pd.DataFrame, dataset: str | None = None) -> float:
+    """The median seed std of the selection objective over configs with >= 2 finished runs in ``rows``
+    (a results-store frame), those on ``dataset`` when it has any; :data:`NOISE_PRIOR` without such configs."""
+    if rows.empty:
+        return NOISE_PRIOR
+    configs = config_summary(rows)
+    spread = configs[configs["seeds"] > 1]
+    if dataset is not None and (spread["dataset"] == dataset).any():
+        spread = spread[spread["dataset"] == dataset]
+    values = spread["selection_objective_std"].dropna()
+    value = float(values.median()) if len(values) else math.nan
+    return value if math.isfinite(value) and value > 0 else NOISE_PRIOR

@@ -27,8 +27,8 @@ SELECTION_METRICS = ("selection_image_auroc", "selection_pixel_auroc", "selectio
 REPORT_METRICS = ("report_image_auroc", "report_pixel_auroc", "report_aupro")
 # The synthetic validation set's metrics (ssflow.validation_set); null when a run has none.
 SYNTHETIC_METRICS = ("synthetic_image_auroc", "synthetic_pixel_auroc", "synthetic_aupro")
-# base | warm_start | search | finalist (search.studies); finalists repeat the config of ``parent_trial``.
-ROLES = ("base", "warm_start", "search", "finalist")
+# portfolio | base | warm_start | search | finalist (search.studies); finalists repeat the config of ``parent_trial``.
+ROLES = ("portfolio", "base", "warm_start", "search", "finalist")
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 FIXED_FIELDS: tuple[pa.Field, ...] = (

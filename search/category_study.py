@@ -4,12 +4,17 @@
 for the driver. Order of work:
 
 1. trials a previous driver left running, from their last checkpoint;
-2. enqueued trials, in order: the base config first, then warm starts;
-3. TPE proposals until ``num_samples`` searched trials exist;
+2. enqueued trials, in order: portfolio configs (``--portfolio``), the base
+   config, then warm starts;
+3. TPE proposals until ``num_samples`` searched trials exist, or, on a time
+   budget (:mod:`search.time_budget`), until the next one would not end
+   before the search deadline or the search has converged
+   (:mod:`search.convergence`);
 4. once every searched trial has ended, ``finalists`` runs: the top configs by
    the selection objective (full budget, not diverged), each retrained with
    ``finalist_seeds`` other training seeds, so the export can pick by the mean
-   over seeds instead of by one lucky run.
+   over seeds instead of by one lucky run. On a time budget only the top
+   configs within the seed noise of the best are retrained.
 
 The driver is the only writer of a study while it runs, so the state kept
 here mirrors the database; the database is read once, when the study opens.
@@ -25,10 +30,12 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from search import studies
+from search.convergence import NOISE_PRIOR, remaining_gain, within_noise
 from search.options import SweepOptions
 from search.studies import (
     ROLE_BASE,
     ROLE_FINALIST,
+    ROLE_PORTFOLIO,
     ROLE_SEARCH,
     ROLE_WARM,
     SEARCH_ROLES,
@@ -55,11 +62,15 @@ class CategoryStudy:
     """One category's study as the driver plans and records it."""
 
     def __init__(self, study: optuna.Study, category: str, options: SweepOptions,
-                 resume_point: Callable[[str, list[str]], str]) -> None:
-        """``resume_point(key, trial_dirs)``: the checkpoint a trial left running resumes from ("" = start)."""
+                 resume_point: Callable[[str, list[str]], str], noise: float = NOISE_PRIOR) -> None:
+        """``resume_point(key, trial_dirs)``: the checkpoint a trial left running resumes from ("" = start);
+        ``noise``: the objective's seed std (:func:`search.convergence.seed_noise`), used on a time budget."""
         self.study = study
         self.category = category
         self.options = options
+        self.noise = noise
+        self.sample_limit = options.num_samples  # lowered when a time-budgeted search ends early
+        self.search_end = ""  # why the search ended before sample_limit: converged | time budget
         self.space = distributions(options.space)
         self.trials: dict[str, FrozenTrial] = {}  # key -> latest known state
         self.resume: deque[TrialSpec] = deque()
@@ -75,14 +86,24 @@ class CategoryStudy:
     # Planning ---------------------------------------------------------------------------------------------
 
     def enqueue_start(self, warm: Iterable[tuple[dict[str, Any], str]]) -> None:
-        """A fresh study's first trials: the base config, then ``warm`` (values, source) configs, deduplicated.
+        """A fresh study's first trials: the portfolio's configs (``options.portfolio``, at most
+        ``num_samples`` - 1), the base config (unless a portfolio config has its parameters), then ``warm``
+        (values, source) configs, deduplicated.
 
         Warm starts fill at most a quarter of ``num_samples`` (the rest is the search's own).
         """
+        seen: list[dict[str, Any]] = []
+        for number, values in enumerate(self.options.portfolio[:self.options.num_samples - 1], start=1):
+            params = params_from_values(self.options.space, values)
+            if params not in seen:
+                seen.append(params)
+                self._enqueue(decode_params(self.options.space, params), values, ROLE_PORTFOLIO,
+                              f"portfolio {self.options.portfolio_source} #{number}")
         base_values = {key: value for key, value in config_to_flat(self.options.base).items()}
-        self._enqueue({}, base_values, ROLE_BASE, "the base config")
-        seen = [params_from_values(self.options.space, base_values)]
-        room = min(self.options.num_samples - 1, max(1, self.options.num_samples // 4))
+        if params_from_values(self.options.space, base_values) not in seen:
+            self._enqueue({}, base_values, ROLE_BASE, "the base config")
+            seen.append(params_from_values(self.options.space, base_values))
+        room = min(self.options.num_samples - len(seen), max(1, self.options.num_samples // 4))
         for values, source in warm:
             params = params_from_values(self.options.space, values)
             if room <= 0 or not params or params in seen:
@@ -93,7 +114,7 @@ class CategoryStudy:
 
     def offer(self, values: dict[str, Any], source: str) -> bool:
         """Enqueue a config of another category as a warm start if this search still has room for it."""
-        if self.searched() >= self.options.num_samples or self.waiting(SEARCH_ROLES):
+        if self.searched() >= self.sample_limit or self.waiting(SEARCH_ROLES):
             return False
         params = params_from_values(self.options.space, values)
         known = [trial.params for trial in [*self.trials.values(), *self._waiting_trials()]]
@@ -121,9 +142,17 @@ class CategoryStudy:
         fixed = attr(min(waiting, key=lambda trial: trial.number), "fixed")
         return self.space if fixed is None else {name: self.space[name] for name in fixed}
 
+    def finalist_parents(self) -> list[FrozenTrial]:
+        """The configs to retrain with other seeds: the top ``finalists``; on a time budget only those within
+        the seed noise of the best (none when the best leads by more: :func:`search.convergence.within_noise`)."""
+        top = self.top_configs(self.options.finalists)
+        if self.options.time_budget_s and len(self.study.directions) == 1:
+            top = top[:within_noise([trial.values[0] for trial in top], self.noise)]
+        return top
+
     def _plan_finalists(self) -> None:
         """Enqueue the finalist runs of the current top configs that do not exist yet."""
-        for parent in self.top_configs(self.options.finalists):
+        for parent in self.finalist_parents():
             for offset in range(1, self.options.finalist_seeds + 1):
                 seed = int(attr(parent, "seed", self.options.base.seed)) + offset
                 key = studies.finalist_key(attr(parent, "key"), seed)
@@ -141,7 +170,7 @@ class CategoryStudy:
         """Whether a trial of this category could start now."""
         if self.resume or self.waiting():
             return True
-        if self.searched() < self.options.num_samples:
+        if self.searched() < self.sample_limit:
             return True
         if self.search_running() or not self.options.finalist_runs:
             return False
@@ -247,8 +276,47 @@ class CategoryStudy:
 
     def search_done(self) -> bool:
         """Every searched trial exists and has ended."""
-        return self.searched() >= self.options.num_samples and not self.search_running() and not self.waiting(
+        return self.searched() >= self.sample_limit and not self.search_running() and not self.waiting(
             SEARCH_ROLES)
+
+    def next_is_search(self) -> bool:
+        """Whether the next trial to start would be a searched one (not a resumed trial or a finalist run)."""
+        if self.resume:
+            return False
+        waiting = self._waiting_trials()
+        if waiting:
+            return attr(min(waiting, key=lambda trial: trial.number), "role", ROLE_SEARCH) in SEARCH_ROLES
+        return self.searched() < self.sample_limit
+
+    def end_search(self, reason: str) -> None:
+        """Start no more searched trials (``reason``: converged | time budget); enqueued ones are skipped.
+
+        Skipped trials are asked and closed as failed with outcome ``skipped``, so
+        they neither run later nor count as results.
+        """
+        if self.search_end or self.searched() - self.waiting(SEARCH_ROLES) >= self.sample_limit:
+            return
+        self.search_end = reason
+        for _ in range(self.waiting(SEARCH_ROLES)):
+            trial = studies.ask(self.study, studies.sampler_for(self.options, self.category, 0), self._distributions())
+            trial.set_user_attr("outcome", "skipped")
+            studies.tell(self.study, trial, TrialState.FAIL, None)
+            self._waiting = None
+        self.sample_limit = self.searched()
+
+    def check_converged(self) -> bool:
+        """End the search when its remaining expected gain is below the noise (time-budgeted, single
+        objective; :func:`search.convergence.remaining_gain`); whether it ended."""
+        if not self.options.time_budget_s or self.search_end or len(self.study.directions) > 1:
+            return False
+        finished = [trial for trial in self.trials.values()
+                    if attr(trial, "role") in SEARCH_ROLES and attr(trial, "outcome") == "finished"
+                    and trial.state == TrialState.COMPLETE]
+        gain = remaining_gain(finished)
+        if gain is None or gain >= self.noise:
+            return False
+        self.end_search("converged")
+        return True
 
     def finished(self) -> bool:
         """Nothing left to run: the search has ended and every finalist run too."""

@@ -26,6 +26,7 @@ from ssflow.errors import UserInputError
 
 FORMAT = "ssflow-sweep/1"
 FILE_NAME = "sweep.json"
+BUDGET_FILE = "budget.json"  # what a time-budgeted run bought (search.time_budget.TimeBudget.record)
 # Base-config keys set per category or derived from flags compared on their own.
 _PER_CATEGORY_KEYS = ("data.category", "train.epochs")
 
@@ -80,14 +81,38 @@ def read_manifest(options: SweepOptions) -> dict[str, Any] | None:
 
 def write_manifest(options: SweepOptions, categories: list[str]) -> None:
     """Record the sweep's fixed settings and categories (atomically: temporary file, then a rename)."""
-    filesystem, folder = _open(experiment_path(options))
-    filesystem.create_dir(folder, recursive=True)
     content = {"format": FORMAT, "name": options.name, "fixed": fixed_settings(options),
                "base": base_settings(options), "categories": categories}
-    temporary = f"{folder}/.{FILE_NAME}.{uuid.uuid4().hex}.tmp"
+    _write_json(options, FILE_NAME, content)
+
+
+def write_budget(options: SweepOptions, record: Mapping[str, Any]) -> None:
+    """Record what the last time-budgeted run of the sweep bought (``budget.json``; a resume replaces it)."""
+    _write_json(options, BUDGET_FILE, dict(record))
+
+
+def read_budget(storage: str, name: str) -> dict[str, Any] | None:
+    """The ``budget.json`` of sweep ``name`` in ``storage``; None when it ran without a time budget."""
+    filesystem, folder = _open(f"{storage.rstrip('/')}/ray/{name}")
+    path = f"{folder}/{BUDGET_FILE}"
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        try:
+            content = json.loads(stream.read().decode())
+        except json.JSONDecodeError:
+            return None  # a damaged record only costs show its budget line
+    return content if isinstance(content, dict) else None
+
+
+def _write_json(options: SweepOptions, file_name: str, content: Mapping[str, Any]) -> None:
+    """Write ``content`` to ``file_name`` in the experiment folder atomically (temporary file, then a rename)."""
+    filesystem, folder = _open(experiment_path(options))
+    filesystem.create_dir(folder, recursive=True)
+    temporary = f"{folder}/.{file_name}.{uuid.uuid4().hex}.tmp"
     with filesystem.open_output_stream(temporary) as stream:
         stream.write(json.dumps(content, indent=2, sort_keys=True).encode())
-    filesystem.move(temporary, f"{folder}/{FILE_NAME}")
+    filesystem.move(temporary, f"{folder}/{file_name}")
 
 
 def check_resume(options: SweepOptions, stored: Mapping[str, Any]) -> None:

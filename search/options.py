@@ -7,12 +7,14 @@ its searcher and scheduler only read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
 
 OBJECTIVES = ("quality", "synthetic", "quality,latency")
+UNLIMITED_SAMPLES = 1_000_000  # --time-budget without --num-samples: the budget alone ends the search
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class SweepOptions:
     finalist_seeds: int = 2  # extra training seeds per finalist
     warm_start: str = ""  # an earlier sweep in the same storage whose best configs start this one
     objective: str = "quality"  # quality | synthetic | quality,latency (see OBJECTIVES)
+    time_budget_s: float = 0.0  # wall seconds for the whole sweep, finalists included (search.time_budget); 0: none
+    # Configs tried first, before the base config (flat values each; search.portfolio), and where they came from.
+    portfolio: tuple[dict[str, Any], ...] = ()
+    portfolio_source: str = ""
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -44,6 +50,8 @@ class SweepOptions:
         if self.finalists < 0 or self.finalist_seeds < 0:
             raise UserInputError(f"--finalists {self.finalists} --finalist-seeds {self.finalist_seeds}: "
                                  "expected integers >= 0")
+        if self.time_budget_s < 0:
+            raise UserInputError(f"--time-budget {self.time_budget_s:g}: expected seconds > 0")
         if self.warm_start and self.warm_start == self.name:
             raise UserInputError(f"--warm-start {self.warm_start}: a sweep cannot start from itself; "
                                  "name an earlier sweep in the same --storage")
@@ -52,6 +60,11 @@ class SweepOptions:
     def multi_objective(self) -> bool:
         """Whether the studies minimise latency beside maximising quality (Pareto front)."""
         return self.objective == "quality,latency"
+
+    @property
+    def sample_limit_given(self) -> bool:
+        """Whether searched trials are counted (``--num-samples``) rather than left to the time budget."""
+        return self.num_samples < UNLIMITED_SAMPLES
 
     @property
     def finalist_runs(self) -> int:

@@ -3,10 +3,12 @@
 :class:`SweepScheduler` keeps one Ray ``ASHAScheduler`` per category, so a
 trial is only ever compared with trials of its own category, and keys every
 trial by its logical key (the store's ``trial_id``), which a resumed trial
-keeps. The base config and finalist runs are trained to the full budget: ASHA
-records the base config's results (they set the bar for the others) but never
-stops it, and finalists, which repeat configs that already passed, stay out of
-the rungs.
+keeps. Portfolio configs, the base config and finalist runs are trained to
+the full budget: ASHA records the start trials' results (they set the bar for
+the others) but never stops them, and finalists, which repeat configs that
+already passed, stay out of the rungs. On a time budget, a trial reporting
+after the budget's end is stopped there
+(:meth:`search.time_budget.TimeBudget.keeps_running`).
 
 Ray does not save ASHA's rung records with the experiment, so a resumed sweep
 would prune less than an uninterrupted one. :meth:`SweepScheduler.replay`
@@ -25,6 +27,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from search.searcher import OBJECTIVE, TIME_ATTR
 from search.studies import PROTECTED_ROLES, ROLE_FINALIST
+from search.time_budget import TimeBudget
 
 
 class _Keyed(NamedTuple):
@@ -57,9 +60,13 @@ def pruning_rungs(max_epochs: int, grace_period: int, reduction_factor: int) -> 
 class SweepScheduler(FIFOScheduler):
     """One ASHA per category; see the module docstring."""
 
-    def __init__(self, categories: Iterable[str], max_epochs: int, grace_period: int, reduction_factor: int) -> None:
+    def __init__(self, categories: Iterable[str], max_epochs: int, grace_period: int, reduction_factor: int,
+                 budget: TimeBudget | None = None) -> None:
+        """``budget``: the sweep's time budget; at its end running trials are stopped
+        (:meth:`search.time_budget.TimeBudget.keeps_running`)."""
         super().__init__()
         self.max_epochs = max_epochs
+        self.budget = budget
         self.ashas = {
             category: ASHAScheduler(time_attr=TIME_ATTR, metric=OBJECTIVE, mode="max", max_t=max_epochs,
                                     grace_period=min(grace_period, max_epochs), reduction_factor=reduction_factor)
@@ -83,6 +90,8 @@ class SweepScheduler(FIFOScheduler):
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
         category, key, role = self._identity(trial)
+        if self.budget is not None and not self.budget.keeps_running(category, role):
+            return TrialScheduler.STOP
         if (category, key) not in self.tracked:
             return TrialScheduler.CONTINUE
         action = self.ashas[category].on_trial_result(tune_controller, _Keyed(key), result)

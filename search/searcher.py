@@ -10,6 +10,12 @@ study and sampler (:mod:`search.category_study`): no category learns from
 another's objective, except through warm starts (a category that has finished
 its search offers its best config to those still searching).
 
+On a time budget (:mod:`search.time_budget`) the same searcher times every
+trial, starts a searched trial or finalist run only where the budget expects
+it to end in time, gives a free slot to the category that has used the fewest
+slot-seconds (among those with the fewest trials running), ends a category's
+search once it converged, and finishes when the budget is spent.
+
 Trials stopped by ASHA are told to Optuna as pruned (their per-epoch values are
 reported as intermediate values, comparable rung by rung); a diverged trial is
 told the worst objective so TPE learns to avoid the region; a crashed trial is
@@ -24,7 +30,8 @@ from typing import Any, Callable, Mapping
 from ray.tune.search import Searcher
 
 from search.category_study import CategoryStudy, Outcome
-from search.studies import TrialSpec
+from search.studies import ROLE_FINALIST, TrialSpec
+from search.time_budget import TimeBudget
 
 OBJECTIVE = "objective"  # what trials report and the search maximises (ssflow.evaluate.selection_objective)
 TIME_ATTR = "epoch"
@@ -49,8 +56,10 @@ class SweepSearcher(Searcher):
     """Suggests trials from the studies of all categories; see the module docstring."""
 
     def __init__(self, studies: Mapping[str, CategoryStudy], max_epochs: int, concurrency: int,
-                 trial_dir: Callable[[str, str], str]) -> None:
+                 trial_dir: Callable[[str, str], str], budget: TimeBudget | None = None) -> None:
+        """``budget``: the sweep's time budget (None: trial counts alone end it); shared with the scheduler."""
         super().__init__(metric=OBJECTIVE, mode="max")
+        self.budget = budget
         self.studies = dict(studies)
         self.order = list(studies)
         self.max_epochs = max_epochs
@@ -75,19 +84,51 @@ class SweepSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if len(self.live) >= self.concurrency:
             return None
-        ready = [category for category in self.order if self.studies[category].can_start()]
+        if self.budget is not None and self.budget.expired():
+            return Searcher.FINISHED  # the trials still running are stopped by the scheduler
+        ready = [category for category in self.order if self._may_start(category)]
         if not ready:
-            return Searcher.FINISHED if self.finished() else None
-        chosen = min(ready, key=lambda c: (len(self.studies[c].running), len(self.studies[c].trials),
-                                            self.order.index(c)))
+            return Searcher.FINISHED if self.finished() or self._budget_idle() else None
+        chosen = min(ready, key=self._priority)
         spec = self.studies[chosen].next_trial(lambda key: self.trial_dir(key, trial_id))
         if spec is None:
             return None
         self.live[trial_id] = spec
+        if self.budget is not None:
+            self.budget.trial_started(spec.category, spec.key, spec.role == ROLE_FINALIST)
         return spec.as_config()
+
+    def _priority(self, category: str) -> tuple[float, float, int]:
+        """Fewest trials running first; then fewest trials started, or on a budget fewest slot-seconds used."""
+        study = self.studies[category]
+        used = self.budget.used_s(category) if self.budget is not None else len(study.trials)
+        return len(study.running), used, self.order.index(category)
+
+    def _may_start(self, category: str) -> bool:
+        """Whether ``category`` has a trial to start now that its share of the time budget allows."""
+        study = self.studies[category]
+        if self.budget is None or not study.trials and not study.running:
+            return study.can_start()  # a category's first trial always starts: an export falls back on it
+        if study.next_is_search() and not self.budget.search_allows(category, self._planned_finalist_runs()):
+            study.end_search("time budget")
+            self.budget.search_ended(category, "time budget")
+        if not study.can_start():
+            return False
+        return study.next_is_search() or bool(study.resume) or self.budget.finalist_allows(category)
+
+    def _planned_finalist_runs(self) -> dict[str, int]:
+        """Finalist runs the budget keeps time for: all for a category still searching, else those waiting."""
+        return {category: study.options.finalist_runs if not study.search_done() else study.waiting((ROLE_FINALIST,))
+                for category, study in self.studies.items()}
+
+    def _budget_idle(self) -> bool:
+        """On a time budget: nothing runs and nothing may start, so waiting for the clock would buy nothing."""
+        return self.budget is not None and not self.live
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         spec = self.live.get(trial_id)
+        if spec is not None and self.budget is not None:
+            self.budget.trial_result(spec.key)
         if spec is not None and result.get(OBJECTIVE) is not None and result.get("status") == "running":
             self.studies[spec.category].report(spec.key, int(result[TIME_ATTR]), float(result[OBJECTIVE]))
 
@@ -102,7 +143,21 @@ class SweepSearcher(Searcher):
             study.resume.appendleft(spec)
             return
         study.complete(spec.key, outcome)
+        if self.budget is not None:
+            self._account(spec, outcome)
         self._offer_best(spec.category)
+
+    def _account(self, spec: TrialSpec, outcome: Outcome) -> None:
+        """Record a trial's end on the budget; a category whose search converged or ran its samples says so."""
+        assert self.budget is not None
+        self.budget.trial_ended(spec.key, stopped_by_budget=outcome.status == "pruned" and self.budget.expired())
+        if outcome.status == "finished":
+            self.budget.exportable.add(spec.category)
+        study = self.studies[spec.category]
+        if study.check_converged():
+            self.budget.search_ended(spec.category, "converged")
+        if study.search_done():
+            self.budget.search_ended(spec.category, study.search_end or "samples")
 
     def _offer_best(self, category: str) -> None:
         """Once a category's search has ended, its best config becomes a warm start of the others."""

@@ -8,8 +8,9 @@ Ray's experiment snapshot, is what a resumed sweep continues from: its
 finished trials are not run again, its running ones resume from their last
 checkpoint, and its sampler continues from the stored trials.
 
-A study holds four kinds of trials (user attribute ``role``): the ``base``
-config (trial 0, the default or ``--config``, never pruned), ``warm_start``
+A study holds five kinds of trials (user attribute ``role``): ``portfolio``
+configs (``--portfolio``: tried first, never pruned), the ``base`` config (the
+default or ``--config``, never pruned), ``warm_start``
 configs (the best of an earlier sweep or of categories already finished),
 ``search`` trials proposed by TPE, and ``finalist`` runs that repeat the top
 configs with other training seeds once the search has ended. Every trial
@@ -38,8 +39,11 @@ from search.options import SweepOptions
 from ssflow.errors import UserInputError
 
 ROLE_BASE, ROLE_WARM, ROLE_SEARCH, ROLE_FINALIST = "base", "warm_start", "search", "finalist"
-SEARCH_ROLES = (ROLE_BASE, ROLE_WARM, ROLE_SEARCH)
-PROTECTED_ROLES = (ROLE_BASE, ROLE_FINALIST)  # trained to the full budget: ASHA never stops them
+ROLE_PORTFOLIO = "portfolio"
+SEARCH_ROLES = (ROLE_PORTFOLIO, ROLE_BASE, ROLE_WARM, ROLE_SEARCH)
+START_ROLES = (ROLE_PORTFOLIO, ROLE_BASE)  # what an export falls back on: tried first, trained to the full budget
+PROTECTED_ROLES = (*START_ROLES, ROLE_FINALIST)  # trained to the full budget: ASHA never stops them
+NOMINAL_SAMPLES = 16  # TPE's start-up share of a sweep that only a time budget ends
 DB_FILE = "optuna.db"
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 
@@ -137,7 +141,8 @@ def sampler_for(options: SweepOptions, category: str, number: int) -> TPESampler
     """The TPE sampler that proposes trial ``number`` of ``category``: seeded by the sweep seed, the
     category and the trial number, so a resumed sweep proposes what an uninterrupted one would."""
     seed = zlib.crc32(f"{options.base.seed}/{category}/{number}".encode())
-    return TPESampler(seed=seed, n_startup_trials=startup_trials(options.num_samples), constant_liar=True,
+    nominal = options.num_samples if options.sample_limit_given else NOMINAL_SAMPLES
+    return TPESampler(seed=seed, n_startup_trials=startup_trials(nominal), constant_liar=True,
                       multivariate=True)
 
 

@@ -29,11 +29,13 @@ from results.store import ResultStore
 from search import manifest, studies
 from search.category_study import CategoryStudy
 from search.checkpoints import latest_checkpoint
+from search.convergence import NOISE_PRIOR, seed_noise
 from search.options import SweepOptions, experiment_path
 from search.reconcile import reconcile, rung_history, stored_epochs
 from search.scheduler import SweepScheduler
 from search.searcher import SweepSearcher
 from search.store_callback import StoreCallback
+from search.time_budget import TimeBudget
 from search.space_checks import check_space, input_variants
 from search.trainable import TrialSetup, describe_variant, run_trial, trial_config, variant_key
 from search.warm_start import earlier_bests, warm_configs
@@ -61,8 +63,9 @@ class CategoryPlan:
 @dataclass(frozen=True)
 class CategoryOutcome:
     category: str
-    complete: bool  # every trial ended, finalists included (False after an interrupt)
+    complete: bool  # every trial ended, finalists included, or the time budget ended it (False after an interrupt)
     statuses: dict[str, int]  # finished / pruned / diverged / failed / unfinished trial counts
+    ended_on_budget: bool = False  # the time budget ended it with trials it would otherwise have run
 
 
 def category_base(options: SweepOptions, category: str) -> tuple[SSFlowConfig, bool]:
@@ -162,14 +165,17 @@ def check_name(options: SweepOptions) -> None:
 def _open_studies(options: SweepOptions, plans: Sequence[CategoryPlan], rows: pd.DataFrame
                   ) -> dict[str, CategoryStudy]:
     storage = studies.open_storage(studies.storage_url(options))
-    bests = earlier_bests(ResultStore(options.storage), options.warm_start, options.base.data.dataset) \
+    store = ResultStore(options.storage)
+    bests = earlier_bests(store, options.warm_start, options.base.data.dataset) \
         if options.warm_start and not options.resume else {}
+    noise = seed_noise(store.read(), options.base.data.dataset) if options.time_budget_s else NOISE_PRIOR
     opened = {}
     for plan in plans:
         study = studies.load_or_create(storage, options, plan.category)
         stored = stored_epochs(rows, plan.category)
         category_study = CategoryStudy(study, plan.category, options,
-                                       lambda key, dirs, stored=stored: latest_checkpoint(dirs, stored.get(key, 0)))
+                                       lambda key, dirs, stored=stored: latest_checkpoint(dirs, stored.get(key, 0)),
+                                       noise=noise)
         if not category_study.trials and not category_study.waiting():
             category_study.enqueue_start(warm_configs(bests, plan.category, options.warm_start) if bests else [])
         opened[plan.category] = category_study
@@ -184,14 +190,25 @@ def _trainable(options: SweepOptions, plans: Sequence[CategoryPlan], trainable: 
     return tune.with_resources(tune.with_parameters(trainable, setups=setups, data=data), resources)
 
 
+def sweep_budget(options: SweepOptions) -> TimeBudget | None:
+    """The time budget ``options`` ask for (its clock not started), or None."""
+    if not options.time_budget_s:
+        return None
+    return TimeBudget(options.time_budget_s, options.concurrency, options.max_epochs)
+
+
 def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: Sequence[Any] = (),
-              trainable: Callable[..., None] = run_trial) -> list[CategoryOutcome]:
-    """Run (or resume) every category's study until all trials have ended or the driver is interrupted.
+              trainable: Callable[..., None] = run_trial, budget: TimeBudget | None = None) -> list[CategoryOutcome]:
+    """Run (or resume) every category's study until all trials have ended, the time budget is spent or the
+    driver is interrupted.
 
     Needs a connected Ray (``search.cluster.connect``). ``trainable`` is the
     trial function (``run_trial``; tests and benchmarks pass stand-ins with its
-    signature).
+    signature). ``budget``: the time budget to run on (default:
+    :func:`sweep_budget`; pass one to watch its clock); its clock starts here,
+    and what it bought is written to ``budget.json`` in the experiment folder.
     """
+    budget = budget or sweep_budget(options)
     store = ResultStore(options.storage)
     rows = store.read(experiment=options.name) if options.resume else pd.DataFrame()
     category_studies = _open_studies(options, plans, rows)
@@ -199,12 +216,13 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
         # Only now: a sweep that failed to start (bad database, unknown warm start) must not take its name.
         manifest.write_manifest(options, [plan.category for plan in plans])
     setups = {plan.category: plan.setup for plan in plans}
-    scheduler = SweepScheduler(setups, options.max_epochs, options.grace_period, options.reduction_factor)
+    scheduler = SweepScheduler(setups, options.max_epochs, options.grace_period, options.reduction_factor, budget)
     if options.resume:
         reconcile(store, rows, category_studies, options)
         scheduler.replay(rung_history(rows, list(setups)))
     searcher = SweepSearcher(category_studies, options.max_epochs, options.concurrency,
-                             trial_dir=lambda key, trial_id: f"{experiment_path(options)}/{key}-{trial_id}")
+                             trial_dir=lambda key, trial_id: f"{experiment_path(options)}/{key}-{trial_id}",
+                             budget=budget)
     store_callback = StoreCallback(store, options.name, options.max_epochs,
                                    resolve=lambda spec: trial_config(spec, setups[spec["category"]]))
     tuner = Tuner(
@@ -223,13 +241,21 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
             verbose=0,
         ),
     )
-    tuner.fit()
-    return [outcome(category, study) for category, study in category_studies.items()]
+    if budget is not None:
+        budget.start()
+    try:
+        tuner.fit()
+    finally:
+        if budget is not None:
+            manifest.write_budget(options, budget.record())
+    return [outcome(category, study, budget) for category, study in category_studies.items()]
 
 
-def outcome(category: str, study: CategoryStudy) -> CategoryOutcome:
+def outcome(category: str, study: CategoryStudy, budget: TimeBudget | None = None) -> CategoryOutcome:
     counts: dict[str, int] = {}
     for trial in study.trials.values():
         status = studies.attr(trial, "outcome", "unfinished")
         counts[status] = counts.get(status, 0) + 1
-    return CategoryOutcome(category, study.finished(), counts)
+    on_budget = budget is not None and not study.finished() and not study.running and (
+        budget.expired() or bool(study.search_end))
+    return CategoryOutcome(category, study.finished() or on_budget, counts, on_budget)

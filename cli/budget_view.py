@@ -1,0 +1,26 @@
+"""What a time budget bought, in one line: printed when a budgeted sweep ends and by ``show``."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from rich.markup import escape
+
+from search.time_budget import format_duration
+
+
+def budget_line(record: Mapping[str, Any]) -> str:
+    """One line on what a time budget bought (``search.time_budget.TimeBudget.record``): the sweep's wall
+    time against the budget, the start-up before it, and per category its trials, slot time and why its
+    search ended."""
+    startup = record.get("startup_s")
+    head = (f"time budget {format_duration(record['budget_s'])}: the sweep ran {format_duration(record['sweep_s'])}"
+            + (f" (start-up before it: {format_duration(startup)})" if startup is not None else ""))
+    parts = []
+    for category, spent in record.get("categories", {}).items():
+        extra = [f"{spent['finalist_runs']} finalist run{'s' if spent['finalist_runs'] != 1 else ''}"]
+        if spent["stopped_by_budget"]:
+            extra.append(f"{spent['stopped_by_budget']} stopped at the budget's end")
+        parts.append(f"{escape(category)} {spent['trials']} trials ({', '.join(extra)}), "
+                     f"{format_duration(spent['slot_seconds'])} of slots, search ended: {spent['search_ended']}")
+    return head + ("; " + "; ".join(parts) if parts else "")

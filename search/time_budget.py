@@ -1,0 +1,221 @@
+"""A sweep on a time budget (``--time-budget``): when trials may start, when they stop, where time went.
+
+The budget is wall time from the moment the sweep's trials may start (Ray
+connected, every category read: that start-up is reported on its own) to the
+end of its last trial, over all categories together. How it is spent:
+
+- **Every category first gets its start trials** (portfolio configs, the base
+  config, warm starts), whatever the clock says: they are what an export falls
+  back on.
+- **Searched trials** start only while one more full-budget trial of the
+  category (its wall time as measured so far in this sweep) ends before the
+  *search deadline*: the budget's end less the time kept for finalists (their
+  planned runs x the category's trial time / the slots, at most
+  :data:`FINALIST_SHARE` of the budget).
+- **Which category gets a free slot**: the one with the fewest trials running,
+  then the one that has used the fewest slot-seconds. So a category whose
+  trials are slow gets fewer of them, and time a category does not use (its
+  search converged, see :mod:`search.convergence`) goes to the others.
+- **Finalist runs** start while one fits before the budget's end.
+- **At the budget's end** every running trial is stopped (recorded as pruned at
+  its last epoch), except a category's only hope: a start trial of a category
+  that has no full-budget result yet trains on, so every category ends with an
+  exportable config even when one training is longer than the budget.
+
+Trial wall times are measured, not modelled: the first result's delay (setup,
+feature pass, first epoch) and the median wall time between later results, per
+category (other categories' median until a category has its own).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from search.studies import START_ROLES
+from ssflow.errors import UserInputError
+
+FINALIST_SHARE = 0.25  # at most this share of the budget is kept for finalist runs
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smh])")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of a duration such as ``90s``, ``20m``, ``2h``, ``1h30m`` or ``1.5h`` (a bare number: seconds).
+
+    Raises:
+        UserInputError: not such a duration, or not > 0 (one line naming ``--time-budget`` and the value).
+    """
+    value = text.strip().lower()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _PART.findall(value)
+        if not parts or "".join(number + unit for number, unit in parts) != value:
+            raise UserInputError(f"--time-budget {text}: expected a duration such as 90s, 20m, 2h or 1h30m") from None
+        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if not seconds > 0 or seconds == float("inf"):
+        raise UserInputError(f"--time-budget {text}: expected a duration > 0, such as 90s, 20m or 2h")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``12 min 5 s``, ``2 h 3 min``: a duration for people."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@dataclass
+class _TrialClock:
+    category: str
+    started: float
+    last: float  # time of the last result (or the start)
+    results: int = 0
+    ended: float | None = None
+
+
+@dataclass
+class CategorySpending:
+    """Where one category's share of the budget went."""
+
+    slot_seconds: float = 0.0  # wall seconds of its trials, summed (two at once count twice)
+    trials: int = 0
+    finalist_runs: int = 0
+    stopped_by_budget: int = 0
+    search_ended: str = ""  # why its search stopped: samples | converged | time budget ("" while searching)
+
+
+@dataclass
+class TimeBudget:
+    """The clock and the rules of a sweep's time budget; see the module docstring.
+
+    ``seconds``: the budget; ``concurrency``: trials at once over all
+    categories; ``max_epochs``: a full-budget trial's epochs. ``clock`` returns
+    seconds (monotonic); tests pass their own.
+    """
+
+    seconds: float
+    concurrency: int
+    max_epochs: int
+    clock: Callable[[], float] = time.monotonic
+    opened_at: float | None = None  # when the command began (its start-up is reported apart from the budget)
+    started_at: float | None = None
+    trials: dict[str, _TrialClock] = field(default_factory=dict)  # by trial key
+    first_result_s: dict[str, list[float]] = field(default_factory=dict)  # per category
+    epoch_s: dict[str, list[float]] = field(default_factory=dict)  # per category
+    spending: dict[str, CategorySpending] = field(default_factory=dict)
+    exportable: set[str] = field(default_factory=set)  # categories with a full-budget result
+
+    def keeps_running(self, category: str, role: str) -> bool:
+        """Whether a trial may go on: before the budget's end any; after it only a start trial (portfolio,
+        base) of a category without a full-budget result yet."""
+        return not self.expired() or role in START_ROLES and category not in self.exportable
+
+    def start(self) -> None:
+        """Start the clock (the sweep's trials may start now)."""
+        self.started_at = self.clock()
+
+    # Clock ------------------------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started_at is None else self.clock() - self.started_at
+
+    def left(self) -> float:
+        """Seconds until the budget's end (negative once past it)."""
+        return self.seconds - self.elapsed()
+
+    def expired(self) -> bool:
+        return self.started_at is not None and self.left() <= 0
+
+    # Trials -----------------------------------------------------------------------------------------------
+
+    def trial_started(self, category: str, key: str, finalist: bool) -> None:
+        now = self.clock()
+        self.trials[key] = _TrialClock(category, now, now)
+        spent = self.spending.setdefault(category, CategorySpending())
+        spent.trials += 1
+        spent.finalist_runs += int(finalist)
+
+    def trial_result(self, key: str) -> None:
+        """A trial reported an epoch: its wall time since the previous result is measured."""
+        trial = self.trials.get(key)
+        if trial is None or trial.ended is not None:
+            return
+        now = self.clock()
+        samples = self.first_result_s if trial.results == 0 else self.epoch_s
+        samples.setdefault(trial.category, []).append(now - trial.last)
+        trial.last, trial.results = now, trial.results + 1
+
+    def trial_ended(self, key: str, stopped_by_budget: bool = False) -> None:
+        trial = self.trials.get(key)
+        if trial is None or trial.ended is not None:
+            return
+        trial.ended = self.clock()
+        spent = self.spending.setdefault(trial.category, CategorySpending())
+        spent.slot_seconds += trial.ended - trial.started
+        spent.stopped_by_budget += int(stopped_by_budget)
+
+    def used_s(self, category: str) -> float:
+        """Slot-seconds ``category`` has used, its running trials included."""
+        now = self.clock()
+        running = sum(now - t.started for t in self.trials.values() if t.category == category and t.ended is None)
+        return self.spending.get(category, CategorySpending()).slot_seconds + running
+
+    def trial_s(self, category: str) -> float | None:
+        """Expected wall seconds of one full-budget trial of ``category``; None before any trial reported."""
+        first = self.first_result_s.get(category) or _pooled(self.first_result_s)
+        if not first:
+            return None
+        epochs = self.epoch_s.get(category) or _pooled(self.epoch_s) or first
+        return statistics.median(first) + (self.max_epochs - 1) * statistics.median(epochs)
+
+    # Rules ------------------------------------------------------------------------------------------------
+
+    def finalist_reserve_s(self, planned_runs: dict[str, int]) -> float:
+        """Wall seconds kept for the finalist runs still planned (``{category: runs}``), capped."""
+        slot_seconds = sum(runs * (self.trial_s(category) or 0.0) for category, runs in planned_runs.items())
+        return min(FINALIST_SHARE * self.seconds, slot_seconds / max(1, self.concurrency))
+
+    def search_allows(self, category: str, planned_finalist_runs: dict[str, int]) -> bool:
+        """Whether a searched trial of ``category`` started now is expected to end before the search deadline."""
+        expected = self.trial_s(category)
+        if expected is None:
+            return not self.expired()
+        return expected <= self.left() - self.finalist_reserve_s(planned_finalist_runs)
+
+    def finalist_allows(self, category: str) -> bool:
+        """Whether a finalist run of ``category`` started now is expected to end within the budget."""
+        expected = self.trial_s(category)
+        return expected is None and not self.expired() or expected is not None and expected <= self.left()
+
+    def search_ended(self, category: str, reason: str) -> None:
+        spent = self.spending.setdefault(category, CategorySpending())
+        if not spent.search_ended:
+            spent.search_ended = reason
+
+    def record(self) -> dict[str, Any]:
+        """What the budget bought, for the sweep's record (``budget.json``) and ``show``."""
+        return {
+            "budget_s": self.seconds,
+            "sweep_s": round(self.elapsed(), 2),
+            "startup_s": None if self.opened_at is None or self.started_at is None
+            else round(self.started_at - self.opened_at, 2),
+            "categories": {category: {"slot_seconds": round(self.used_s(category), 2), "trials": spent.trials,
+                                      "finalist_runs": spent.finalist_runs,
+                                      "stopped_by_budget": spent.stopped_by_budget,
+                                      "search_ended": spent.search_ended or "not ended"}
+                           for category, spent in sorted(self.spending.items())},
+        }
+
+
+def _pooled(samples: dict[str, list[float]]) -> list[float]:
+    return [value for values in samples.values() for value in values]

@@ -1,0 +1,209 @@
+"""The time budget's rules with a hand-driven clock: real Optuna studies in SQLite, Tune's calls made by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from ray.tune.schedulers import TrialScheduler
+
+from search import studies
+from search.category_study import CategoryStudy, Outcome
+from search.convergence import within_noise
+from search.options import UNLIMITED_SAMPLES, SweepOptions
+from search.scheduler import SweepScheduler
+from search.searcher import SweepSearcher
+from search.time_budget import FINALIST_SHARE, TimeBudget, format_duration, parse_duration
+from spaces.space import parse_space
+from ssflow.config import config_from_flat
+from ssflow.errors import UserInputError
+
+SPACE = parse_space({"parameters": {"train.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                                    "flow.coupling_blocks": {"type": "int", "low": 2, "high": 6}}}, "test", "t")
+MAX_EPOCHS = 4
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def options(tmp_path: Path, **changes: Any) -> SweepOptions:
+    settings = dict(base=config_from_flat({"data.dataset": "demo", "train.lr": 2e-3}), space=SPACE, name="s",
+                    storage=str(tmp_path), num_samples=UNLIMITED_SAMPLES, max_epochs=MAX_EPOCHS, concurrency=1,
+                    finalists=0, finalist_seeds=2, time_budget_s=100.0)
+    return SweepOptions(**{**settings, **changes})
+
+
+def budgeted(sweep: SweepOptions, categories: list[str], clock: Clock, noise: float = 0.0
+             ) -> tuple[SweepSearcher, TimeBudget]:
+    """A searcher on a time budget; ``noise`` 0 keeps searches from converging (any gain is above it)."""
+    budget = TimeBudget(sweep.time_budget_s, sweep.concurrency, MAX_EPOCHS, clock=clock)
+    storage = studies.open_storage(studies.storage_url(sweep))
+    opened = {}
+    for category in categories:
+        study = CategoryStudy(studies.load_or_create(storage, sweep, category), category, sweep, lambda key, dirs: "",
+                              noise=noise)
+        study.enqueue_start([])
+        opened[category] = study
+    searcher = SweepSearcher(opened, MAX_EPOCHS, sweep.concurrency, trial_dir=lambda key, tid: f"/r/{key}-{tid}",
+                             budget=budget)
+    budget.start()
+    return searcher, budget
+
+
+def run_trial(searcher: SweepSearcher, clock: Clock, trial_id: str, epoch_s: float, objective: float,
+              epochs: int = MAX_EPOCHS) -> dict[str, Any] | str | None:
+    """Suggest a trial and let it report ``epochs`` epochs of ``epoch_s`` seconds each, then end."""
+    spec = searcher.suggest(trial_id)
+    if not isinstance(spec, dict):
+        return spec
+    for epoch in range(1, epochs + 1):
+        clock.now += epoch_s
+        searcher.on_trial_result(trial_id, {"epoch": epoch, "objective": objective, "status": "running"})
+    searcher.on_trial_complete(trial_id, {"epoch": epochs, "objective": objective, "status": "running"})
+    return spec
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("20m", 1200), ("2h", 7200), ("1h30m", 5400),
+                                           ("1.5h", 5400), ("45", 45), (" 2M ", 120)])
+def test_durations_read_as_people_write_them(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["20x", "0s", "-5m", "m", "", "nan", "inf", "1h-30m"])
+def test_a_bad_duration_is_one_line_naming_the_flag(text: str) -> None:
+    with pytest.raises(UserInputError, match=r"^--time-budget .*expected a duration") as error:
+        parse_duration(text)
+    assert "\n" not in str(error.value)
+
+
+def test_durations_print_for_people() -> None:
+    assert [format_duration(s) for s in (42, 725, 7380, 3600)] == ["42 s", "12 min 5 s", "2 h 3 min", "1 h"]
+
+
+def test_searched_trials_start_only_while_a_full_trial_fits_then_the_sweep_finishes(tmp_path: Path) -> None:
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path), ["a"], clock)
+    roles = []
+    while isinstance(spec := run_trial(searcher, clock, f"t{len(roles)}", epoch_s=7.0, objective=0.5), dict):
+        roles.append(spec["role"])
+    # Each trial takes 4 x 7 = 28 s: the base config and two searched trials fit in 100 s, a fourth would not.
+    assert roles == ["base", "search", "search"]
+    assert spec == "FINISHED"
+    assert budget.trial_s("a") == pytest.approx(28.0)
+    assert budget.elapsed() == pytest.approx(84.0) and budget.elapsed() <= budget.seconds
+    record = budget.record()["categories"]["a"]
+    assert record["trials"] == 3 and record["search_ended"] == "time budget"
+    assert record["slot_seconds"] == pytest.approx(84.0)
+
+
+def test_a_category_with_slow_trials_gets_fewer_of_them(tmp_path: Path) -> None:
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path, time_budget_s=400.0), ["slow", "fast"], clock)
+    started = {"slow": 0, "fast": 0}
+    for index in range(40):
+        spec = searcher.suggest(f"t{index}")
+        if not isinstance(spec, dict):
+            break
+        category = spec["category"]
+        started[category] += 1
+        for epoch in range(1, MAX_EPOCHS + 1):
+            clock.now += 10.0 if category == "slow" else 2.0
+            searcher.on_trial_result(f"t{index}", {"epoch": epoch, "objective": 0.5, "status": "running"})
+        searcher.on_trial_complete(f"t{index}", {"epoch": MAX_EPOCHS, "objective": 0.5, "status": "running"})
+    assert started["fast"] > 2 * started["slow"] >= 2
+    used = {category: budget.used_s(category) for category in started}
+    assert abs(used["fast"] - used["slow"]) <= 40.0 + 1e-9  # slot time shared, within one slow trial
+
+
+def test_finalist_time_is_kept_from_the_search(tmp_path: Path) -> None:
+    clock = Clock()
+    sweep = options(tmp_path, time_budget_s=1000.0, finalists=2, finalist_seeds=2)
+    budget = TimeBudget(sweep.time_budget_s, 1, MAX_EPOCHS, clock=clock)
+    budget.start()
+    budget.trial_started("a", "a-0", finalist=False)
+    for _ in range(MAX_EPOCHS):
+        clock.now += 25.0
+        budget.trial_result("a-0")
+    budget.trial_ended("a-0")
+    # 4 finalist runs x 100 s = 400 s wanted, capped at a quarter of the budget.
+    assert budget.finalist_reserve_s({"a": 4}) == pytest.approx(FINALIST_SHARE * 1000.0)
+    assert budget.finalist_reserve_s({"a": 1}) == pytest.approx(100.0)
+    clock.now = budget.started_at + 1000.0 - 100.0 - 250.0 - 1.0
+    assert budget.search_allows("a", {"a": 4})
+    clock.now += 2.0
+    assert not budget.search_allows("a", {"a": 4})
+    assert budget.finalist_allows("a")
+
+
+def test_at_the_budgets_end_trials_stop_except_a_categorys_only_hope(tmp_path: Path) -> None:
+    clock = Clock()
+    budget = TimeBudget(60.0, 2, MAX_EPOCHS, clock=clock)
+    scheduler = SweepScheduler(["a", "b"], MAX_EPOCHS, 1, 2, budget)
+    budget.start()
+    budget.exportable.add("a")
+
+    def trial(category: str, key: str, role: str) -> SimpleNamespace:
+        return SimpleNamespace(config={"category": category, "key": key, "role": role})
+
+    result = {"epoch": 2, "objective": 0.5}
+    assert scheduler.on_trial_result(None, trial("a", "a-1", "search"), result) == TrialScheduler.CONTINUE
+    clock.now += 61.0
+    assert scheduler.on_trial_result(None, trial("a", "a-1", "search"), result) == TrialScheduler.STOP
+    assert scheduler.on_trial_result(None, trial("a", "a-0", "base"), result) == TrialScheduler.STOP
+    # b has no full-budget result yet: its base config trains on so it can be exported.
+    assert scheduler.on_trial_result(None, trial("b", "b-0", "base"), result) == TrialScheduler.CONTINUE
+    assert scheduler.on_trial_result(None, trial("b", "b-1", "finalist"), result) == TrialScheduler.STOP
+
+
+def test_a_converged_search_ends_and_leaves_its_time_to_others(tmp_path: Path) -> None:
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path, time_budget_s=10_000.0, concurrency=1), ["a"], clock, noise=0.01)
+    ended = []
+    for index in range(30):
+        spec = run_trial(searcher, clock, f"t{index}", epoch_s=1.0, objective=0.8)
+        if not isinstance(spec, dict):
+            break
+        ended.append(spec["role"])
+    assert 5 <= len(ended) < 30  # stopped on convergence (the regret bound needs 5 finished trials), not time
+    assert budget.record()["categories"]["a"]["search_ended"] == "converged"
+    assert budget.elapsed() < 0.1 * budget.seconds
+
+
+def test_finalists_are_the_configs_within_the_seed_noise_of_the_best() -> None:
+    assert within_noise([0.90, 0.85, 0.80], noise=0.01) == 0  # the best is clear: no seeds needed
+    assert within_noise([0.90, 0.895, 0.85], noise=0.01) == 2
+    assert within_noise([0.90, 0.89, 0.881], noise=0.01) == 3
+    assert within_noise([], noise=0.01) == 0
+
+
+def test_portfolio_configs_are_the_first_trials_then_the_base_config(tmp_path: Path) -> None:
+    base = options(tmp_path).base
+    as_base = {"train.lr": base.train.lr, "flow.coupling_blocks": base.flow.coupling_blocks}
+    portfolio = ({"train.lr": 5e-3, "flow.coupling_blocks": 3}, as_base,
+                 {"train.lr": 5e-3, "flow.coupling_blocks": 3})  # the third repeats the first
+    sweep = options(tmp_path, portfolio=portfolio, portfolio_source="p.yaml", time_budget_s=0.0, num_samples=6,
+                    concurrency=1)
+    storage = studies.open_storage(studies.storage_url(sweep))
+    study = CategoryStudy(studies.load_or_create(storage, sweep, "a"), "a", sweep, lambda key, dirs: "")
+    study.enqueue_start([])
+    specs = []
+    for index in range(3):
+        spec = study.next_trial(lambda key: f"/r/{key}")
+        specs.append(spec)
+        study.complete(spec.key, study_outcome(0.5))
+    assert [spec.role for spec in specs] == ["portfolio", "portfolio", "search"]
+    assert specs[0].values == {"train.lr": 5e-3, "flow.coupling_blocks": 3}
+    assert specs[1].values == as_base  # the second has the base config's values: no separate base trial
+    assert [t.user_attrs["source"] for t in list(study.trials.values())[:2]] == ["portfolio p.yaml #1",
+                                                                                 "portfolio p.yaml #2"]
+
+
+def study_outcome(objective: float) -> Outcome:
+    return Outcome("finished", MAX_EPOCHS, objective)
