@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 DEMO_NAME := demo-$(shell date +%Y%m%d-%H%M%S)
 
 demo: venv
-	$(PY) run_search.py --dataset demo --categories fabric wood --num-samples 12 --max-epochs 4 \
+	$(PY) run_search.py --dataset demo --categories fabric wood --time-budget 3m --max-epochs 4 \
 		--set backbone.image_size=128 --name $(DEMO_NAME)
 	$(PY) run_search.py show --name $(DEMO_NAME) --top 5 --plot runs/plots/$(DEMO_NAME)
 

@@ -58,3 +58,31 @@ def sweep_table(costs: Sequence[Any], patchcore: Mapping[str, float], categories
                       f"{cost.wall_seconds:.0f}", f"{cost.wall_seconds / categories:.0f}",
                       "-" if fit is None else f"{fit:.0f}", "-" if cost.spearman is None else f"{cost.spearman:.2f}")
     return table
+
+
+def anytime_table(frame: pd.DataFrame, spent: Mapping[str, tuple[float, float]], fits: Mapping[str, float]) -> Table:
+    """Per time budget: its size in PatchCore fits and seconds, the sweep's wall time, the mean gain of the
+    exported configs over the default (± the seed spread of the mean) and the categories below the default
+    by more than their seed spread."""
+    frame = with_objective(frame)
+    table = Table(title="anytime: report-split gain of the exported configs over the default, by time budget "
+                        f"(1x = one PatchCore fit per category, 10 % coreset: {sum(fits.values()):.0f} s)",
+                  title_justify="left")
+    for column in ("budget", "budget s", "sweep s", "sweep / budget", "mean gain", "per category",
+                   "below default beyond spread"):
+        table.add_column(column, justify="left" if column in ("budget", "per category") else "right")
+    for label, (budget_s, sweep_s) in spent.items():
+        runs = frame[frame["objective"] == label]
+        per_seed = runs.groupby(["method", "seed"])["objective"].mean().unstack("method")
+        gains = per_seed["exported"] - per_seed["default"]
+        categories, below = [], []
+        for category, part in runs.groupby("category", sort=True):
+            by = part.groupby("method")["objective"]
+            gain = by.mean()["exported"] - by.mean()["default"]
+            categories.append(f"{category} {gain:+.3f}")
+            if gain < -max(by.std(ddof=0).max(), 1e-9):
+                below.append(category)
+        table.add_row(label.removeprefix("budget-"), f"{budget_s:.0f}", f"{sweep_s:.0f}", f"{sweep_s / budget_s:.2f}",
+                      f"{gains.mean():+.3f} ± {gains.std(ddof=0):.3f}", ", ".join(categories),
+                      ", ".join(below) or "none")
+    return table

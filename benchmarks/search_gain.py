@@ -22,6 +22,15 @@ an interrupted run continues: its sweeps resume, its trained runs are kept.
 ``--defaults-from CSV`` takes the default config's runs from an earlier
 ``--output`` (the label-free table then compares the label-free export, trained
 as it would ship, with the default trained on all good images).
+
+**Anytime curve** (``--budgets 0.5 1 3``): first one anomalib PatchCore fit
+per category is timed in this run (anomalib's default settings, 10 %
+coreset, as a user would run it); then for each multiple ``b`` one sweep runs
+on ``--time-budget`` = b x the summed PatchCore fits (``--portfolio FILE``
+optional), and its exported configs are compared with the default as above.
+The table gives per budget the sweep's wall time against its budget, the mean
+gain ± the seed spread of the mean, and the categories whose exported config
+falls below the default by more than their seed spread.
 """
 
 from __future__ import annotations
@@ -40,13 +49,15 @@ import torch
 from rich.console import Console
 from scipy.stats import spearmanr
 
-from gain_tables import gain_table, sweep_table  # benchmarks/ is on sys.path
+from cli.sweep_summary import feature_pass_line
+from gain_tables import anytime_table, gain_table, sweep_table  # benchmarks/ is on sys.path
+from results.portfolio import read_portfolio
 from results.export import build_export
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect, quiet_ray
-from search.manifest import read_manifest
-from search.options import SweepOptions
+from search.manifest import read_budget, read_manifest
+from search.options import UNLIMITED_SAMPLES, SweepOptions
 from search.sweep import category_base, plan_categories, run_sweep
 from spaces.space import load_space
 from ssflow.config import SSFlowConfig, config_from_flat, config_to_flat
@@ -97,16 +108,27 @@ def parse_args() -> argparse.Namespace:
                              "the default trained on all good images) instead of training them again")
     parser.add_argument("--resume", action="store_true",
                         help="continue the sweeps already in --storage and skip the runs already in --output")
+    parser.add_argument("--budgets", nargs="+", type=float, default=None, metavar="B",
+                        help="anytime curve: one time-budgeted sweep per B x (one PatchCore fit per category), "
+                             "instead of the --objectives sweeps")
+    parser.add_argument("--portfolio", type=Path, default=None, help="the budgeted sweeps' --portfolio")
     return parser.parse_args()
 
 
-def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: list[str]) -> SweepOptions:
-    """Run (or, with ``--resume``, continue) the sweep of ``objective``; its options."""
+def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: list[str],
+          budget_s: float = 0.0) -> SweepOptions:
+    """Run (or, with ``--resume``, continue) the sweep of ``objective`` (on ``budget_s`` seconds when > 0,
+    then named after the budget); its options."""
+    base = config_from_flat({"data.dataset": args.dataset})
     options = SweepOptions(
-        base=config_from_flat({"data.dataset": args.dataset}), space=load_space(args.space),
+        base=base, space=load_space(args.space),
         name=f"gain-{objective}", storage=str(storage), num_samples=args.num_samples, max_epochs=args.max_epochs,
         concurrency=args.concurrency, device="cpu", feature_cache=str(storage / "feature_cache"),
-        finalists=args.finalists, finalist_seeds=args.finalist_seeds, objective=objective)
+        finalists=args.finalists, finalist_seeds=args.finalist_seeds, objective="quality" if budget_s else objective)
+    if budget_s:
+        portfolio = tuple(read_portfolio(args.portfolio, base)) if args.portfolio else ()
+        options = dataclasses.replace(options, time_budget_s=budget_s, num_samples=UNLIMITED_SAMPLES,
+                                      portfolio=portfolio, portfolio_source=args.portfolio.name if portfolio else "")
     if args.resume and read_manifest(options) is not None:
         options = dataclasses.replace(options, resume=True)
     plans = plan_categories(options, categories)
@@ -115,6 +137,9 @@ def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: l
         run_sweep(options, plans)
     finally:
         disconnect()
+    passes = feature_pass_line(options)
+    if passes:
+        Console().print(f"{options.name}: {passes}")
     return options
 
 
@@ -187,12 +212,35 @@ def earlier_runs(path: Path | None) -> list[Run]:
     return [Run(*row) for row in pd.read_csv(path)[list(Run._fields)].itertuples(index=False)]
 
 
-def patchcore_seconds(options: SweepOptions, category: str) -> float:
+def patchcore_seconds(args: argparse.Namespace, category: str) -> float:
+    """Seconds of one anomalib PatchCore fit of ``category`` (default settings, 10 % coreset) on this machine."""
     from baselines import run_baseline  # needs the [bench] extra
 
-    base, _ = category_base(options, category)
-    data = prepare_data(base)
+    data = prepare_data(config_from_flat({"data.dataset": args.dataset, "data.category": category}))
     return run_baseline("patchcore", data.train, data.report, 0, torch.device("cpu"), 0.1).train_seconds
+
+
+def anytime(args: argparse.Namespace, storage: Path, categories: list[str], console: Console) -> None:
+    """The ``--budgets`` run: PatchCore timed per category, then one budgeted sweep per multiple."""
+    fits = {category: patchcore_seconds(args, category) for category in categories}
+    unit = sum(fits.values())
+    console.print(f"PatchCore fits (10 % coreset): {', '.join(f'{c} {s:.0f} s' for c, s in fits.items())}; "
+                  f"1x budget = {unit:.0f} s")
+    runs = earlier_runs(args.output) if args.resume else []
+    spent = {}
+    for multiple in args.budgets:
+        label = f"budget-{multiple:g}x"
+        options = sweep(args, label, storage, categories, budget_s=multiple * unit)
+        record = read_budget(options.storage, options.name) or {}
+        spent[label] = (multiple * unit, float(record.get("sweep_s", float("nan"))))
+        for category in categories:
+            if any(run.objective == label and run.category == category for run in runs):
+                continue
+            trained = train_runs(options, category, args.seeds, earlier_runs(args.defaults_from))
+            runs.extend(run._replace(objective=label) for run in trained)
+            if args.output is not None:
+                pd.DataFrame(runs).to_csv(args.output, index=False)
+    console.print(anytime_table(pd.DataFrame(runs), spent, fits))
 
 
 def main() -> None:
@@ -202,6 +250,9 @@ def main() -> None:
     root = prepare_root(args.dataset, default_root(args.dataset))
     categories = args.categories or list_categories(args.dataset, root)
     storage = args.storage or Path(tempfile.mkdtemp(prefix="search-gain-"))
+    if args.budgets:
+        anytime(args, storage, categories, console)
+        return
     runs = earlier_runs(args.output) if args.resume else []
     costs: list[SweepCost] = []
     for objective in args.objectives:
@@ -214,7 +265,7 @@ def main() -> None:
             if args.output is not None:
                 pd.DataFrame(runs).to_csv(args.output, index=False)
     frame = pd.DataFrame(runs)
-    patchcore = {categories[0]: patchcore_seconds(options, categories[0])} if args.patchcore else {}
+    patchcore = {categories[0]: patchcore_seconds(args, categories[0])} if args.patchcore else {}
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads"
     for cost in costs:
         console.print(gain_table(frame[frame["objective"] == cost.objective], cost, args, machine))
