@@ -270,6 +270,9 @@ def _print_header(console: Console, options: SweepOptions, categories: list[str]
              if rungs else "ASHA stops none")
     finalists = (f", then {options.finalists} finalists x {options.finalist_seeds} seeds"
                  if options.finalist_runs else "")
+    if options.finalist_runs and options.time_budget_s:
+        finalists = (f", then up to {options.finalists} finalists (the configs within the seed noise of the best) "
+                     f"x {options.finalist_seeds} seeds")
     count = f"{len(categories)} categor{'y' if len(categories) == 1 else 'ies'}"
     epochs = f"{options.max_epochs} epoch{'s' if options.max_epochs != 1 else ''}"
     trials = f"{options.num_samples} trials" if options.sample_limit_given else "as many trials as the budget allows"

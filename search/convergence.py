@@ -22,6 +22,7 @@ trusted over the rest).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Sequence
 
@@ -44,7 +45,11 @@ def remaining_gain(trials: Sequence[FrozenTrial]) -> float | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the terminator is experimental in Optuna
-        return float(RegretBoundEvaluator().evaluate(list(trials), StudyDirection.MAXIMIZE))
+        try:
+            gain = float(RegretBoundEvaluator().evaluate(list(trials), StudyDirection.MAXIMIZE))
+        except Exception:  # noqa: BLE001 - a Gaussian-process fit that fails must not end a sweep: keep searching
+            return None
+    return gain if math.isfinite(gain) else None
 
 
 def within_noise(objectives: Sequence[float], noise: float) -> int:

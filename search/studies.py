@@ -203,5 +203,3 @@ def tell(study: optuna.Study, trial: FrozenTrial, state: TrialState, values: lis
     study.tell(trial.number, values, state=state, skip_if_finished=True)
 
 
-def is_open(trial: FrozenTrial) -> bool:
-    return trial.state in (TrialState.RUNNING, TrialState.WAITING)

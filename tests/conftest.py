@@ -13,12 +13,6 @@ WIDE = DemoSettings(name="wide", size=128, width=384, height=192, train=12, test
                     categories=("fabric",), defects=("spot", "scratch"), style=DefectStyle(unit=0.6))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "slow: a whole sweep end to end, a minute or more (the quick loop: -m 'not slow and not cluster')"
-    )
-
-
 @pytest.fixture(scope="session")
 def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two demo categories at 128 px, 24 training and 16 test images each (read as ``btad``)."""

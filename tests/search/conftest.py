@@ -47,12 +47,6 @@ TINY = ("--set", "backbone.image_size=64")  # a few seconds per epoch on 2 CPU c
 NO_FINALISTS = ("--finalists", "0")  # these tests are about trials, not about picking the best config
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "cluster: starts real Ray processes and runs small sweeps (select with -m cluster)"
-    )
-
-
 # Processes -----------------------------------------------------------------------------------------------
 
 
