@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from rich.console import Console
 
 from cli.live_view import LiveView
+from search.time_budget import TimeBudget
 
 CATEGORIES = [f"category-with-a-long-name-{index:02d}" for index in range(15)]
 
@@ -63,3 +64,21 @@ def test_a_resumed_view_starts_from_the_stored_best() -> None:
     view.console.print(view.render())
     row = next(line for line in output.getvalue().splitlines() if line.strip().startswith("wood"))
     assert row.split()[1] == "1/5" and row.split()[-1] == "0.9974"
+
+
+def test_on_a_time_budget_the_view_shows_the_time_left_and_counts_no_planned_trials() -> None:
+    now = [500.0]
+    budget = TimeBudget(180.0, 2, 10, clock=lambda: now[0])
+    output = io.StringIO()
+    view = LiveView(Console(file=output, width=160, force_terminal=False), ["carpet"], num_samples=None,
+                    finalist_runs=0, max_epochs=10, budget=budget)
+    assert "left" not in view._clock()  # before the clock starts
+    budget.start()
+    now[0] += 55.0
+    view.on_trial_start(0, [], trial("carpet", "carpet-000"))
+    view.on_trial_complete(0, [], trial("carpet", "carpet-000", epoch=10, status="running", objective=0.9))
+    line = output.getvalue().splitlines()[0]
+    assert line.startswith("carpet-000: finished at epoch 10, objective 0.9000 (carpet: 1 searched ended, "
+                           "2 min 5 s left, ends by ")
+    now[0] += 200.0
+    assert "time budget spent" in view._clock()
