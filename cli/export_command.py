@@ -23,25 +23,6 @@ from ssflow.errors import UserInputError
 from ssflow.exported import write_export
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", default=None,
-                        help="experiment name (the search's --name); with only --portfolio: default every sweep "
-                             "in the store")
-    parser.add_argument("--out", default=None, help="export file to write, e.g. best.yaml")
-    parser.add_argument("--portfolio", default=None, metavar="FILE",
-                        help="write a portfolio instead (or as well): the few configs best or near-best on the "
-                             "most categories, for a new sweep's --portfolio")
-    parser.add_argument("--portfolio-size", type=int, default=PORTFOLIO_SIZE, metavar="N",
-                        help=f"configs in the portfolio at most (default {PORTFOLIO_SIZE})")
-    parser.add_argument("--storage", default="runs", help="the search's --storage folder or URI (default runs)")
-    parser.add_argument("--dataset", default=None, help="only this dataset, e.g. mvtec")
-    parser.add_argument("--max-latency-ms", type=float, default=None, metavar="MS",
-                        help="the best config whose measured inference latency (ms per image, batch 1) is within MS")
-
-
-PORTFOLIO_SIZE = 4
-
-
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.out is None and args.portfolio is None:
         raise UserInputError("export needs --out FILE (the best config per category) or --portfolio FILE")

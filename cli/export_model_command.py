@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from cli.export_model_arguments import CHECK_IMAGES
 from cli.output_paths import check_output_file
 from cli.threshold_view import print_thresholds
 from ssflow.calibration import Calibration, choose_threshold
@@ -27,17 +28,6 @@ from ssflow.model_files import ONNX, model_kind
 from ssflow.model_io import load_model
 from ssflow.onnx_export import ExportMismatch, export_onnx
 from ssflow.predict import find_images
-
-CHECK_IMAGES = 8  # at most this many of --images are compared
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a model.pt written by 'train'")
-    parser.add_argument("--format", choices=["onnx"], default="onnx", help="output format (onnx)")
-    parser.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
-    parser.add_argument("--images", nargs="+", default=None, metavar="IMAGE_OR_FOLDER",
-                        help=f"images to check the export on (the first {CHECK_IMAGES}); "
-                             "default: generated test images")
 
 
 def _check_request(args: argparse.Namespace) -> Path:

@@ -1,8 +1,10 @@
 """Entry point of ``run_search.py``: subcommands, and one-line errors for user mistakes.
 
 ``run_search.py --dataset D ...`` runs a search; ``train``, ``show``, ``export``,
-``predict`` and ``export-model`` are subcommands. Each command's module is
-imported only when it runs, so ``predict`` with an ONNX model never loads torch.
+``predict`` and ``export-model`` are subcommands. A command's flags live in a
+light module and its work in another, imported only when it runs: ``--help``
+and a mistyped flag answer without loading torch or Ray, and ``predict`` with
+an ONNX model never loads torch.
 """
 
 from __future__ import annotations
@@ -11,21 +13,31 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import cv2
 from rich.console import Console
 
 from ssflow.errors import IncompatibleDependency, UserInputError
 
-# name -> (module, help); the search is the default when no subcommand is named.
+class Command(NamedTuple):
+    arguments: str  # module with add_arguments(parser): light imports only
+    work: str  # module with run(args, console)
+    help: str
+
+
+# The search is the default when no subcommand is named.
 COMMANDS = {
-    "search": ("cli.search_command", "tune the detector per category with Ray Tune (the default)"),
-    "train": ("cli.train_command", "train and evaluate one category, write model.pt"),
-    "show": ("cli.show_command", "leaderboards and plots of a sweep"),
-    "export": ("cli.export_command", "write the best config per category"),
-    "predict": ("cli.predict_command", "score images with a trained model.pt or an exported .onnx"),
-    "export-model": ("cli.export_model_command", "write a model.pt as one ONNX graph (checked against torch)"),
+    "search": Command("cli.search_arguments", "cli.search_command",
+                      "tune the detector per category with Ray Tune (the default)"),
+    "train": Command("cli.train_arguments", "cli.train_command", "train and evaluate one category, write model.pt"),
+    "show": Command("cli.show_arguments", "cli.show_command", "leaderboards and plots of a sweep"),
+    "export": Command("cli.export_arguments", "cli.export_command",
+                      "write the best config per category, or a portfolio for future sweeps"),
+    "predict": Command("cli.predict_command", "cli.predict_command",
+                       "score images with a trained model.pt or an exported .onnx"),
+    "export-model": Command("cli.export_model_arguments", "cli.export_model_command",
+                            "write a model.pt as one ONNX graph (checked against torch)"),
 }
 EXIT_USAGE = 2
 
@@ -41,18 +53,17 @@ class OneLineParser(argparse.ArgumentParser):
 LOG_WIDTH = 160
 
 
-def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
-    module_name, help_text = COMMANDS[name]
-    module = importlib.import_module(module_name)
+def _command_parser(name: str) -> argparse.ArgumentParser:
+    command = COMMANDS[name]
     prog = "run_search.py" if name == "search" else f"run_search.py {name}"
     epilog = None
     if name == "search":
         epilog = "other commands (each with --help):\n" + "\n".join(
-            f"  {command:<13} {text}" for command, (_, text) in COMMANDS.items() if command != "search")
-    parser = OneLineParser(prog=prog, description=help_text, epilog=epilog,
+            f"  {other:<13} {entry.help}" for other, entry in COMMANDS.items() if other != "search")
+    parser = OneLineParser(prog=prog, description=command.help, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(parser)
-    return parser, module
+    importlib.import_module(command.arguments).add_arguments(parser)
+    return parser
 
 
 def _console() -> Console:
@@ -69,12 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = argv[0] if argv and argv[0] in COMMANDS else "search"
     if name != "search" or (argv and argv[0] == "search"):
         argv = argv[1:]
+    args = _command_parser(name).parse_args(argv)
     try:
-        parser, module = _command_parser(name)
+        module = importlib.import_module(COMMANDS[name].work)
     except IncompatibleDependency as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    args = parser.parse_args(argv)
     # A file OpenCV cannot decode is reported in our one line; its own log lines would come first.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     console = _console()

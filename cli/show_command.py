@@ -27,15 +27,6 @@ STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "fai
 FAILURES_LISTED = 3
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", default="runs", help="the search's --storage folder or URI (default runs)")
-    parser.add_argument("--name", default=None, help="experiment name (default: every experiment in the store)")
-    parser.add_argument("--dataset", default=None, help="only this dataset, e.g. mvtec")
-    parser.add_argument("--top", type=int, default=10, help="trials listed per category (default 10)")
-    parser.add_argument("--plot", default=None, metavar="DIR",
-                        help="also write learning-curve and hyperparameter PNGs per category into DIR")
-
-
 def read_rows(storage: str, name: str | None, dataset: str | None, console: Console | None = None) -> pd.DataFrame:
     """The store's rows of ``name`` (all experiments when None) and ``dataset``; a one-line error when empty.
 

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.data_notes import data_notes
 from cli.output_paths import check_output_folder
-from cli.resolve import DATA_ROOT_HELP, resolve_config
+from cli.resolve import resolve_config
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
@@ -27,7 +27,7 @@ from ssflow.calibration import threshold_report
 from ssflow.config import SSFlowConfig
 from ssflow.config_files import save_config_file
 from ssflow.data import PreparedData, data_root, has_labelled_defects, prepare_data
-from ssflow.datasets import DATASETS, list_categories
+from ssflow.datasets import list_categories
 from ssflow.errors import UserInputError
 from ssflow.datasets.images import decode, to_rgb
 from ssflow.evaluate import evaluate
@@ -41,26 +41,6 @@ from ssflow.train import EpochReport, FitResult, fit, resolve_device
 OVERLAY_COUNT = 6
 TRAIN_OUTPUTS = ("model.pt", "model.onnx", "metrics.json", "config.yaml")  # besides overlay_*.png
 EXPORT_CHECK_IMAGES = 4  # report images the ONNX export is checked on
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=list(DATASETS), default=None)
-    parser.add_argument("--category", default=None, help="dataset category, e.g. bottle, 01, Class1")
-    parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
-    parser.add_argument("--config", default=None,
-                        help="a config YAML, an export file from 'export', or a preset name (default, paper)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="override one config key, e.g. --set flow.coupling_blocks=8 (repeatable)")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--image-size", type=int, default=None)
-    parser.add_argument("--shots", type=int, default=None, help="train on k normal images (few-shot)")
-    parser.add_argument("--backbone", default=None, help="timm model name")
-    parser.add_argument("--backbone-weights", default=None, help="local weights file for the backbone")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--export", choices=["onnx"], default=None,
-                        help="also write model.onnx (see export-model), checked against torch on report images")
 
 
 def _with_category(config: SSFlowConfig) -> SSFlowConfig:

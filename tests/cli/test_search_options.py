@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from cli import search_command
+from cli import search_arguments, search_command
 from cli.main import main
 from spaces.space import load_space
 from ssflow.config import config_from_flat
@@ -12,7 +12,7 @@ from ssflow.config import config_from_flat
 
 def _options(argv: list[str], resources: dict[str, float], space=None):
     parser = argparse.ArgumentParser()
-    search_command.add_arguments(parser)
+    search_arguments.add_arguments(parser)
     args = parser.parse_args(["--dataset", "demo", *argv])
     base = config_from_flat({"train.epochs": 7})
     return search_command.sweep_options(args, base, space or load_space("demo"), "t", resources)
