@@ -61,7 +61,8 @@ from ssflow.evaluate import SplitMetrics, evaluate
 from ssflow.exported import is_export_file, load_export_config
 from ssflow.features import compute_run_features, extract_features
 from ssflow.run_inputs import RunInputs
-from ssflow.train import fit, resolve_device
+from ssflow.devices import resolve_device
+from ssflow.train import fit
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # anomalib 2.7 imports deprecated timm and dinov2 paths

@@ -26,7 +26,8 @@ from ssflow.data import prepare_data
 from ssflow.evaluate import score_features
 from ssflow.features import compute_run_features, extract_features
 from ssflow.run_inputs import RunInputs
-from ssflow.train import fit, resolve_device
+from ssflow.devices import resolve_device
+from ssflow.train import fit
 
 
 def _images_per_second(run: Callable[[], object], images: int, repeats: int, device: torch.device) -> float:

@@ -36,7 +36,8 @@ from ssflow.model_io import LoadedModel, save_model
 from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
 from ssflow.run_inputs import prepare_run
-from ssflow.train import EpochReport, FitResult, fit, resolve_device
+from ssflow.devices import resolve_device
+from ssflow.train import EpochReport, FitResult, fit
 
 OVERLAY_COUNT = 6
 TRAIN_OUTPUTS = ("model.pt", "model.onnx", "metrics.json", "config.yaml")  # besides overlay_*.png
@@ -52,14 +53,6 @@ def _with_category(config: SSFlowConfig) -> SSFlowConfig:
         raise UserInputError(f"train needs --category (or an export file holding one category); "
                              f"{config.data.dataset} has {', '.join(found)}")
     return dataclasses.replace(config, data=dataclasses.replace(config.data, category=found[0]))
-
-
-def _check_request(config: SSFlowConfig, device_name: str) -> None:
-    if device_name == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserInputError("--device cuda: no CUDA device is available here; use --device auto or cpu")
 
 
 def _split_summary(result: FitResult) -> dict[str, Any]:
@@ -143,7 +136,6 @@ def _publish(staging: Path, out: Path) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     config = _with_category(resolve_config(args))
-    _check_request(config, args.device)
     device = resolve_device(args.device)
     out = Path(args.out)
     check_output_folder(out)

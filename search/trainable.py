@@ -31,7 +31,8 @@ from ssflow.evaluate import SplitMetrics
 from ssflow.flow import MultiScaleFlow
 from ssflow.latency import inference_latency_ms
 from ssflow.run_inputs import CacheSpec, prepare_run
-from ssflow.train import DIVERGED, EpochReport, fit, resolve_device
+from ssflow.devices import resolve_device
+from ssflow.train import DIVERGED, EpochReport, fit
 
 STATE_FILE = "state.pt"
 

@@ -18,16 +18,8 @@ from ssflow.evaluate import score_features
 from ssflow.features import extract_features
 from ssflow.model_io import LoadedModel, load_model
 from ssflow.config_files import config_to_nested
+from ssflow.devices import resolve_device
 from ssflow.predict import OpenedModel, Scorer, model_settings
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; ``cuda`` without a CUDA device is a :class:`UserInputError`."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserInputError("--device cuda: no CUDA device is available here; use --device auto or cpu")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def check_backbone(model: LoadedModel, backbone: FeatureExtractor) -> None:

@@ -76,13 +76,6 @@ class Diverged(Exception):
 EpochCallback = Callable[[EpochReport], "bool | None"]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """A shuffled pass over ``n`` items; a lone leftover joins the previous batch (synthesis needs pairs)."""
     order = rng.permutation(n)
