@@ -12,6 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a model.pt written by 'train'")
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="output format (onnx)")
     parser.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
+    parser.add_argument("--backbone-weights", default=None, metavar="FILE",
+                        help="where the model's backbone weights file is now, if it was trained with one and moved "
+                             "(the same file: its digest is checked)")
     parser.add_argument("--images", nargs="+", default=None, metavar="IMAGE_OR_FOLDER",
                         help=f"images to check the export on (the first {CHECK_IMAGES}); "
                              "default: generated test images")

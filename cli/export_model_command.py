@@ -77,7 +77,7 @@ def _training_summary(model_path: Path, calibration: Calibration) -> tuple[dict[
 
 def run(args: argparse.Namespace, console: Console) -> int:
     out = _check_request(args)
-    model = load_model(args.model, "cpu")
+    model = load_model(args.model, "cpu", args.backbone_weights or "")
     images = _check_images(args.images, model.config)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:

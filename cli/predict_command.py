@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"image files, or folders whose {'/'.join(IMAGE_SUFFIXES)} files are scored "
                              "(sorted by path; subfolders only with --recursive)")
     parser.add_argument("--recursive", action="store_true", help="also take images from subfolders")
+    parser.add_argument("--backbone-weights", default=None, metavar="FILE",
+                        help="where a model.pt's backbone weights file is now, if it was trained with one and moved "
+                             "(the same file: its digest is checked)")
     parser.add_argument("--out", required=True,
                         help="output folder; its predictions file, regions.csv, overlays/ and maps/ are replaced")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="predictions file format")
@@ -138,7 +141,7 @@ class Scored(NamedTuple):
 def run(args: argparse.Namespace, console: Console) -> int:
     _check_request(args)
     paths = _outside(find_images(args.inputs, args.recursive), Path(args.out))
-    model = open_model(args.model, args.device)
+    model = open_model(args.model, args.device, args.backbone_weights or "")
     chosen = choose_threshold(model.calibration, args.threshold, args.max_fpr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

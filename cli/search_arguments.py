@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=list(DATASETS))
     parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
     parser.add_argument("--categories", nargs="+", default=None, help="default: every category found")
-    parser.add_argument("--space", default=None, help="space YAML or a shipped name (default, wide, paper, demo)")
+    parser.add_argument("--space", default=None,
+                        help="space YAML or a shipped name (default, wide, paper, demo, backbones, highres)")
     parser.add_argument("--num-samples", type=int, default=None,
                         help="searched trials per category, portfolio, base config and warm starts included "
                              f"(default: {DEFAULT_SAMPLES}, or as many as --time-budget allows)")

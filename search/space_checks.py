@@ -14,7 +14,7 @@ from typing import Any
 from search.options import SweepOptions
 from search.trainable import variant_key
 from spaces.space import ChoiceParam, FixedParam
-from ssflow.backbone import check_levels
+from ssflow.backbone import check_levels, check_weights_available
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.errors import UserInputError
 
@@ -48,6 +48,20 @@ def check_space(options: SweepOptions) -> None:
         raise UserInputError(f"space {options.space.name}: {', '.join(ranged)} must be searched as type: choice "
                              "(each value is a read of the images on the driver, shared by the trials that use it)")
     check_backbone_levels(options)
+    check_backbone_weights(options)
+
+
+def check_backbone_weights(options: SweepOptions) -> None:
+    """Refuse, before any trial, a backbone whose weights no trial could load (a missing file or package,
+    hub weights offline): otherwise every trial would fail the same way, each after its retries."""
+    params = {p.name: p for p in options.space.params}
+    weights = _values(params.get("backbone.weights"), options.base.backbone.weights)
+    for name in _values(params.get("backbone.name"), options.base.backbone.name):
+        for path in weights:
+            try:
+                check_weights_available(name, path)
+            except UserInputError as error:
+                raise UserInputError(f"space {options.space.name}: {error}") from None
 
 
 def check_backbone_levels(options: SweepOptions) -> None:

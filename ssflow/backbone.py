@@ -16,9 +16,12 @@ timm's model hub.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import re
+import socket
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import timm
 import torch
@@ -36,6 +39,10 @@ from ssflow.embedded_weights import (
     is_lukemelas_state_dict,
 )
 from ssflow.errors import UserInputError
+
+WEIGHTS_FLAGS = "--backbone-weights FILE (train, predict, export-model) or --set backbone.weights=FILE (a sweep)"
+HUB_ADDRESS = ("huggingface.co", 443)  # where timm's pretrained weights come from
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 _COUNTER = "num_batches_tracked"
 
@@ -145,6 +152,19 @@ def weights_identity(name: str, weights: str | Path = "") -> str:
     return f"hub:{config.architecture}.{config.tag}" if config is not None and config.tag else f"hub:{name}"
 
 
+def check_weights_available(name: str, weights: str | Path = "") -> None:
+    """Raise ``UserInputError`` now, in one line, if ``build_backbone(name, weights=weights)`` could not get its
+    weights: a missing weights file or embedded package, or hub weights that are neither cached nor reachable.
+
+    Hub weights are loaded once here (and stay in the local cache for what follows).
+    """
+    _require_known_model(name)
+    if weights or name in EMBEDDED:
+        weights_identity(name, weights)
+        return
+    _hub_model(name)
+
+
 def _require_known_model(name: str) -> None:
     if timm.is_model(name):
         return
@@ -182,21 +202,55 @@ def _hub_model(name: str) -> nn.Module:
     if config is None or not (config.hf_hub_id or config.url):
         # timm would silently fall back to random weights here
         raise UserInputError(f"backbone '{name}': timm has no pretrained weights for it; "
-                             "pass a local weights file with --backbone-weights FILE")
+                             f"pass a local weights file with {WEIGHTS_FLAGS}")
     try:
-        return timm.create_model(name, pretrained=True)
+        if _hub_reachable():
+            return timm.create_model(name, pretrained=True)
+        with _offline_hub():  # weights in the local cache still load; others fail at once instead of retrying
+            return timm.create_model(name, pretrained=True)
     except Exception as error:  # network, cache and hub client errors all mean the same to the user
         raise UserInputError(
             f"backbone '{name}': pretrained weights could not be loaded from the model hub (offline?); "
-            "pass a local weights file with --backbone-weights FILE "
+            f"pass a local weights file with {WEIGHTS_FLAGS} "
             f"or use an embedded backbone ({', '.join(EMBEDDED)})") from error
 
 
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the model hub answers (name resolved, connection opened) within ``timeout_s``."""
+    try:
+        with socket.create_connection(HUB_ADDRESS, timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _offline_hub() -> Iterator[None]:
+    """The hub client in offline mode: cached files only, no retries against an unreachable server."""
+    from huggingface_hub import constants  # installed with timm
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
 def _existing_file(path: Path) -> Path:
+    if path.is_dir():
+        raise UserInputError(f"backbone weights '{path}': is a folder; name the state-dict file (.pth, .pt or "
+                             f".safetensors) in it with {WEIGHTS_FLAGS}")
     if not path.is_file():
         raise UserInputError(f"backbone weights '{path}': file not found; "
-                             "pass an existing state-dict file (.pth, .pt or .safetensors) with --backbone-weights FILE")
+                             f"pass an existing state-dict file (.pth, .pt or .safetensors) with {WEIGHTS_FLAGS}")
     return path
+
+
+def _first_words(error: BaseException, limit: int = 120) -> str:
+    """The first line of an error's text for a one-line message: terminal colour codes removed, cut at a word."""
+    text = _ANSI.sub("", (str(error).strip().splitlines() or [""])[0])
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -210,7 +264,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and safetensors readers each raise their own types
-        reason = (str(error).strip().splitlines() or [""])[0][:120]
+        reason = _first_words(error)
         raise UserInputError(f"backbone weights '{path}': not a readable torch state dict "
                              f"({type(error).__name__}: {reason}); save one with torch.save(model.state_dict(), FILE)"
                              ) from error

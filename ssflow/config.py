@@ -282,6 +282,9 @@ def flat_keys() -> dict[str, Any]:
     return keys
 
 
+_TYPE_WORDS = {int: "integers", float: "numbers", str: "strings"}
+
+
 def coerce_value(key: str, value: Any, declared: Any) -> Any:
     """Convert a parsed value to the declared type of ``key`` or raise a one-line error."""
     origin = typing.get_origin(declared)
@@ -291,7 +294,12 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             _fail(key, value, "a list")
         (item_type, _) = typing.get_args(declared)
-        return tuple(coerce_value(key, item, item_type) for item in value)
+        try:
+            return tuple(coerce_value(key, item, item_type) for item in value)
+        except UserInputError:
+            example = "[2, 3]" if item_type is int else "[...]"
+            _fail(key, list(value) if len(value) > 1 else value[0], f"a list of {_TYPE_WORDS.get(item_type, 'values')}, "
+                  f"e.g. {example} (--set {key}={example.replace(' ', '')})")
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"config field {key} must not be a union")
     if declared is bool:

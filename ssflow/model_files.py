@@ -44,11 +44,19 @@ def model_kind(path: str | Path) -> str:
     raise UserInputError(f"--model {path}: not a model file; {EXPECTED}")
 
 
-def open_model(path: str | Path, device_name: str = "auto") -> OpenedModel:
-    """Open ``path`` for :func:`ssflow.predict.score_images` on ``device_name`` (auto, cpu or cuda)."""
+def open_model(path: str | Path, device_name: str = "auto", backbone_weights: str | Path = "") -> OpenedModel:
+    """Open ``path`` for :func:`ssflow.predict.score_images` on ``device_name`` (auto, cpu or cuda).
+
+    ``backbone_weights``: where a model.pt's backbone weights file is now (see
+    :func:`ssflow.model_io.load_model`); an ONNX model holds its backbone, so
+    giving it one raises ``UserInputError``.
+    """
     if model_kind(path) == ONNX:
+        if backbone_weights:
+            raise UserInputError(f"--backbone-weights {backbone_weights}: {path} is an ONNX model, which holds its "
+                                 "backbone; the flag is for a model.pt")
         return open_onnx_model(path, device_name)
     # The one deferred import: torch, timm and FrEIA load only when a model.pt is opened.
     from ssflow.torch_scorer import open_torch_model
 
-    return open_torch_model(path, device_name)
+    return open_torch_model(path, device_name, backbone_weights)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import torch
 
+from ssflow.backbone import weights_identity
 from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.config_files import config_to_nested, flatten_nested
@@ -22,6 +23,11 @@ class LoadedModel(NamedTuple):
     calibration: Calibration
 
 
+def _weights_record(config: SSFlowConfig) -> str:
+    """The identity of a backbone weights file the model depends on ("" for embedded or hub weights)."""
+    return weights_identity(config.backbone.name, config.backbone.weights) if config.backbone.weights else ""
+
+
 def save_model(path: str | Path, config: SSFlowConfig, flow: MultiScaleFlow, calibration: Calibration) -> None:
     """Write atomically: a temporary sibling, then a rename."""
     path = Path(path)
@@ -31,14 +37,26 @@ def save_model(path: str | Path, config: SSFlowConfig, flow: MultiScaleFlow, cal
         "channels": list(flow.channels),
         "flow": {k: v.detach().cpu() for k, v in flow.state_dict().items()},
         "calibration": calibration_to_dict(calibration),
+        # A weights file is referred to by path: its digest lets a moved or replaced file be caught at load.
+        "backbone_weights": _weights_record(config),
     }
     temporary = path.with_name(f".{path.name}.tmp")
     torch.save(payload, temporary)
     temporary.replace(path)
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Read a ``model.pt`` written by :func:`save_model` (no pickled code is executed)."""
+def load_model(path: str | Path, device: torch.device | str = "cpu", backbone_weights: str | Path = ""
+               ) -> LoadedModel:
+    """Read a ``model.pt`` written by :func:`save_model` (no pickled code is executed).
+
+    ``backbone_weights``: where the backbone weights file the model was trained
+    with is now (default: the path it was trained with). The file must be the
+    same (its sha256 digest is stored in the model).
+
+    Raises:
+        UserInputError: a missing, unreadable or foreign file, damaged contents, or a backbone weights file
+            that is missing or differs from the one the model was trained with (one line each).
+    """
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"model file not found: {path}")
@@ -55,6 +73,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     if missing:
         raise UserInputError(f"{path}: damaged model file (no {', '.join(missing)})")
     config = config_from_flat(flatten_nested(payload["config"], str(path)))
+    config = _with_weights(path, config, str(backbone_weights), str(payload.get("backbone_weights") or ""))
     try:
         calibration = calibration_from_dict(payload["calibration"])
     except (KeyError, TypeError, ValueError) as error:
@@ -67,3 +86,17 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
         raise UserInputError(f"{path}: the flow weights do not fit the model's own config ({first})") from None
     flow.to(torch.device(device)).eval()
     return LoadedModel(config, flow, calibration)
+
+
+def _with_weights(path: Path, config: SSFlowConfig, moved_to: str, recorded: str) -> SSFlowConfig:
+    """``config`` with its backbone weights file at ``moved_to`` (if given), checked against ``recorded``."""
+    if moved_to and not config.backbone.weights:
+        raise UserInputError(f"--backbone-weights {moved_to}: {path} uses the {config.backbone.name} weights it "
+                             "ships with, not a weights file; leave the flag out")
+    if moved_to:
+        config = config_from_flat({"backbone.weights": moved_to}, config)
+    if recorded and _weights_record(config) != recorded:
+        raise UserInputError(f"backbone weights '{config.backbone.weights}': not the file {path} was trained with "
+                             f"(digest {_weights_record(config)}, expected {recorded}); pass that file with "
+                             "--backbone-weights FILE")
+    return config

@@ -44,10 +44,11 @@ def torch_scorer(model: LoadedModel, backbone: FeatureExtractor, device: torch.d
     return score
 
 
-def open_torch_model(path: str | Path, device_name: str = "auto") -> OpenedModel:
-    """A ``model.pt`` (see :func:`ssflow.model_io.load_model`) with its backbone, ready to score."""
+def open_torch_model(path: str | Path, device_name: str = "auto", backbone_weights: str | Path = "") -> OpenedModel:
+    """A ``model.pt`` (see :func:`ssflow.model_io.load_model`, which ``backbone_weights`` goes to) with its
+    backbone, ready to score."""
     device = resolve_device(device_name)
-    model = load_model(path, device)
+    model = load_model(path, device, backbone_weights)
     backbone = build_backbone(model.config.backbone.name, model.config.backbone.levels,
                               model.config.backbone.weights, device)
     inputs, rule = model_settings(config_to_nested(model.config), path)

@@ -6,6 +6,7 @@ import pytest
 
 from cli import search_arguments, search_command
 from cli.main import main
+from ssflow import backbone as backbone_module
 from spaces.space import load_space
 from ssflow.config import config_from_flat
 
@@ -73,4 +74,21 @@ def test_a_space_asking_for_a_level_a_backbone_lacks_is_refused_in_one_line(tmp_
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "backbone 'tf_efficientnet_lite0' levels [3, 5]" in err
     assert "4 (320 ch, stride 32)" in err  # the backbone's levels, named
+    assert not (tmp_path / "runs" / "optuna.db").exists()
+
+
+@pytest.mark.parametrize("content, words", [
+    ("parameters:\n  backbone.name: wide_resnet50_2\n", "backbone 'wide_resnet50_2': pretrained weights could not"),
+    ("parameters:\n  backbone.name: wide_resnet50_2\n  backbone.weights: /no/such/wrn50.pth\n",
+     "backbone weights '/no/such/wrn50.pth': file not found"),
+])
+def test_a_backbone_no_trial_could_load_is_refused_before_the_sweep(tmp_path, capsys, content, words):
+    if "could not" in words and backbone_module._hub_reachable():
+        pytest.skip("the model hub is reachable here")
+    space = tmp_path / "hub.yaml"
+    space.write_text(content)
+    assert main(["--dataset", "demo", "--space", str(space), "--storage", str(tmp_path / "runs"),
+                 "--name", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and words in err and "--set backbone.weights=FILE" in err, err
     assert not (tmp_path / "runs" / "optuna.db").exists()

@@ -36,6 +36,27 @@ def test_a_wide_resnet50_weights_file_trains_and_predicts(weights_file: Path, sm
     table = pd.read_csv(tmp_path / "p" / "predictions.csv")
     assert len(table) == len(list(images.glob("*.png"))) and table["score"].notna().all()
 
+    # The model refers to its weights file by path and digest: a moved file is named with --backbone-weights,
+    # a different file under the old path is refused.
+    moved = tmp_path / "moved.pth"
+    weights_file.rename(moved)
+    try:
+        capsys.readouterr()
+        assert main(["predict", "--model", str(out / "model.pt"), str(images), "--out", str(tmp_path / "q")]) == 2
+        assert "file not found" in capsys.readouterr().err and not (tmp_path / "q").exists()
+        assert main(["predict", "--model", str(out / "model.pt"), str(images), "--out", str(tmp_path / "q"),
+                     "--backbone-weights", str(moved)]) == 0
+        assert pd.read_csv(tmp_path / "q" / "predictions.csv")["score"].tolist() == table["score"].tolist()
+        other = torchvision.models.wide_resnet50_2(weights=None)  # other random weights, same names and shapes
+        torch.save(other.state_dict(), tmp_path / "other.pth")
+        capsys.readouterr()
+        assert main(["export-model", "--model", str(out / "model.pt"), "--out", str(tmp_path / "m.onnx"),
+                     "--backbone-weights", str(tmp_path / "other.pth")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "not the file" in err and "--backbone-weights FILE" in err
+    finally:
+        moved.rename(weights_file)
+
 
 def test_a_weights_file_of_another_architecture_is_one_line(weights_file: Path, small_demo_root: Path,
                                                             tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
