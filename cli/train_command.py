@@ -26,7 +26,7 @@ from ssflow.backbone import FeatureExtractor
 from ssflow.calibration import threshold_report
 from ssflow.config import SSFlowConfig
 from ssflow.config_files import save_config_file
-from ssflow.data import PreparedData, data_root, has_labelled_defects, prepare_data
+from ssflow.data import PreparedData, data_root, prepare_data, tuned_label_free
 from ssflow.datasets import list_categories
 from ssflow.errors import UserInputError
 from ssflow.datasets.images import decode, to_rgb
@@ -139,8 +139,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     device = resolve_device(args.device)
     out = Path(args.out)
     check_output_folder(out)
-    if not has_labelled_defects(config) and not config.validation.label_free:
-        config = dataclasses.replace(config, validation=dataclasses.replace(config.validation, synthetic_weight=1.0))
+    tuned = tuned_label_free(config)
+    if tuned.validation.label_free and not config.validation.label_free:
+        config = tuned
         console.print(f"{config.data.dataset}/{config.data.category} has no anomalous test image: the model is "
                       "selected and calibrated on synthetic anomalies painted on held-out normal training images")
     data = prepare_data(config)

@@ -16,7 +16,6 @@ rung records, and the sampler continues from the stored trials.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -41,7 +40,7 @@ from search.trainable import TrialSetup, describe_variant, run_trial, trial_conf
 from search.warm_start import earlier_bests, warm_configs
 from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig, config_from_flat
-from ssflow.data import PreparedData, has_labelled_defects, plan_splits, prepare_data
+from ssflow.data import PreparedData, plan_splits, prepare_data, tuned_label_free
 from ssflow.errors import UserInputError
 from ssflow.run_inputs import cache_spec
 
@@ -72,11 +71,9 @@ def category_base(options: SweepOptions, category: str) -> tuple[SSFlowConfig, b
     """The base config of a category (the space's fixed values applied, the category set) and whether it
     is tuned label-free: with ``--objective synthetic``, or for a category without any anomalous test image.
     """
-    base = config_from_flat({**options.space.fixed_values(), "data.category": category}, options.base)
-    label_free = options.objective == "synthetic" or not has_labelled_defects(base)
-    if label_free:
-        base = dataclasses.replace(base, validation=dataclasses.replace(base.validation, synthetic_weight=1.0))
-    return base, label_free
+    base = tuned_label_free(config_from_flat({**options.space.fixed_values(), "data.category": category},
+                                             options.base), options.objective == "synthetic")
+    return base, base.validation.label_free
 
 
 def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[CategoryPlan]:

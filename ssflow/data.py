@@ -11,6 +11,8 @@ Every partition is seeded by ``data.split_seed``, apart from the training seed.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,6 +189,18 @@ def has_labelled_defects(config: SSFlowConfig) -> bool:
     (``validation.synthetic_weight = 1``).
     """
     return any(record.label == 1 for record in _category(config).test)
+
+
+def tuned_label_free(config: SSFlowConfig, synthetic_objective: bool = False) -> SSFlowConfig:
+    """``config`` as it must be selected and calibrated: on synthetic validation anomalies only
+    (``validation.synthetic_weight = 1``) when ``synthetic_objective`` asks for it or when its category has
+    no anomalous test image (reads the folder listing, no pixel); else ``config`` itself.
+
+    The one rule of ``train`` and the sweep (``--objective synthetic``).
+    """
+    if synthetic_objective or not has_labelled_defects(config):
+        return dataclasses.replace(config, validation=dataclasses.replace(config.validation, synthetic_weight=1.0))
+    return config
 
 
 def input_settings(config: SSFlowConfig) -> InputSettings:
