@@ -85,7 +85,7 @@ def _shared(content: ExportContent, key: str) -> str:
 def export_portfolio(args: argparse.Namespace, console: Console) -> None:
     """Learn a portfolio from the store (``results.portfolio.build_portfolio``) and write ``--portfolio``."""
     out = Path(args.portfolio)
-    check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml", "--portfolio")
+    check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml", "--portfolio", "portfolio")
     if args.portfolio_size < 1:
         raise UserInputError(f"--portfolio-size {args.portfolio_size}: expected an integer >= 1")
     rows = read_rows(args.storage, args.name, args.dataset, console)

@@ -82,12 +82,18 @@ class LiveView(Callback):
             finalists = len(ended & self.finalists)
             best = self.best.get(category)
             table.add_row(escape(category), self._searched(len(ended) - finalists),
-                          f"{finalists}/{self.finalist_runs}" if self.finalist_runs else "-",
+                          self._finalists(finalists),
                           *(str(counts[s]) for s in STATES), "-" if best is None else f"{best:.4f}")
         return table
 
     def __rich__(self) -> Table:
         return self.render()
+
+    def _finalists(self, ended: int) -> str:
+        """Finalist runs ended of planned; on a time budget the runs are sized as it goes: ended only."""
+        if not self.finalist_runs:
+            return "-"
+        return str(ended) if self.budget is not None else f"{ended}/{self.finalist_runs}"
 
     def _searched(self, ended: int) -> str:
         return str(ended) if self.num_samples is None else f"{ended}/{self.num_samples}"
@@ -152,7 +158,7 @@ class LiveView(Callback):
         finalists = sum(1 for k in ended if k in self.finalists)
         progress = f"{self._searched(len(ended) - finalists)} searched"
         if self.finalist_runs:
-            progress += f", {finalists}/{self.finalist_runs} finalist runs"
+            progress += f", {self._finalists(finalists)} finalist runs"
         self.console.print(f"{escape(key)}: {self.states[category][key]} at epoch {result.get('epoch', 0)}"
                            f"{objective} ({escape(category)}: {progress} ended{self._clock()})", soft_wrap=True)
 

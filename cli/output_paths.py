@@ -24,10 +24,11 @@ def check_output_folder(path: Path, flag: str = "--out") -> None:
         raise UserInputError(f"{flag} {path}: {blocking} is a file, so no folder can be made below it")
 
 
-def check_output_file(path: Path, suffix: str, flag: str = "--out") -> None:
-    """Raise ``UserInputError`` when ``path`` is a folder, lies below a file, or lacks ``suffix`` (e.g. ``.onnx``)."""
+def check_output_file(path: Path, suffix: str, flag: str = "--out", example: str = "model") -> None:
+    """Raise ``UserInputError`` when ``path`` is a folder, lies below a file, or lacks ``suffix`` (e.g. ``.onnx``);
+    ``example``: the file name (without suffix) suggested inside a folder."""
     if path.is_dir():
-        raise UserInputError(f"{flag} {path}: is a folder; name the file to write, e.g. {path / ('model' + suffix)}")
+        raise UserInputError(f"{flag} {path}: is a folder; name the file to write, e.g. {path / (example + suffix)}")
     blocking = _blocking_ancestor(path)
     if blocking is not None:
         raise UserInputError(f"{flag} {path}: {blocking} is a file, so nothing can be written below it")

@@ -24,7 +24,7 @@ from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.options import UNLIMITED_SAMPLES, SweepOptions
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, storage_url
-from search.space_checks import check_space
+from search.space_checks import check_space, portfolio_notes
 from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, sweep_budget
 from search.time_budget import format_duration, parse_duration
 from search.warm_start import earlier_bests
@@ -85,7 +85,7 @@ def _feature_cache(args: argparse.Namespace) -> str:
 def _num_samples(args: argparse.Namespace) -> int:
     if args.num_samples is not None:
         return args.num_samples
-    return UNLIMITED_SAMPLES if args.time_budget else DEFAULT_SAMPLES
+    return UNLIMITED_SAMPLES if args.time_budget is not None else DEFAULT_SAMPLES
 
 
 def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpace, name: str,
@@ -103,7 +103,7 @@ def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpa
         device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
         optuna_storage=args.optuna_storage or "", finalists=args.finalists, finalist_seeds=args.finalist_seeds,
         warm_start=args.warm_start or "", objective=args.objective,
-        time_budget_s=parse_duration(args.time_budget) if args.time_budget else 0.0,
+        time_budget_s=parse_duration(args.time_budget) if args.time_budget is not None else 0.0,
         portfolio=portfolio, portfolio_source=Path(args.portfolio).name if args.portfolio else "",
     )
 
@@ -228,8 +228,11 @@ def _print_header(console: Console, options: SweepOptions, categories: list[str]
                   f"{options.concurrency} at once over all categories, storage {escape(options.storage)}")
     console.print(f"studies: {escape(database)} (watch with: optuna-dashboard {escape(database)})")
     if options.portfolio:
-        console.print(f"portfolio {escape(options.portfolio_source)}: {len(options.portfolio)} configs tried first "
-                      "in every category (keys this space does not search keep the base config's values)")
+        count = len(options.portfolio)
+        console.print(f"portfolio {escape(options.portfolio_source)}: {count} config{'s' if count != 1 else ''} "
+                      "tried first in every category, read through the space")
+        for note in portfolio_notes(options):
+            console.print(f"[dim]  {escape(note)}[/]", soft_wrap=True)
     if options.time_budget_s:
         ends = time.strftime("%H:%M:%S", time.localtime(time.time() + options.time_budget_s))
         console.print(f"time budget {format_duration(options.time_budget_s)}: trials start while they are expected "

@@ -137,6 +137,8 @@ def read_portfolio(path: Path, base: SSFlowConfig) -> list[dict[str, Any]]:
                                                                                              list):
         raise UserInputError(f"--portfolio {path}: not a portfolio (expected 'format: {FORMAT}' and a list "
                              "'configs')")
+    if not content["configs"]:
+        raise UserInputError(f"--portfolio {path}: has no configs")
     configs = []
     for number, entry in enumerate(content["configs"], start=1):
         values = entry.get("values") if isinstance(entry, dict) else None

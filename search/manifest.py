@@ -91,6 +91,14 @@ def write_budget(options: SweepOptions, record: Mapping[str, Any]) -> None:
     _write_json(options, BUDGET_FILE, dict(record))
 
 
+def remove_budget(options: SweepOptions) -> None:
+    """Remove the sweep's ``budget.json``, if any (its latest run had no time budget)."""
+    filesystem, folder = _open(experiment_path(options))
+    path = f"{folder}/{BUDGET_FILE}"
+    if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+        filesystem.delete_file(path)
+
+
 def read_budget(storage: str, name: str) -> dict[str, Any] | None:
     """The ``budget.json`` of sweep ``name`` in ``storage``; None when it ran without a time budget."""
     filesystem, folder = _open(f"{storage.rstrip('/')}/ray/{name}")

@@ -84,9 +84,13 @@ class SweepSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if len(self.live) >= self.concurrency:
             return None
-        if self.budget is not None and self.budget.expired():
-            return Searcher.FINISHED  # the trials still running are stopped by the scheduler
-        ready = [category for category in self.order if self._may_start(category)]
+        expired = self.budget is not None and self.budget.expired()
+        # After the budget's end only a category that has not started any trial may (its start trial): every
+        # category leaves the sweep with something to export. The trials still running are stopped by the scheduler.
+        ready = [category for category in self.order if self._may_start(category)
+                 and not (expired and (self.studies[category].trials or self.studies[category].running))]
+        if expired and not ready:
+            return Searcher.FINISHED
         if not ready:
             return Searcher.FINISHED if self.finished() or self._budget_idle() else None
         chosen = min(ready, key=self._priority)
@@ -128,7 +132,7 @@ class SweepSearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         spec = self.live.get(trial_id)
         if spec is not None and self.budget is not None:
-            self.budget.trial_result(spec.key)
+            self.budget.trial_result(spec.key, bool(result.get("features_computed")))
         if spec is not None and result.get(OBJECTIVE) is not None and result.get("status") == "running":
             self.studies[spec.category].report(spec.key, int(result[TIME_ATTR]), float(result[OBJECTIVE]))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from search.options import SweepOptions
 from search.trainable import variant_key
+from spaces.optuna_distributions import encode_choice
 from spaces.space import ChoiceParam, FixedParam
 from ssflow.backbone import check_levels, check_weights_available
 from ssflow.config import SSFlowConfig, config_from_flat
@@ -86,6 +87,37 @@ def _values(param: Any, default: Any) -> list[Any]:
     if isinstance(param, FixedParam):
         return [param.value]
     return [default]
+
+
+def portfolio_notes(options: SweepOptions) -> list[str]:
+    """What of ``options.portfolio`` the space changes, for people: per config, values that are not among a
+    choice's options (the base config's value is used instead), values outside a range (tried as given), and
+    how many of its keys the space does not search (those keep the base config's values)."""
+    searched = {param.name: param for param in options.space.searched()}
+    notes = []
+    for number, values in enumerate(options.portfolio, start=1):
+        replaced, outside = [], []
+        for key, value in values.items():
+            param = searched.get(key)
+            if isinstance(param, ChoiceParam):
+                if encode_choice(value) not in [encode_choice(choice) for choice in param.choices]:
+                    replaced.append(f"{key}={value}")
+            elif param is not None and not param.low <= value <= param.high:
+                outside.append(f"{key}={value}")
+        unsearched = sorted(key for key in values if key not in searched)
+        parts = []
+        if replaced:
+            parts.append(f"{', '.join(replaced)} not among the space's choices (the base config's value is used)")
+        if outside:
+            parts.append(f"{', '.join(outside)} outside the space's range (tried as given)")
+        if unsearched:
+            many = len(unsearched) != 1
+            parts.append(f"{len(unsearched)} key{'s' if many else ''} the space does not search "
+                         f"keep{'' if many else 's'} the base config's value{'s' if many else ''} "
+                         f"(e.g. {unsearched[0]})")
+        if parts:
+            notes.append(f"config {number}: {'; '.join(parts)}")
+    return notes
 
 
 def input_variants(options: SweepOptions, base: SSFlowConfig) -> list[SSFlowConfig]:

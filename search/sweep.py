@@ -191,7 +191,7 @@ def sweep_budget(options: SweepOptions) -> TimeBudget | None:
     """The time budget ``options`` ask for (its clock not started), or None."""
     if not options.time_budget_s:
         return None
-    return TimeBudget(options.time_budget_s, options.concurrency, options.max_epochs)
+    return TimeBudget(options.time_budget_s, options.concurrency, options.max_epochs, resumed=options.resume)
 
 
 def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: Sequence[Any] = (),
@@ -206,6 +206,8 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
     and what it bought is written to ``budget.json`` in the experiment folder.
     """
     budget = budget or sweep_budget(options)
+    if budget is None:
+        manifest.remove_budget(options)  # a run without a budget: an earlier run's record no longer describes it
     store = ResultStore(options.storage)
     rows = store.read(experiment=options.name) if options.resume else pd.DataFrame()
     category_studies = _open_studies(options, plans, rows)

@@ -79,6 +79,7 @@ class _TrialClock:
     category: str
     started: float
     last: float  # time of the last result (or the start)
+    cold: bool  # among the first trials of the sweep: its first result also paid for starting a worker
     results: int = 0
     ended: float | None = None
 
@@ -107,10 +108,13 @@ class TimeBudget:
     concurrency: int
     max_epochs: int
     clock: Callable[[], float] = time.monotonic
+    resumed: bool = False  # this run continues an earlier one (its record covers this run only)
     opened_at: float | None = None  # when the command began (its start-up is reported apart from the budget)
     started_at: float | None = None
     trials: dict[str, _TrialClock] = field(default_factory=dict)  # by trial key
-    first_result_s: dict[str, list[float]] = field(default_factory=dict)  # per category
+    # Per category: delays to a trial's first result, warm (no worker start, no feature pass) and all.
+    first_result_s: dict[str, list[float]] = field(default_factory=dict)
+    first_result_any_s: dict[str, list[float]] = field(default_factory=dict)
     epoch_s: dict[str, list[float]] = field(default_factory=dict)  # per category
     spending: dict[str, CategorySpending] = field(default_factory=dict)
     exportable: set[str] = field(default_factory=set)  # categories with a full-budget result
@@ -140,19 +144,29 @@ class TimeBudget:
 
     def trial_started(self, category: str, key: str, finalist: bool) -> None:
         now = self.clock()
-        self.trials[key] = _TrialClock(category, now, now)
+        self.trials[key] = _TrialClock(category, now, now, cold=len(self.trials) < self.concurrency)
         spent = self.spending.setdefault(category, CategorySpending())
         spent.trials += 1
         spent.finalist_runs += int(finalist)
 
-    def trial_result(self, key: str) -> None:
-        """A trial reported an epoch: its wall time since the previous result is measured."""
+    def trial_result(self, key: str, features_computed: bool = False) -> None:
+        """A trial reported an epoch: its wall time since the previous result is measured.
+
+        A first result that also paid for one-off work (starting a worker, the
+        backbone's pass over the category's images: ``features_computed``) is
+        kept apart, so the trials after it, which reuse both, are not expected to
+        take as long.
+        """
         trial = self.trials.get(key)
         if trial is None or trial.ended is not None:
             return
         now = self.clock()
-        samples = self.first_result_s if trial.results == 0 else self.epoch_s
-        samples.setdefault(trial.category, []).append(now - trial.last)
+        if trial.results == 0:
+            self.first_result_any_s.setdefault(trial.category, []).append(now - trial.last)
+            if not (trial.cold or features_computed):
+                self.first_result_s.setdefault(trial.category, []).append(now - trial.last)
+        else:
+            self.epoch_s.setdefault(trial.category, []).append(now - trial.last)
         trial.last, trial.results = now, trial.results + 1
 
     def trial_ended(self, key: str, stopped_by_budget: bool = False) -> None:
@@ -171,8 +185,17 @@ class TimeBudget:
         return self.spending.get(category, CategorySpending()).slot_seconds + running
 
     def trial_s(self, category: str) -> float | None:
-        """Expected wall seconds of one full-budget trial of ``category``; None before any trial reported."""
+        """Expected wall seconds of one full-budget trial of ``category``; None before any trial reported.
+
+        The first result's delay comes from warm trials (the category's own, else
+        every category's); with none yet, from all of the category's trials
+        while they also paid one-off costs, which overestimates: so the first
+        warm trial of a category is not refused on that estimate alone
+        (:meth:`search_allows`).
+        """
         first = self.first_result_s.get(category) or _pooled(self.first_result_s)
+        if not first:
+            first = self.first_result_any_s.get(category) or []
         if not first:
             return None
         epochs = self.epoch_s.get(category) or _pooled(self.epoch_s) or first
@@ -186,11 +209,15 @@ class TimeBudget:
         return min(FINALIST_SHARE * self.seconds, slot_seconds / max(1, self.concurrency))
 
     def search_allows(self, category: str, planned_finalist_runs: dict[str, int]) -> bool:
-        """Whether a searched trial of ``category`` started now is expected to end before the search deadline."""
-        expected = self.trial_s(category)
+        """Whether a searched trial of ``category`` started now is expected to end before the search deadline
+        (always, while no warm trial has measured what a trial costs: its first estimate would be inflated)."""
+        expected = self.trial_s(category) if self._warm_measured() else None
         if expected is None:
             return not self.expired()
         return expected <= self.left() - self.finalist_reserve_s(planned_finalist_runs)
+
+    def _warm_measured(self) -> bool:
+        return any(self.first_result_s.values())
 
     def finalist_allows(self, category: str) -> bool:
         """Whether a finalist run of ``category`` started now is expected to end within the budget."""
@@ -206,13 +233,14 @@ class TimeBudget:
         """What the budget bought, for the sweep's record (``budget.json``) and ``show``."""
         return {
             "budget_s": self.seconds,
+            "resumed": self.resumed,
             "sweep_s": round(self.elapsed(), 2),
             "startup_s": None if self.opened_at is None or self.started_at is None
             else round(self.started_at - self.opened_at, 2),
             "categories": {category: {"slot_seconds": round(self.used_s(category), 2), "trials": spent.trials,
                                       "finalist_runs": spent.finalist_runs,
                                       "stopped_by_budget": spent.stopped_by_budget,
-                                      "search_ended": spent.search_ended or "not ended"}
+                                      "search_ended": spent.search_ended or "still searching"}
                            for category, spent in sorted(self.spending.items())},
         }
 

@@ -76,6 +76,7 @@ def test_a_written_portfolio_reads_back_in_order(tmp_path: Path) -> None:
     (None, "no such file"),
     ("a: [1", "not a readable YAML file"),
     ("format: other\nconfigs: []", "not a portfolio"),
+    ("format: ssflow-portfolio/1\nconfigs: []", "has no configs"),
     ("format: ssflow-portfolio/1\nconfigs: [{covers: []}]", "config 1 has no 'values'"),
     ("format: ssflow-portfolio/1\nconfigs: [{values: {data.category: x}}]", "config 1 sets data.category"),
     ("format: ssflow-portfolio/1\nconfigs: [{values: {flow.widht: 3}}]", "config 1: .*flow.widht"),

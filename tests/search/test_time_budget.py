@@ -14,6 +14,7 @@ from search.category_study import CategoryStudy, Outcome
 from search.convergence import within_noise
 from search.options import UNLIMITED_SAMPLES, SweepOptions
 from search.scheduler import SweepScheduler
+from search.space_checks import portfolio_notes
 from search.searcher import SweepSearcher
 from search.time_budget import FINALIST_SHARE, TimeBudget, format_duration, parse_duration
 from spaces.space import parse_space
@@ -127,11 +128,12 @@ def test_finalist_time_is_kept_from_the_search(tmp_path: Path) -> None:
     sweep = options(tmp_path, time_budget_s=1000.0, finalists=2, finalist_seeds=2)
     budget = TimeBudget(sweep.time_budget_s, 1, MAX_EPOCHS, clock=clock)
     budget.start()
-    budget.trial_started("a", "a-0", finalist=False)
-    for _ in range(MAX_EPOCHS):
-        clock.now += 25.0
-        budget.trial_result("a-0")
-    budget.trial_ended("a-0")
+    for key in ("a-0", "a-1"):  # the first is cold (it started the worker): the second measures a trial
+        budget.trial_started("a", key, finalist=False)
+        for _ in range(MAX_EPOCHS):
+            clock.now += 25.0
+            budget.trial_result(key)
+        budget.trial_ended(key)
     # 4 finalist runs x 100 s = 400 s wanted, capped at a quarter of the budget.
     assert budget.finalist_reserve_s({"a": 4}) == pytest.approx(FINALIST_SHARE * 1000.0)
     assert budget.finalist_reserve_s({"a": 1}) == pytest.approx(100.0)
@@ -207,3 +209,52 @@ def test_portfolio_configs_are_the_first_trials_then_the_base_config(tmp_path: P
 
 def study_outcome(objective: float) -> Outcome:
     return Outcome("finished", MAX_EPOCHS, objective)
+
+
+def test_one_off_costs_of_first_trials_are_not_taken_as_what_trials_cost() -> None:
+    clock = Clock()
+    budget = TimeBudget(300.0, 1, MAX_EPOCHS, clock=clock)
+    budget.start()
+
+    def trial(key: str, first_s: float, features_computed: bool) -> None:
+        budget.trial_started("a", key, finalist=False)
+        clock.now += first_s
+        budget.trial_result(key, features_computed)
+        for _ in range(MAX_EPOCHS - 1):
+            clock.now += 5.0
+            budget.trial_result(key)
+        budget.trial_ended(key)
+
+    trial("a-0", 60.0, features_computed=True)  # started the worker and ran the backbone over the images
+    assert budget.trial_s("a") == pytest.approx(75.0)  # all there is, so an estimate ...
+    assert budget.search_allows("a", {}) and budget.left() < 75.0 + 250.0  # ... that refuses nothing yet
+    trial("a-1", 30.0, features_computed=True)  # a new data variant: another feature pass
+    assert budget.search_allows("a", {})
+    trial("a-2", 6.0, features_computed=False)
+    assert budget.trial_s("a") == pytest.approx(21.0)  # warm: 6 s to the first result, then 3 x 5 s
+
+
+def test_after_the_budgets_end_a_category_that_never_started_still_gets_its_first_trial(tmp_path: Path) -> None:
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path, time_budget_s=1.0, concurrency=1), ["a", "b"], clock)
+    first = searcher.suggest("t0")
+    clock.now += 5.0  # the budget is spent while a's first trial runs
+    assert searcher.suggest("t1") is None  # the slot is taken
+    finish = {"epoch": MAX_EPOCHS, "objective": 0.5, "status": "running"}
+    searcher.on_trial_complete("t0", finish)
+    second = searcher.suggest("t2")
+    assert (first["category"], second["category"]) == ("a", "b") and second["role"] == "base"
+    searcher.on_trial_complete("t2", finish)
+    assert searcher.suggest("t3") == "FINISHED"
+
+
+def test_a_portfolio_read_through_a_space_says_what_the_space_changes(tmp_path: Path) -> None:
+    portfolio = ({"train.lr": 0.05, "flow.coupling_blocks": 3, "map.topk": 0.01}, {"train.lr": 2e-3})
+    choice_space = parse_space({"parameters": {"flow.hidden_channels": {"type": "choice", "choices": [64, 96]},
+                                               "train.lr": {"type": "float", "low": 1e-4, "high": 1e-2}}}, "c", "c")
+    notes = portfolio_notes(options(tmp_path, portfolio=portfolio))
+    assert notes == ["config 1: train.lr=0.05 outside the space's range (tried as given); 1 key the space does not "
+                     "search keeps the base config's value (e.g. map.topk)"]
+    notes = portfolio_notes(options(tmp_path, space=choice_space, portfolio=({"flow.hidden_channels": 128},)))
+    assert notes == ["config 1: flow.hidden_channels=128 not among the space's choices (the base config's value "
+                     "is used)"]
