@@ -39,7 +39,8 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from ssflow.backbone import build_backbone, weights_identity
+from ssflow.backbone import build_backbone
+from ssflow.backbone_weights import weights_identity
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, prepare_data
 from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features, data_identity

@@ -15,7 +15,8 @@ from search.options import SweepOptions
 from search.trainable import variant_key
 from spaces.optuna_distributions import encode_choice
 from spaces.space import ChoiceParam, FixedParam
-from ssflow.backbone import check_levels, check_weights_available
+from ssflow.backbone import check_levels
+from ssflow.backbone_weights import check_weights_available
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.errors import UserInputError
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from ssflow.backbone import weights_identity
+from ssflow.backbone_weights import weights_identity
 from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.config_files import config_to_nested, flatten_nested

@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import torch
 
-from ssflow.backbone import FeatureExtractor, build_backbone, weights_identity
+from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.backbone_weights import weights_identity
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData
 from ssflow.feature_cache import DataIdentity, bank_key, cache_key, cached_bank, cached_features, data_identity

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_sample_image
 
-from ssflow.backbone import FeatureExtractor, build_backbone, weights_identity
+from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.backbone_weights import weights_identity
 from ssflow.embedded_weights import convert_lukemelas_state_dict, embedded_state_dict, embedded_weights_file
 from ssflow.errors import UserInputError
 

@@ -6,7 +6,7 @@ import pytest
 
 from cli import search_arguments, search_command
 from cli.main import main
-from ssflow import backbone as backbone_module
+from ssflow import backbone_weights as backbone_module
 from spaces.space import load_space
 from ssflow.config import config_from_flat
 
