@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -32,6 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search import studies
 from search.convergence import NOISE_PRIOR, remaining_gain, within_noise
 from search.options import SweepOptions
+from search.outcomes import Outcome, optuna_closing
 from search.studies import (
     ROLE_BASE,
     ROLE_FINALIST,
@@ -45,18 +46,6 @@ from search.studies import (
 )
 from spaces.optuna_distributions import decode_params, distributions, params_from_values
 from ssflow.config import config_to_flat
-
-FAILED_OBJECTIVE = 0.0  # what TPE learns from a diverged trial: the worst quality
-
-
-class Outcome(NamedTuple):
-    """How a trial ended, as the searcher tells it to the study."""
-
-    status: str  # finished | pruned | diverged | failed
-    epoch: int
-    objective: float | None
-    latency_ms: float | None = None
-
 
 class CategoryStudy:
     """One category's study as the driver plans and records it."""
@@ -235,23 +224,9 @@ class CategoryStudy:
         if outcome.status == "pruned" and outcome.objective is not None:
             self.report(key, outcome.epoch, outcome.objective)
         studies.set_trial_attr(self.study, trial, "outcome", outcome.status)
-        state, values = self._closing(outcome)
+        state, values = optuna_closing(outcome, multi_objective=len(self.study.directions) > 1)
         studies.tell(self.study, trial, state, values)
         self.trials[key] = studies.fetch(self.study, trial)
-
-    def _closing(self, outcome: Outcome) -> tuple[TrialState, list[float] | None]:
-        multi = len(self.study.directions) > 1
-        if outcome.status == "finished" and outcome.objective is not None:
-            if multi:
-                if outcome.latency_ms is None:
-                    return TrialState.FAIL, None
-                return TrialState.COMPLETE, [outcome.objective, outcome.latency_ms]
-            return TrialState.COMPLETE, [outcome.objective]
-        if outcome.status == "pruned":
-            return TrialState.PRUNED, None
-        if outcome.status == "diverged" and not multi:
-            return TrialState.COMPLETE, [FAILED_OBJECTIVE]  # TPE learns to avoid the region
-        return TrialState.FAIL, None
 
     # Reading ----------------------------------------------------------------------------------------------
 

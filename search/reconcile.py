@@ -14,8 +14,9 @@ import pandas as pd
 
 from results.ranking import trial_summary
 from results.store import ResultStore
-from search.category_study import CategoryStudy, Outcome
+from search.category_study import CategoryStudy
 from search.options import SweepOptions
+from search.outcomes import Outcome
 from search.scheduler import RungResult
 from search.studies import ROLE_FINALIST, attr
 

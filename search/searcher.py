@@ -29,7 +29,8 @@ from typing import Any, Callable, Mapping
 
 from ray.tune.search import Searcher
 
-from search.category_study import CategoryStudy, Outcome
+from search.category_study import CategoryStudy
+from search.outcomes import Outcome
 from search.studies import ROLE_FINALIST, TrialSpec
 from search.time_budget import TimeBudget
 

@@ -10,9 +10,10 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from search import studies
-from search.category_study import CategoryStudy, Outcome
+from search.category_study import CategoryStudy
 from search.convergence import within_noise
 from search.options import UNLIMITED_SAMPLES, SweepOptions
+from search.outcomes import Outcome
 from search.scheduler import SweepScheduler
 from search.space_checks import portfolio_notes
 from search.searcher import SweepSearcher
