@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "exportable config")
     parser.add_argument("--portfolio", default=None, metavar="FILE",
                         help="configs tried first in every category, before the base config (write one with "
-                             "'export --portfolio FILE'; the shipped one: spaces/portfolio.yaml)")
+                             "'export --portfolio FILE'; the shipped one: spaces/portfolios/demo-hard.yaml)")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="full budget of a trial (ASHA max_t; default: the space's fixed train.epochs, "
                              "else the base config's)")

@@ -298,8 +298,9 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
             return tuple(coerce_value(key, item, item_type) for item in value)
         except UserInputError:
             example = "[2, 3]" if item_type is int else "[...]"
-            _fail(key, list(value) if len(value) > 1 else value[0], f"a list of {_TYPE_WORDS.get(item_type, 'values')}, "
-                  f"e.g. {example} (--set {key}={example.replace(' ', '')})")
+            shown = list(value) if len(value) > 1 else value[0]
+            _fail(key, shown, f"a list of {_TYPE_WORDS.get(item_type, 'values')}, e.g. {example} "
+                              f"(--set {key}={example.replace(' ', '')})")
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"config field {key} must not be a union")
     if declared is bool:

@@ -26,9 +26,9 @@ def test_unknown_dataset_lists_the_known_ones() -> None:
 def test_every_command_offers_the_registry() -> None:
     import argparse
 
-    from cli import search_command, train_command
+    from cli import search_arguments, train_arguments
 
-    for module in (search_command, train_command):
+    for module in (search_arguments, train_arguments):
         parser = argparse.ArgumentParser()
         module.add_arguments(parser)
         dataset = next(action for action in parser._actions if action.dest == "dataset")

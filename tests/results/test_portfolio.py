@@ -89,3 +89,17 @@ def test_a_bad_portfolio_file_is_one_line_naming_it(tmp_path: Path, content: str
     with pytest.raises(UserInputError, match=message) as error:
         read_portfolio(path, SSFlowConfig())
     assert str(error.value).startswith(f"--portfolio {path}") and "\n" not in str(error.value)
+
+
+def test_the_shipped_portfolio_reads_and_fits_the_default_space() -> None:
+    from search.options import SweepOptions
+    from search.space_checks import portfolio_notes
+    from spaces.space import load_space
+
+    path = Path(__file__).resolve().parents[2] / "spaces" / "portfolios" / "demo-hard.yaml"
+    configs = read_portfolio(path, SSFlowConfig())
+    assert 1 <= len(configs) <= 4
+    options = SweepOptions(base=SSFlowConfig(), space=load_space("default"), name="s", storage="/tmp",
+                           portfolio=tuple(configs))
+    # Learned from a space holding the default space's ranges: nothing is replaced or out of range.
+    assert not any("choices" in note or "range" in note for note in portfolio_notes(options))

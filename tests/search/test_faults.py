@@ -158,7 +158,8 @@ def local_ray() -> Iterator[Path]:
 
 
 def sweep_with_space(tmp_path: Path, demo_root: Path, space_yaml: str, name: str, num_samples: int,
-                     callbacks: list) -> tuple[CategoryOutcome, pd.DataFrame]:
+                     callbacks: list, gone_before_trials: Path | None = None) -> tuple[CategoryOutcome, pd.DataFrame]:
+    """``gone_before_trials``: a file removed after the driver checked the space, before any trial runs."""
     space_file = tmp_path / f"{name}.yaml"
     space_file.write_text(space_yaml)
     # The seed fixes the searcher's first suggestions (see DIVERGING).
@@ -169,7 +170,10 @@ def sweep_with_space(tmp_path: Path, demo_root: Path, space_yaml: str, name: str
         num_samples=num_samples, max_epochs=2, grace_period=2, concurrency=2, max_failures=1, device="cpu",
         finalists=0,
     )
-    (outcome,) = run_sweep(options, plan_categories(options, ["wood"]), callbacks=callbacks)
+    plans = plan_categories(options, ["wood"])
+    if gone_before_trials is not None:
+        gone_before_trials.unlink()
+    (outcome,) = run_sweep(options, plans, callbacks=callbacks)
     return outcome, ResultStore(tmp_path / "runs").read(experiment=name)
 
 
@@ -183,10 +187,10 @@ parameters:
 """
 
 RAISING = """\
-description: valid on load, but the backbone weights file is missing where the trial runs
+description: valid on load and on the driver, but the backbone weights file is gone where the trial runs
 parameters:
-  backbone.weights: {type: fixed, value: /nonexistent/weights.pt}
-  loss.weight: {type: float, low: 0.4, high: 0.6}
+  backbone.weights: {{type: fixed, value: {weights}}}
+  loss.weight: {{type: float, low: 0.4, high: 0.6}}
 """
 
 
@@ -208,12 +212,15 @@ def test_diverging_and_raising_trials_are_recorded_failed(
     diverge_s = time.monotonic() - started
 
     retries = Retries()
-    outcome, frame = sweep_with_space(tmp_path, demo_root, RAISING, "raise", 1, [retries])
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"checked by the driver, removed before the trial runs")
+    outcome, frame = sweep_with_space(tmp_path, demo_root, RAISING.format(weights=weights), "raise", 1, [retries],
+                                      gone_before_trials=weights)
     assert outcome.complete and outcome.statuses == {"failed": 1}
     check_store(frame, 1)
     row = finals(frame).iloc[0]
     assert row["status"] == "failed"
-    assert "/nonexistent/weights.pt" in row["error"] and "\n" not in row["error"]
+    assert str(weights) in row["error"] and "file not found" in row["error"] and "\n" not in row["error"]
     assert list(retries.count.values()) == [1]  # max_failures=1: one retry, then recorded failed
     print(f"\nbad trials: {len(diverged)} diverged and {len(trained)} trained of 5 in {diverge_s:.0f} s; "
           f"raising trial retried {retries.count}, error {row['error']!r}; {time.monotonic() - started:.0f} s")
