@@ -62,18 +62,44 @@ def _open(path: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), path
 
 
-def read_manifest(options: SweepOptions) -> dict[str, Any] | None:
-    """The stored manifest of ``options.name``; None when the sweep has none (never started)."""
-    filesystem, folder = _open(experiment_path(options))
-    path = f"{folder}/{FILE_NAME}"
+def _stored_file(folder: str, file_name: str) -> tuple[pafs.FileSystem, str] | None:
+    """The filesystem and path of ``file_name`` in experiment ``folder``; None when it does not exist."""
+    filesystem, local_folder = _open(folder)
+    path = f"{local_folder}/{file_name}"
     if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
         return None
+    return filesystem, path
+
+
+def _read_json(folder: str, file_name: str) -> tuple[str, Any] | None:
+    """``file_name``'s path and parsed JSON; None when missing.
+
+    Raises:
+        json.JSONDecodeError: the file is not JSON (each caller decides what that costs).
+    """
+    stored = _stored_file(folder, file_name)
+    if stored is None:
+        return None
+    filesystem, path = stored
     with filesystem.open_input_stream(path) as stream:
-        try:
-            content = json.loads(stream.read().decode())
-        except json.JSONDecodeError as error:
-            raise UserInputError(f"{path}: not a readable sweep manifest ({error.msg}); "
-                                 "start a new sweep with another --name") from None
+        return path, json.loads(stream.read().decode())
+
+
+def read_manifest(options: SweepOptions) -> dict[str, Any] | None:
+    """The stored manifest of ``options.name``; None when the sweep has none (never started).
+
+    Raises:
+        UserInputError: the manifest is damaged or is not a sweep manifest.
+    """
+    folder = experiment_path(options)
+    try:
+        stored = _read_json(folder, FILE_NAME)
+    except json.JSONDecodeError as error:
+        raise UserInputError(f"{folder}/{FILE_NAME}: not a readable sweep manifest ({error.msg}); "
+                             "start a new sweep with another --name") from None
+    if stored is None:
+        return None
+    path, content = stored
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise UserInputError(f"{path}: not a sweep manifest (expected format {FORMAT})")
     return content
@@ -93,23 +119,19 @@ def write_budget(options: SweepOptions, record: Mapping[str, Any]) -> None:
 
 def remove_budget(options: SweepOptions) -> None:
     """Remove the sweep's ``budget.json``, if any (its latest run had no time budget)."""
-    filesystem, folder = _open(experiment_path(options))
-    path = f"{folder}/{BUDGET_FILE}"
-    if filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+    stored = _stored_file(experiment_path(options), BUDGET_FILE)
+    if stored is not None:
+        filesystem, path = stored
         filesystem.delete_file(path)
 
 
 def read_budget(storage: str, name: str) -> dict[str, Any] | None:
     """The ``budget.json`` of sweep ``name`` in ``storage``; None when it ran without a time budget."""
-    filesystem, folder = _open(f"{storage.rstrip('/')}/ray/{name}")
-    path = f"{folder}/{BUDGET_FILE}"
-    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
-        return None
-    with filesystem.open_input_stream(path) as stream:
-        try:
-            content = json.loads(stream.read().decode())
-        except json.JSONDecodeError:
-            return None  # a damaged record only costs show its budget line
+    try:
+        stored = _read_json(f"{storage.rstrip('/')}/ray/{name}", BUDGET_FILE)
+    except json.JSONDecodeError:
+        return None  # a damaged record only costs show its budget line
+    content = stored[1] if stored is not None else None
     return content if isinstance(content, dict) else None
 
 
