@@ -21,10 +21,11 @@ from results.portfolio import read_portfolio
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
-from search.options import UNLIMITED_SAMPLES, SweepOptions
+from search.options import UNLIMITED_SAMPLES, SweepOptions, check_sweep_name, default_sweep_name
+from search.redaction import redacted
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, storage_url
-from search.space_checks import check_space, portfolio_notes
+from search.space_checks import portfolio_notes
 from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, sweep_budget
 from search.time_budget import format_duration, parse_duration
 from search.warm_start import earlier_bests
@@ -35,6 +36,8 @@ from ssflow.errors import UserInputError
 
 
 def _validate(args: argparse.Namespace) -> None:
+    if args.name is not None:
+        check_sweep_name(args.name)  # first: a bad name must not reach any folder or study
     positive = {"--num-samples": args.num_samples, "--grace-period": args.grace_period,
                 "--cpus-per-trial": args.cpus_per_trial}
     for flag, value in positive.items():
@@ -118,13 +121,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     categories = _categories(args, root)
     if args.resume and not args.name:
         raise UserInputError("--resume needs --name: the name of the sweep to continue (see 'run_search.py show')")
-    name = args.name or f"{args.dataset}-{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = args.name or default_sweep_name(args.dataset, space.name, time.strftime('%Y%m%d-%H%M%S'))
     if args.address:
         check_reachable(args.address)
     if "://" not in args.storage:
         check_output_folder(Path(args.storage), "--storage")
     planned = sweep_options(args, base, space, name, {})
-    check_space(planned)  # before the study database is created
     check_name(planned)
     database = storage_url(planned)
     created = _new_sqlite_file(database)
@@ -132,7 +134,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         if planned.warm_start and not planned.resume:
             earlier_bests(ResultStore(planned.storage), planned.warm_start, base.data.dataset)
-        plans = plan_categories(planned, categories)  # every category's data is read before Ray starts
+        # the space is checked, then every category's data is read, before Ray starts
+        plans = plan_categories(planned, categories)
     except UserInputError:
         if created is not None:  # a refused sweep leaves no empty study database behind
             created.unlink(missing_ok=True)
@@ -225,8 +228,9 @@ def _print_header(console: Console, options: SweepOptions, categories: list[str]
     trials = f"{options.num_samples} trials" if options.sample_limit_given else "as many trials as the budget allows"
     console.print(f"[bold]{escape(options.name)}[/]: {count} x {trials}{finalists}, space "
                   f"{escape(options.space.name)}, up to {epochs} ({stops}), "
-                  f"{options.concurrency} at once over all categories, storage {escape(options.storage)}")
-    console.print(f"studies: {escape(database)} (watch with: optuna-dashboard {escape(database)})")
+                  f"{options.concurrency} at once over all categories, storage {escape(redacted(options.storage))}")
+    shown = escape(redacted(database))
+    console.print(f"studies: {shown} (watch with: optuna-dashboard {shown})")
     if options.portfolio:
         count = len(options.portfolio)
         console.print(f"portfolio {escape(options.portfolio_source)}: {count} config{'s' if count != 1 else ''} "

@@ -21,6 +21,7 @@ from results.plots import format_value, infer_rungs, short_names, varying_hyperp
 from results.ranking import rank_trials
 from results.store import ResultStore
 from search.manifest import read_budget
+from search.redaction import redacted
 from ssflow.errors import UserInputError
 
 STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "failed": "red"}
@@ -34,18 +35,19 @@ def read_rows(storage: str, name: str | None, dataset: str | None, console: Cons
     """
     store = ResultStore(storage)
     experiments = store.experiments()
+    shown = redacted(storage)
     if not experiments:
-        raise UserInputError(f"results store {storage}: no results (nothing under {storage}/results); "
+        raise UserInputError(f"results store {shown}: no results (nothing under {shown}/results); "
                              "run a search first or point --storage at the folder the search wrote")
     if name is not None and name not in experiments:
-        raise UserInputError(f"--name {name}: no such experiment in {storage}; it holds {', '.join(experiments)}")
+        raise UserInputError(f"--name {name}: no such experiment in {shown}; it holds {', '.join(experiments)}")
     rows, notes = store.read_checked(experiment=name)
     for note in notes:
         if console is not None:
             console.print(f"[yellow]note[/]: {escape(note)}")
     if dataset is not None and dataset not in set(rows["dataset"]):
         held = ", ".join(sorted(set(rows["dataset"])))
-        raise UserInputError(f"--dataset {dataset}: no results for it in {name or storage}; found {held}")
+        raise UserInputError(f"--dataset {dataset}: no results for it in {name or shown}; found {held}")
     return rows if dataset is None else rows[rows["dataset"] == dataset]
 
 

@@ -134,7 +134,7 @@ class ResultStore:
             condition = item if condition is None else condition & item
         try:
             return frame_from_table(dataset_.to_table(filter=condition)), []
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError):
             return self._read_file_by_file(dataset_, condition)
 
     def _read_file_by_file(self, dataset_: ds.Dataset, condition: ds.Expression | None
@@ -142,13 +142,19 @@ class ResultStore:
         """The slow path, once a file did not fit: read each file alone and skip those that do not."""
         tables, notes = [], []
         for fragment in dataset_.get_fragments(filter=condition):
-            column = _misfit_column(fragment)
-            if column is not None:
-                found = fragment.physical_schema.field(column).type
-                notes.append(f"skipped {fragment.path}: column '{column}' holds {found}, expected "
-                             f"{RESULT_SCHEMA.field(column).type} (written by another version or by hand?)")
+            try:
+                column = _misfit_column(fragment)
+                if column is None:
+                    tables.append(fragment.to_table(schema=dataset_.schema, filter=condition))
+                    continue
+            except (pa.ArrowInvalid, OSError) as error:  # 0 bytes, truncated, or not Parquet at all
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                notes.append(f"skipped {fragment.path}: not a readable Parquet file "
+                             f"({first.removeprefix(f'Could not open Parquet input source {fragment.path!r}: ')})")
                 continue
-            tables.append(fragment.to_table(schema=dataset_.schema, filter=condition))
+            found = fragment.physical_schema.field(column).type
+            notes.append(f"skipped {fragment.path}: column '{column}' holds {found}, expected "
+                         f"{RESULT_SCHEMA.field(column).type} (written by another version or by hand?)")
         table = pa.concat_tables(tables) if tables else RESULT_SCHEMA.empty_table()
         return frame_from_table(table), notes
 
@@ -159,7 +165,7 @@ class ResultStore:
             return []
         try:
             names = dataset_.to_table(columns=["experiment"]).column("experiment").unique().to_pylist()
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError):
             names = self.read_checked()[0]["experiment"].unique().tolist()
         return sorted(name for name in names if name is not None)
 

@@ -55,9 +55,10 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
 
     A local Ray listens on 127.0.0.1 only and runs without its dashboard. It is
     always a new one: ``RAY_ADDRESS`` or a ``ray start`` earlier on this machine
-    is joined only when asked for (``address="auto"``).
+    is joined only when asked for (``address="auto"``). ``address="local"``
+    is the same as no address (Ray's own "local" would skip those defaults).
     """
-    if address:
+    if address and address != "local":
         check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)

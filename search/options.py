@@ -6,6 +6,7 @@ its searcher and scheduler only read it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,27 @@ from ssflow.errors import UserInputError
 
 OBJECTIVES = ("quality", "synthetic", "quality,latency")
 UNLIMITED_SAMPLES = 1_000_000  # --time-budget without --num-samples: the budget alone ends the search
+# A sweep name is a folder below the storage and part of every study name: one plain path part.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters, no '..'"
+
+
+def check_sweep_name(name: str, flag: str = "--name") -> str:
+    """``name`` when it is a plain sweep name (:data:`NAME_RULE`).
+
+    Raises:
+        UserInputError: a separator, ``..``, an empty or odd name (it would write outside the storage folder
+            or break a study name); the name is shown escaped.
+    """
+    if not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise UserInputError(f"{flag} {ascii(name)}: expected a plain name ({NAME_RULE})")
+    return name
+
+
+def default_sweep_name(dataset: str, space: str, stamp: str) -> str:
+    """``<dataset>-<space>-<stamp>`` with every character outside :data:`NAME_RULE` replaced by ``-``."""
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{dataset}-{space}-{stamp}").replace("..", "-").lstrip("._-")
+    return check_sweep_name(plain[:128] or f"sweep-{stamp}")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.options import SweepOptions
+from search.redaction import redacted, redacted_text
 from ssflow.errors import UserInputError
 
 ROLE_BASE, ROLE_WARM, ROLE_SEARCH, ROLE_FINALIST = "base", "warm_start", "search", "finalist"
@@ -74,7 +75,7 @@ def storage_url(options: SweepOptions) -> str:
         return options.optuna_storage
     if "://" in options.storage:
         raise UserInputError(
-            f"--storage {options.storage}: the Optuna studies need a database; pass --optuna-storage URL "
+            f"--storage {redacted(options.storage)}: the Optuna studies need a database; pass --optuna-storage URL "
             "(e.g. postgresql://user@host/db, or sqlite:////shared/optuna.db on a shared filesystem)")
     return f"sqlite:///{Path(options.storage).resolve() / DB_FILE}"
 
@@ -101,7 +102,8 @@ def open_storage(url: str, attempts: int = 6) -> RDBStorage:
         except Exception as error:  # SQLAlchemy and its drivers raise many types for a bad URL
             if attempt + 1 == attempts or not _lost_creation_race(error):
                 first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-                raise UserInputError(f"--optuna-storage {url}: cannot open the study database ({first})") from None
+                raise UserInputError(f"--optuna-storage {redacted(url)}: cannot open the study database "
+                                     f"({redacted_text(first, url)})") from None
         time.sleep(0.05 * 2 ** attempt)
     raise ValueError(f"attempts {attempts}: expected >= 1")
 

@@ -31,6 +31,7 @@ from search.checkpoints import latest_checkpoint
 from search.convergence import NOISE_PRIOR, seed_noise
 from search.options import SweepOptions, experiment_path
 from search.reconcile import reconcile, rung_history, stored_epochs
+from search.redaction import redacted
 from search.scheduler import SweepScheduler
 from search.searcher import SweepSearcher
 from search.store_callback import StoreCallback
@@ -151,12 +152,19 @@ def check_name(options: SweepOptions) -> None:
     stored = manifest.read_manifest(options)
     if options.resume:
         if stored is None:
-            raise UserInputError(f"--resume --name {options.name}: no such sweep in {options.storage} "
+            raise UserInputError(f"--resume --name {options.name}: no such sweep in {redacted(options.storage)} "
                                  "(see 'run_search.py show --storage ...')")
         manifest.check_resume(options, stored)
     elif stored is not None:
-        raise UserInputError(f"--name {options.name}: a sweep of that name exists in {options.storage}; "
+        raise UserInputError(f"--name {options.name}: a sweep of that name exists in {redacted(options.storage)}; "
                              "continue it with --resume or pick another --name")
+
+
+def _store_seed_noise(store: ResultStore, dataset: str) -> float:
+    """:func:`seed_noise` of the store, reading only ``dataset``'s rows when they have finalist spreads
+    (a store of many sweeps is large; the whole store is read only when that dataset has none)."""
+    noise = seed_noise(store.read(dataset=dataset))
+    return noise if noise != NOISE_PRIOR else seed_noise(store.read(), dataset)
 
 
 def _open_studies(options: SweepOptions, plans: Sequence[CategoryPlan], rows: pd.DataFrame
@@ -165,7 +173,7 @@ def _open_studies(options: SweepOptions, plans: Sequence[CategoryPlan], rows: pd
     store = ResultStore(options.storage)
     bests = earlier_bests(store, options.warm_start, options.base.data.dataset) \
         if options.warm_start and not options.resume else {}
-    noise = seed_noise(store.read(), options.base.data.dataset) if options.time_budget_s else NOISE_PRIOR
+    noise = _store_seed_noise(store, options.base.data.dataset) if options.time_budget_s else NOISE_PRIOR
     opened = {}
     for plan in plans:
         study = studies.load_or_create(storage, options, plan.category)

@@ -122,7 +122,8 @@ def calibration_from_dict(values: Mapping[str, Any]) -> Calibration:
     """A :class:`Calibration` from its stored dict (``model.pt``) or JSON (ONNX metadata).
 
     Fields missing in older files take their defaults; lists become tuples.
-    Raises ``ValueError`` when a field of the first version is missing.
+    Raises ``ValueError`` when a field of the first version is missing or a decision value is NaN, null or
+    infinite (only ``score_low``/``score_high`` may be NaN: older files lack them).
     """
     missing = [name for name in Calibration._fields if name not in Calibration._field_defaults and name not in values]
     if missing:
@@ -135,7 +136,24 @@ def calibration_from_dict(values: Mapping[str, Any]) -> Calibration:
     for name in ("threshold", "score_mean", "score_std", "map_low", "map_high", "score_low", "score_high"):
         if name in fields:
             fields[name] = float(fields[name]) if fields[name] is not None else math.nan
+    _check_finite(fields)
     return Calibration(**fields)
+
+
+def _check_finite(fields: Mapping[str, Any]) -> None:
+    """Refuse a non-finite decision value: a NaN threshold would call every image normal without a word.
+
+    Only ``score_low``/``score_high`` may be NaN (files older than those fields).
+    """
+    for name in ("threshold", "score_mean", "score_std", "map_low", "map_high"):
+        if name in fields and not math.isfinite(fields[name]):
+            raise ValueError(f"{name} is {fields[name]}: expected a finite number")
+    for name in ("score_low", "score_high"):
+        if name in fields and math.isinf(fields[name]):
+            raise ValueError(f"{name} is {fields[name]}: expected a finite number")
+    rates = [value for pair in fields.get("fpr_thresholds", ()) for value in pair]
+    if not all(math.isfinite(value) for value in (*rates, *fields.get("normal_scores", ()))):
+        raise ValueError("fpr_thresholds or normal_scores hold a non-finite number")
 
 
 def calibration_to_dict(calibration: Calibration) -> dict[str, Any]:

@@ -35,7 +35,9 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import pickle
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, TypeVar
@@ -120,10 +122,14 @@ def _save_atomically(entry: RunFeatures | SyntheticBank, path: Path) -> None:
 
 
 def _load(path: Path, device: torch.device, kind: type[Stored]) -> Stored | None:
+    """The entry at ``path``; None (the file deleted, a warning logged) when it is damaged: recompute it."""
     try:
         stored = torch.load(path, map_location=device, weights_only=True)
         return kind(**{name: stored[name] for name in kind._fields})
-    except (OSError, RuntimeError, KeyError, EOFError, TypeError):  # unreadable entry: recompute it
+    except (OSError, RuntimeError, KeyError, EOFError, TypeError, ValueError, pickle.UnpicklingError) as error:
+        logging.getLogger(__name__).warning("feature cache entry %s is damaged (%s): deleted, recomputing it",
+                                            path, type(error).__name__)
+        path.unlink(missing_ok=True)
         return None
 
 

@@ -31,5 +31,12 @@ def side_by_side(image: np.ndarray, overlay: np.ndarray) -> np.ndarray:
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1])):
-        raise OSError(f"could not write {path}")
+    """Write ``rgb`` (H, W, 3) uint8 as a PNG at ``path``, whatever bytes its name holds.
+
+    Encoded in memory and written by Python: OpenCV's ``imwrite`` takes a ``str`` and crashes
+    (SIGSEGV) on a name that is not valid UTF-8. Raises ``OSError`` when encoding or writing fails.
+    """
+    encoded, buffer = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not encoded:
+        raise OSError(f"could not encode {path!r} as PNG")
+    Path(path).write_bytes(buffer.tobytes())

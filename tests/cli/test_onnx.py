@@ -1,6 +1,6 @@
 """``train --export onnx``, ``export-model`` and ``predict --model model.onnx`` with a real trained model.
 
-The tiny model of ``tests/cli/conftest.py::trained`` (trained through the
+The tiny model of ``tests/conftest.py::trained`` (trained through the
 command line with ``--export onnx``) is run by ONNX Runtime, mostly inside a
 process where torch, timm and FrEIA cannot be imported.
 """
@@ -27,7 +27,7 @@ from ssflow.model_io import load_model
 from ssflow.onnx_model import METADATA_KEYS, open_onnx_model
 
 REPO = Path(__file__).resolve().parents[2]
-SIZE = 64  # the image size of the `trained` fixture (tests/cli/conftest.py)
+SIZE = 64  # the image size of the `trained` fixture (tests/conftest.py)
 # Runs run_search.py with torch, timm and FrEIA unimportable, then checks that none of them was loaded.
 BLOCKED_RUN = """
 import runpy, sys

@@ -12,7 +12,7 @@ import pytest
 
 from cli.main import main
 
-SIZE = 64  # the image size of the shared trained model (tests/cli/conftest.py)
+SIZE = 64  # the image size of the shared trained model (tests/conftest.py)
 
 
 def error_line(capsys: pytest.CaptureFixture) -> str:

@@ -172,12 +172,13 @@ def listening_addresses(pids: set[int]) -> list[tuple[str, int]]:
     return found
 
 
-@pytest.fixture
-def local_ray(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``connect(None)`` as the command line calls it, with a stale ``RAY_ADDRESS`` that must not be joined."""
+@pytest.fixture(params=[None, "local"], ids=["no-address", "address-local"])
+def local_ray(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``connect(None)`` as the command line calls it (``--address local`` must be the same), with a stale
+    ``RAY_ADDRESS`` that must not be joined."""
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
     folder = tempfile.mkdtemp(prefix="ssf", dir="/tmp")  # short: unix socket paths are limited
-    connect(None, num_cpus=1, temp_dir=folder)
+    connect(request.param, num_cpus=1, temp_dir=folder)
     try:
         yield folder
     finally:
