@@ -18,7 +18,9 @@ from typing import NamedTuple, Sequence
 import cv2
 from rich.console import Console
 
+from cli.shown_text import plain
 from ssflow.errors import IncompatibleDependency, UserInputError
+
 
 class Command(NamedTuple):
     arguments: str  # module with add_arguments(parser): light imports only
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return module.run(args, console)
     except UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {plain(str(error))}", file=sys.stderr)  # names from outside, escaped
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

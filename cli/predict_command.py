@@ -7,16 +7,17 @@ cannot be read are left out and listed in ``DIR/skipped.csv``.
 With an ``.onnx`` model nothing here imports torch, timm or FrEIA.
 Everything is written into a hidden staging folder beside ``DIR`` first and
 moved into place only when every image was scored, so a failed run leaves
-``DIR`` as it was.
+``DIR`` as it was. ``DIR/.ssflow-outputs.json`` lists what predict wrote: a rerun replaces only that, and a
+``DIR`` holding other files is refused unless ``--force`` (:mod:`cli.owned_outputs`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import shutil
 import tempfile
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -25,12 +26,13 @@ import pandas as pd
 import cv2
 import numpy as np
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.data_notes import squash_note
 from cli.output_paths import check_output_folder
+from cli.owned_outputs import check_owned_folder, publish
+from cli.shown_text import plain, shown
 from ssflow.calibration import Calibration, ChosenThreshold, choose_threshold
 from ssflow.errors import UserInputError
 from ssflow.model_files import open_model
@@ -64,7 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where a model.pt's backbone weights file is now, if it was trained with one and moved "
                              "(the same file: its digest is checked)")
     parser.add_argument("--out", required=True,
-                        help="output folder; its predictions file, regions.csv, overlays/ and maps/ are replaced")
+                        help="output folder; what an earlier predict wrote there (predictions file, regions.csv, "
+                             "overlays/, maps/) is replaced, a folder holding other files is refused")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out folder that holds files predict did not write (files with "
+                             "predict's output names are replaced; nothing else is touched)")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="predictions file format")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
@@ -112,9 +118,15 @@ def _outside(paths: list[Path], out: Path) -> list[Path]:
 
 
 def overlay_names(paths: Sequence[Path]) -> list[str]:
-    """``<stem>.png`` per path; stems shared by several inputs get their suffix, then a counter, added."""
-    stems = Counter(path.stem for path in paths)
-    names = [path.stem if stems[path.stem] == 1 else f"{path.stem}_{path.suffix.lstrip('.')}" for path in paths]
+    """``<stem>.png`` per path; stems shared by several inputs get their suffix, then a counter, added.
+
+    Stems are made safe to write and to list in a UTF-8 table first: undecodable bytes, control
+    characters and characters that separate paths on some system become ``_``.
+    """
+    safe = [re.sub(r'[\\/:*?"<>|]', "_", plain(path.stem)) for path in paths]
+    suffixes = [plain(path.suffix.lstrip(".")) for path in paths]
+    stems = Counter(safe)
+    names = [stem if stems[stem] == 1 else f"{stem}_{suffix}" for stem, suffix in zip(safe, suffixes)]
     counts = Counter(names)
     taken: Counter[str] = Counter()
     unique = []
@@ -140,6 +152,7 @@ class Scored(NamedTuple):
 
 def run(args: argparse.Namespace, console: Console) -> int:
     _check_request(args)
+    owned = check_owned_folder(Path(args.out), "predict", args.force)
     paths = _outside(find_images(args.inputs, args.recursive), Path(args.out))
     model = open_model(args.model, args.device, args.backbone_weights or "")
     chosen = choose_threshold(model.calibration, args.threshold, args.max_fpr)
@@ -155,8 +168,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         _write_table(scored, names, staging / table_name, args.format, outputs.save_maps)
         _write_regions(scored, staging / REGIONS)
         if skipped:
-            pd.DataFrame(skipped, columns=Unreadable._fields).to_csv(staging / SKIPPED, index=False)
-        _publish(staging, out, table_name)
+            pd.DataFrame([(plain(item.path), plain(item.reason)) for item in skipped],
+                         columns=Unreadable._fields).to_csv(staging / SKIPPED, index=False)
+        publish(staging, out, owned, last=table_name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     predictions = [item.prediction for item in scored]
@@ -167,7 +181,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                       "with it would read them as they are", soft_wrap=True)
     if skipped:
         console.print(f"[bold]skipped {len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''}[/] "
-                      f"({escape(', '.join(Path(item.path).name for item in skipped[:3]))}"
+                      f"({shown(', '.join(Path(item.path).name for item in skipped[:3]))}"
                       f"{', ...' if len(skipped) > 3 else ''}): listed with reasons in {out / SKIPPED}")
     return 0
 
@@ -241,7 +255,9 @@ def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list
 
 def _write_table(scored: list[Scored], names: dict[str, str], path: Path, file_format: str, save_maps: bool) -> None:
     """The predictions table; ``names``: the overlay file name of each prediction's path."""
-    frame = pd.DataFrame([item.prediction for item in scored], columns=Prediction._fields)
+    # a UTF-8 table whatever bytes the file names hold
+    frame = pd.DataFrame([item.prediction._replace(path=plain(item.prediction.path)) for item in scored],
+                         columns=Prediction._fields)
     overlays = [names[item.prediction.path] for item in scored]
     frame["overlay"] = [f"{OVERLAYS}/{name}" for name in overlays]
     frame["map"] = [f"{MAPS}/{map_name(name)}" if save_maps else "" for name in overlays]
@@ -254,34 +270,8 @@ def _write_table(scored: list[Scored], names: dict[str, str], path: Path, file_f
 
 def _write_regions(scored: list[Scored], path: Path) -> None:
     """``regions.csv``: one row per region of every flagged image (header only when there is none)."""
-    rows = [(item.prediction.path, *region) for item in scored for region in item.regions]
+    rows = [(plain(item.prediction.path), *region) for item in scored for region in item.regions]
     pd.DataFrame(rows, columns=list(REGION_COLUMNS)).to_csv(path, index=False)
-
-
-def _replace_folder(staging: Path, out: Path, name: str) -> None:
-    """Swap ``staging/name`` in for ``out/name`` (removing ``out/name`` when this run wrote none)."""
-    old = out / f".{name}.old-{uuid.uuid4().hex}"
-    if (out / name).exists():
-        (out / name).replace(old)
-    if (staging / name).exists():
-        (staging / name).replace(out / name)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _publish(staging: Path, out: Path, table_name: str) -> None:
-    """Swap in the new overlays and maps folders, then the predictions file (last: its presence means complete)."""
-    out.mkdir(parents=True, exist_ok=True)
-    _replace_folder(staging, out, OVERLAYS)
-    _replace_folder(staging, out, MAPS)
-    for earlier in out.glob("predictions.*"):  # a file of the other format would describe old overlays
-        if earlier.name != table_name:
-            earlier.unlink()
-    for name in (SKIPPED, REGIONS):
-        if (staging / name).exists():
-            (staging / name).replace(out / name)
-        else:
-            (out / name).unlink(missing_ok=True)  # it described an earlier run
-    (staging / table_name).replace(out / table_name)
 
 
 def _progress(console: Console) -> Progress:
@@ -295,13 +285,13 @@ def _print_summary(console: Console, predictions: list[Prediction], chosen: Chos
     scored = f"{len(predictions)} image{'s' if len(predictions) != 1 else ''}"
     console.print(f"scored {scored}: [bold]{len(flagged)} anomalous[/] (score >= threshold {chosen.value:.6g}: "
                   f"{chosen.rule})")
-    console.print(f"model {escape(model.path)} on {model.runs_on}")
+    console.print(f"model {shown(model.path)} on {model.runs_on}")
     if flagged:
         table = Table(title=f"most anomalous (first {min(LISTED, len(flagged))})", title_justify="left")
         for column in ("image", "score", "normalized"):
             table.add_column(column, justify="left" if column == "image" else "right")
         for prediction in flagged[:LISTED]:
-            table.add_row(escape(prediction.path), f"{prediction.score:.4g}", f"{prediction.normalized_score:.3f}")
+            table.add_row(shown(prediction.path), f"{prediction.score:.4g}", f"{prediction.normalized_score:.3f}")
         console.print(table)
     maps = f", {table_path.parent / MAPS}/" if save_maps else ""
-    console.print(f"wrote {table_path}, {table_path.parent / REGIONS}, {table_path.parent / OVERLAYS}/{maps}")
+    console.print(shown(f"wrote {table_path}, {table_path.parent / REGIONS}, {table_path.parent / OVERLAYS}/{maps}"))

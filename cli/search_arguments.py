@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="database of the Optuna studies (default: sqlite file optuna.db in a folder --storage)")
     parser.add_argument("--name", default=None, help="experiment name (default: <dataset>-<space>-<date>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep of --name")
+    parser.add_argument("--allow-leakage", action="store_true",
+                        help="go on when test images are copies of training images (exact or re-encoded; found by "
+                             "perceptual hash): they inflate every metric, so this is refused by default")
+    parser.add_argument("--take-over", action="store_true",
+                        help="take the sweep's driver lease from a driver that no longer runs (one on another "
+                             "machine that died; a stopped driver on this machine is noticed without it)")
     parser.add_argument("--objective", default="quality", choices=OBJECTIVES, metavar="|".join(OBJECTIVES),
                         help="quality: selection-split image AUROC and AUPRO (default); synthetic: tune on synthetic "
                              "validation anomalies only (no labelled defect needed); quality,latency: also minimise "

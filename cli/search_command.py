@@ -15,16 +15,18 @@ from cli.live_view import LiveView
 from cli.output_paths import check_output_folder
 from cli.resolve import resolve_config
 from cli.search_arguments import DEFAULT_SAMPLES
+from cli.shown_text import shown
 from cli.budget_view import budget_line
 from cli.sweep_summary import feature_pass_line, summary_table
 from results.portfolio import read_portfolio
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
+from search.driver_lease import DriverLease
 from search.options import UNLIMITED_SAMPLES, SweepOptions, check_sweep_name, default_sweep_name
 from search.redaction import redacted
 from search.scheduler import pruning_rungs
-from search.studies import open_storage, storage_url
+from search.studies import open_storage, sqlite_on_network_filesystem, storage_url
 from search.space_checks import portfolio_notes
 from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, sweep_budget
 from search.time_budget import format_duration, parse_duration
@@ -33,6 +35,7 @@ from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
 from ssflow.datasets import default_root, list_categories, prepare_root
 from ssflow.errors import UserInputError
+from ssflow.leakage import leak_line
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -104,7 +107,7 @@ def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpa
         concurrency=args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial)),
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus, max_failures=args.max_failures,
         device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
-        optuna_storage=args.optuna_storage or "", finalists=args.finalists, finalist_seeds=args.finalist_seeds,
+        optuna_storage=args.optuna_storage or "", allow_leakage=args.allow_leakage, finalists=args.finalists, finalist_seeds=args.finalist_seeds,
         warm_start=args.warm_start or "", objective=args.objective,
         time_budget_s=parse_duration(args.time_budget) if args.time_budget is not None else 0.0,
         portfolio=portfolio, portfolio_source=Path(args.portfolio).name if args.portfolio else "",
@@ -130,18 +133,37 @@ def run(args: argparse.Namespace, console: Console) -> int:
     check_name(planned)
     database = storage_url(planned)
     created = _new_sqlite_file(database)
-    open_storage(database)  # a bad --optuna-storage or --warm-start costs one line before any work
+    quiet_ray()  # Optuna's and Ray's chatter off before the first study is touched
+    lease = DriverLease(open_storage(database), name)  # a bad --optuna-storage costs one line before any work
+    note = lease.acquire(args.take_over)  # a second driver of this sweep stops here (and deletes nothing)
+    network = sqlite_on_network_filesystem(database)
+    if network:
+        console.print(f"[yellow]note[/]: the study database is SQLite on a network file system ({network}), whose "
+                      "locking SQLite cannot rely on; pass --optuna-storage postgresql://... (or a sqlite:/// "
+                      "file on the driver's local disk)", soft_wrap=True)
+    if note:
+        console.print(f"[yellow]note[/]: {shown(note)}")
     try:
-        if planned.warm_start and not planned.resume:
-            earlier_bests(ResultStore(planned.storage), planned.warm_start, base.data.dataset)
-        # the space is checked, then every category's data is read, before Ray starts
-        plans = plan_categories(planned, categories)
-    except UserInputError:
-        if created is not None:  # a refused sweep leaves no empty study database behind
-            created.unlink(missing_ok=True)
-        raise
+        try:
+            if planned.warm_start and not planned.resume:
+                earlier_bests(ResultStore(planned.storage), planned.warm_start, base.data.dataset)
+            # the space is checked, then every category's data is read, before Ray starts
+            plans = plan_categories(planned, categories)
+        except UserInputError:
+            lease.release()  # before its database may go
+            if created is not None:  # a refused sweep leaves no empty study database behind
+                created.unlink(missing_ok=True)
+            raise
+        return _drive(args, console, planned, categories, database, plans, opened_at)
+    finally:
+        lease.release()
+
+
+def _drive(args: argparse.Namespace, console: Console, planned: SweepOptions, categories: list[str],
+           database: str, plans: list[CategoryPlan], opened_at: float) -> int:
+    """The planned sweep, once this process holds its driver lease: Ray started, trials run, summary."""
+    base, space, name = planned.base, planned.space, planned.name
     _print_plans(console, plans)
-    quiet_ray()
     resources = connect(args.address)
     try:
         options = sweep_options(args, base, space, name, resources)
@@ -203,6 +225,9 @@ def _new_sqlite_file(database: str) -> Path | None:
 
 def _print_plans(console: Console, plans: list[CategoryPlan]) -> None:
     for plan in plans:
+        if plan.leaks:
+            console.print(f"[yellow]leakage[/]: {shown(leak_line(plan.leaks, plan.category))}; going on "
+                          "(--allow-leakage): its report metrics are inflated", soft_wrap=True)
         if plan.label_free:
             held = len(plan.data.validation.labels) if plan.data.validation is not None else 0
             console.print(f"{escape(plan.category)}: tuning on synthetic anomalies only ({held} synthetic "

@@ -24,5 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--drop-outliers", action="store_true",
+                        help="train again without the training images the first model scores far above the rest "
+                             "(likely defects among the good images; listed in OUT/train_outliers.csv either way)")
+    parser.add_argument("--allow-leakage", action="store_true",
+                        help="go on when test images are copies of training images (exact or re-encoded; found by "
+                             "perceptual hash): they inflate every metric, so this is refused by default")
     parser.add_argument("--export", choices=["onnx"], default=None,
                         help="also write model.onnx (see export-model), checked against torch on report images")

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,27 +21,33 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from cli.data_notes import data_notes
 from cli.output_paths import check_output_folder
 from cli.resolve import resolve_config
+from cli.shown_text import plain, shown
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
 from ssflow.calibration import threshold_report
 from ssflow.config import SSFlowConfig
 from ssflow.config_files import save_config_file
-from ssflow.data import PreparedData, data_root, prepare_data, tuned_label_free
+from ssflow.data import PreparedData, data_root, plan_splits, prepare_data, tuned_label_free
 from ssflow.datasets import list_categories
 from ssflow.errors import UserInputError
 from ssflow.datasets.images import decode, to_rgb
 from ssflow.evaluate import evaluate
 from ssflow.features import extract_features
+from ssflow.leakage import check_leakage, leak_line
 from ssflow.model_io import LoadedModel, save_model
 from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
-from ssflow.run_inputs import prepare_run
+from ssflow.run_inputs import RunInputs, prepare_run
 from ssflow.devices import resolve_device
 from ssflow.train import EpochReport, FitResult, fit
+from ssflow.train_outliers import OUTLIER_Z, TrainOutlier, find_outliers, image_scores, without_images
 
 OVERLAY_COUNT = 6
-TRAIN_OUTPUTS = ("model.pt", "model.onnx", "metrics.json", "config.yaml")  # besides overlay_*.png
+OUTLIERS_FILE = "train_outliers.csv"
+LISTED_OUTLIERS = 3
+TRAIN_OUTPUTS = ("model.pt", "model.onnx", "metrics.json", "config.yaml", OUTLIERS_FILE)  # besides overlay_*.png
+FAILED_RUN = "failed-run"  # where a run without a model writes its config and metrics when --out holds a model
 EXPORT_CHECK_IMAGES = 4  # report images the ONNX export is checked on
 
 
@@ -129,9 +136,39 @@ def _publish(staging: Path, out: Path) -> None:
     for stale in [*out.glob("overlay_*.png"), *(out / name for name in TRAIN_OUTPUTS)]:
         if stale.is_file() and stale.name not in written:
             stale.unlink()
+    shutil.rmtree(out / FAILED_RUN, ignore_errors=True)  # it described a run older than this model
     for item in sorted(staging.iterdir(), key=lambda p: p.name == "metrics.json"):
         item.replace(out / item.name)  # metrics.json last: its presence means the folder is complete
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish_beside(staging: Path, folder: Path) -> None:
+    """Replace ``folder`` (below ``--out``) by the finished ``staging`` folder."""
+    aside = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.replace(aside)
+    staging.replace(folder)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _fit(console: Console, config: SSFlowConfig, data: PreparedData, device: torch.device,
+         inputs: RunInputs) -> FitResult:
+    """:func:`ssflow.train.fit` under a progress bar."""
+    with _progress(console) as progress:
+        task = progress.add_task("training", total=config.train.epochs, objective=float("nan"))
+
+        def on_epoch(report: EpochReport) -> None:
+            progress.update(task, completed=report.epoch, objective=report.objective)
+
+        return fit(config, data, device, on_epoch=on_epoch, inputs=inputs)
+
+
+def _outliers(result: FitResult, inputs: RunInputs, data: PreparedData, config: SSFlowConfig) -> list[TrainOutlier]:
+    """The training images the fitted model scores far above the rest (none without a model)."""
+    if result.flow is None:
+        return []
+    paths, scores = image_scores(result.flow, inputs.features.train, data, config.map)
+    return find_outliers(paths, scores)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -144,6 +181,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         config = tuned
         console.print(f"{config.data.dataset}/{config.data.category} has no anomalous test image: the model is "
                       "selected and calibrated on synthetic anomalies painted on held-out normal training images")
+    leaks = check_leakage(plan_splits(config), args.allow_leakage)
+    if leaks:
+        console.print(f"[yellow]leakage[/]: {shown(leak_line(leaks, config.data.category))}; going on "
+                      "(--allow-leakage): the report metrics are inflated", soft_wrap=True)
     data = prepare_data(config)
     inputs = prepare_run(config, data, device)
     backbone = inputs.backbone
@@ -154,20 +195,33 @@ def run(args: argparse.Namespace, console: Console) -> int:
                   f"{len(data.selection)} selection, {len(data.report)} report{validation} images on {device}")
     for note in data_notes(data, config.data.holdout_fraction):
         console.print(f"[dim]{note}[/]")
-    with _progress(console) as progress:
-        task = progress.add_task("training", total=config.train.epochs, objective=float("nan"))
-
-        def on_epoch(report: EpochReport) -> None:
-            progress.update(task, completed=report.epoch, objective=report.objective)
-
-        result = fit(config, data, device, on_epoch=on_epoch, inputs=inputs)
+    result = _fit(console, config, data, device, inputs)
+    outliers = _outliers(result, inputs, data, config)
+    if outliers:
+        console.print(f"[yellow]{len(outliers)} training image{'s' if len(outliers) != 1 else ''} score far above "
+                      f"the rest[/] (modified z-score > {OUTLIER_Z:g}; likely defects: "
+                      f"{shown(', '.join(Path(o.path).name for o in outliers[:LISTED_OUTLIERS]))}"
+                      f"{', ...' if len(outliers) > LISTED_OUTLIERS else ''}): listed in {shown(out)}/"
+                      f"{OUTLIERS_FILE}" + ("" if args.drop_outliers else "; --drop-outliers trains without them"),
+                      soft_wrap=True)
+    if outliers and args.drop_outliers:
+        data = without_images(data, [outlier.path for outlier in outliers])
+        inputs = prepare_run(config, data, device)
+        backbone = inputs.backbone
+        console.print(f"training again on {data.train_images or len(data.train)} images (--drop-outliers)")
+        result = _fit(console, config, data, device, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     summary: dict[str, Any] = {"dataset": config.data.dataset, "category": config.data.category,
-                               "device": str(device), **_split_summary(result)}
+                               "device": str(device), **_split_summary(result),
+                               "train_outliers": [plain(outlier.path) for outlier in outliers],
+                               "outliers_dropped": bool(outliers and args.drop_outliers)}
     exported: ExportCheck | str | None = None
     try:
         save_config_file(config, staging / "config.yaml")
+        if outliers:
+            frame = pd.DataFrame(outliers, columns=TrainOutlier._fields).assign(dropped=args.drop_outliers)
+            frame.assign(path=frame["path"].map(plain)).to_csv(staging / OUTLIERS_FILE, index=False)
         if result.flow is not None:
             report = _score_report(data, result, backbone, config, device)
             summary.update(threshold_report(result.calibration, report.scores, data.report.labels))
@@ -176,10 +230,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
             if args.export == "onnx":
                 exported = _export(staging, config, result, data, backbone)
         (staging / "metrics.json").write_text(json.dumps(summary, indent=2) + os.linesep)
-        _publish(staging, out)
+        kept = result.flow is None and (out / "model.pt").is_file()
+        written_to = out / FAILED_RUN if kept else out
+        if kept:  # the earlier model stays in place: a failed rerun must not cost a good model
+            _publish_beside(staging, written_to)
+        else:
+            _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _print_result(console, result, summary, exported, out)
+    _print_result(console, result, summary, exported, written_to)
+    if kept:
+        console.print(f"[yellow]kept[/] {shown(out / 'model.pt')} of the earlier run: this run ended without a "
+                      f"model ({result.status})")
     if isinstance(exported, str):
         return 1
     return 0 if result.status == "finished" else 1
@@ -214,4 +276,4 @@ def _print_result(console: Console, result: FitResult, summary: dict[str, Any],
     written = "metrics.json, config.yaml" + (", model.pt and overlays" if result.flow is not None else "")
     if isinstance(exported, ExportCheck):
         written += ", model.onnx"
-    console.print(f"wrote {out}/{written} ({result.seconds:.0f} s)")
+    console.print(f"wrote {shown(out)}/{written} ({result.seconds:.0f} s)")

@@ -39,6 +39,7 @@ from results.ranking import config_summary
 from results.schema import HP_PREFIX
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.errors import UserInputError
+from ssflow.yaml_files import read_yaml
 
 FORMAT = "ssflow-portfolio/1"
 _PORTABLE_SECTIONS = ("backbone.", "flow.", "synthesis.", "loss.", "train.", "map.")
@@ -125,14 +126,10 @@ def read_portfolio(path: Path, base: SSFlowConfig) -> list[dict[str, Any]]:
         UserInputError: a missing or unreadable file, another format, or a config with an unknown key or a
             bad value (one line naming the file and the config's number).
     """
-    try:
-        content = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         raise UserInputError(f"--portfolio {path}: no such file (write one with 'run_search.py export "
-                             "--portfolio FILE --name SWEEP')") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise UserInputError(f"--portfolio {path}: not a readable YAML file ({first})") from None
+                             "--portfolio FILE --name SWEEP')")
+    content = read_yaml(path, "--portfolio")
     if not isinstance(content, dict) or content.get("format") != FORMAT or not isinstance(content.get("configs"),
                                                                                              list):
         raise UserInputError(f"--portfolio {path}: not a portfolio (expected 'format: {FORMAT}' and a list "

@@ -37,6 +37,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from results.schema import PARTITION_COLUMNS, RESULT_SCHEMA, to_table, utc_now
+from ssflow.durable import sync_file
 from ssflow.errors import UserInputError
 
 RESULTS_DIR = "results"
@@ -183,6 +184,8 @@ class ResultStore:
         temporary = f"{folder}/.{name}.tmp-{uuid.uuid4().hex}"
         try:
             pq.write_table(table, temporary, filesystem=self._fs)
+            if isinstance(self._fs, pafs.LocalFileSystem):
+                sync_file(temporary)  # durable before it is published (object stores publish on close)
             self._fs.move(temporary, path)  # a rename locally: replaces the old file in one step
         except BaseException:
             _remove_quietly(self._fs, temporary)

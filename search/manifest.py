@@ -22,6 +22,7 @@ import pyarrow.fs as pafs
 from search.options import SweepOptions, experiment_path
 from spaces.space import SearchSpace
 from ssflow.config import config_to_flat
+from ssflow.durable import sync_file
 from ssflow.errors import UserInputError
 
 FORMAT = "ssflow-sweep/1"
@@ -142,6 +143,8 @@ def _write_json(options: SweepOptions, file_name: str, content: Mapping[str, Any
     temporary = f"{folder}/.{file_name}.{uuid.uuid4().hex}.tmp"
     with filesystem.open_output_stream(temporary) as stream:
         stream.write(json.dumps(content, indent=2, sort_keys=True).encode())
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        sync_file(temporary)
     filesystem.move(temporary, f"{folder}/{file_name}")
 
 

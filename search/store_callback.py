@@ -17,6 +17,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from ray.tune import Callback
+from ray.tune.stopper import Stopper
 from ray.tune.experiment import Trial
 
 from results.schema import REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS, hp_column, utc_now
@@ -81,6 +82,18 @@ class StoreCallback(Callback):
         self.max_epochs = max_epochs
         self.resolve = resolve  # a trial's config (search.studies.TrialSpec as a dict) -> resolved config
         self.started: dict[str, datetime.datetime] = {}
+        self.write_failure: OSError | None = None  # the first write that failed; the sweep stops on it
+
+    def _write(self, row: dict[str, Any]) -> None:
+        """Write one row; a failing write (disk full, permission) is kept in :attr:`write_failure`, which stops
+        the sweep (:class:`WriteFailureStop`): every later row would fail too, and the trials whose rows are
+        missing resume from their last recorded epoch."""
+        if self.write_failure is not None:
+            return
+        try:
+            self.store.write_rows([row])
+        except OSError as error:
+            self.write_failure = error
 
     def _row(self, trial: Trial, result: Mapping[str, Any], status: str, error: str | None) -> dict[str, Any]:
         config = self.resolve(trial.config)
@@ -116,13 +129,26 @@ class StoreCallback(Callback):
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
                         result: dict, **info: Any) -> None:
         if result.get("status") == "running":
-            self.store.write_rows([self._row(trial, result, "running", None)])
+            self._write(self._row(trial, result, "running", None))
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         result = trial.last_result or {}
         status = trial_outcome(result, self.max_epochs)
         error = result.get("error") if status == "failed" else None
-        self.store.write_rows([self._row(trial, result, status, error)])
+        self._write(self._row(trial, result, status, error))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.store.write_rows([self._row(trial, trial.last_result or {}, "failed", error_line(trial))])
+        self._write(self._row(trial, trial.last_result or {}, "failed", error_line(trial)))
+
+
+class WriteFailureStop(Stopper):
+    """Stops every trial once the store callback could not write (see :meth:`StoreCallback._write`)."""
+
+    def __init__(self, callback: StoreCallback) -> None:
+        self.callback = callback
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.callback.write_failure is not None

@@ -76,8 +76,33 @@ def storage_url(options: SweepOptions) -> str:
     if "://" in options.storage:
         raise UserInputError(
             f"--storage {redacted(options.storage)}: the Optuna studies need a database; pass --optuna-storage URL "
-            "(e.g. postgresql://user@host/db, or sqlite:////shared/optuna.db on a shared filesystem)")
+            "(e.g. postgresql://user@host/db; SQLite only on a local disk)")
     return f"sqlite:///{Path(options.storage).resolve() / DB_FILE}"
+
+
+# File systems whose locking SQLite cannot rely on (Optuna's and SQLite's own docs warn against them).
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb", "smb2", "smbfs", "afs", "lustre", "gpfs", "ceph", "glusterfs",
+                       "beegfs", "9p", "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs")
+
+
+def sqlite_on_network_filesystem(url: str, mounts: Path = Path("/proc/mounts")) -> str:
+    """The file system type when ``url`` is a SQLite file on a network file system (``nfs4``, ...); "" when
+    it is not, or when the mounts cannot be read (not Linux)."""
+    if not url.startswith("sqlite:///"):
+        return ""
+    target = Path(url.removeprefix("sqlite:///")).resolve()
+    try:
+        table = [line.split() for line in mounts.read_text().splitlines()]
+    except OSError:
+        return ""
+    best, fstype = -1, ""
+    for fields in table:
+        if len(fields) < 3:
+            continue
+        mount = Path(fields[1].replace("\\040", " "))
+        if (mount == target or mount in target.parents) and len(mount.parts) > best:
+            best, fstype = len(mount.parts), fields[2]
+    return fstype if fstype in NETWORK_FILESYSTEMS else ""
 
 
 def open_storage(url: str, attempts: int = 6) -> RDBStorage:
@@ -154,7 +179,7 @@ def load_or_create(storage: RDBStorage, options: SweepOptions, category: str) ->
     directions = ["maximize", "minimize"] if options.multi_objective else ["maximize"]
     exists = name in {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
     if exists and not options.resume:
-        raise UserInputError(f"--name {options.name}: study '{name}' already exists in {storage.url}; "
+        raise UserInputError(f"--name {options.name}: study '{name}' already exists in {redacted(storage.url)}; "
                              "continue it with --resume or pick another --name")
     study = optuna.create_study(storage=storage, study_name=name, directions=directions, load_if_exists=True)
     if not exists:

@@ -17,7 +17,7 @@ rung records, and the sampler continues from the stored trials.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 import ray
@@ -34,7 +34,7 @@ from search.reconcile import reconcile, rung_history, stored_epochs
 from search.redaction import redacted
 from search.scheduler import SweepScheduler
 from search.searcher import SweepSearcher
-from search.store_callback import StoreCallback
+from search.store_callback import StoreCallback, WriteFailureStop
 from search.time_budget import TimeBudget
 from search.space_checks import check_space, input_variants
 from search.trainable import TrialSetup, describe_variant, run_trial, trial_config, variant_key
@@ -42,7 +42,8 @@ from search.warm_start import earlier_bests, warm_configs
 from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, plan_splits, prepare_data, tuned_label_free
-from ssflow.errors import UserInputError
+from ssflow.errors import UserInputError, WriteFailed
+from ssflow.leakage import Leak, leak_line, split_leaks
 from ssflow.run_inputs import cache_spec
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class CategoryPlan:
     setup: TrialSetup
     variants: dict[str, PreparedData]  # by search.trainable.variant_key
     label_free: bool  # tuned on synthetic validation anomalies only (no real defect in its objective)
+    leaks: tuple[Leak, ...] = ()  # test images that copy training images, when --allow-leakage let them pass
 
     @property
     def data(self) -> PreparedData:
@@ -82,12 +84,14 @@ def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[Ca
 
     Every category's layout and splits are checked first (no pixel read), so a
     category that cannot be scored stops the sweep in one line before any
-    image is read or any Ray work starts. Raises ``UserInputError`` for a space
-    that varies shared keys, or a category whose data cannot be read or split
-    into scorable parts.
+    image is read or any Ray work starts. Then test images that copy training
+    images are looked for (:mod:`ssflow.leakage`). Raises ``UserInputError`` for a space
+    that varies shared keys, a category whose data cannot be read or split
+    into scorable parts, or leakage without ``options.allow_leakage``.
     """
     check_space(options)
     bases = _checked_bases(options, categories)
+    leaks = _checked_leakage(options, bases)
     plans = []
     for category, (base, label_free) in bases.items():
         variants, caches = {}, {}
@@ -98,8 +102,20 @@ def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[Ca
             caches[key] = cache_spec(options.feature_cache, config, variants[key],
                                      share_bank=bank_is_shared(options.space)) if options.feature_cache else None
         setup = TrialSetup(base=base, max_epochs=options.max_epochs, device=options.device, caches=caches)
-        plans.append(CategoryPlan(category, setup, variants, label_free))
+        plans.append(CategoryPlan(category, setup, variants, label_free, tuple(leaks[category])))
     return plans
+
+
+def _checked_leakage(options: SweepOptions, bases: Mapping[str, tuple[SSFlowConfig, bool]]
+                     ) -> dict[str, list[Leak]]:
+    """Each category's leaks; refused (all categories named in one line) unless ``--allow-leakage``."""
+    leaks = {category: split_leaks(plan_splits(base)) for category, (base, _) in bases.items()}
+    problems = [leak_line(found, category) for category, found in leaks.items() if found]
+    if problems and not options.allow_leakage:
+        more = f"; and {len(problems) - LISTED_PROBLEMS} more" if len(problems) > LISTED_PROBLEMS else ""
+        raise UserInputError(f"{' | '.join(problems[:LISTED_PROBLEMS])}{more}: every metric would be inflated; "
+                             "remove them from one side, or pass --allow-leakage")
+    return leaks
 
 
 def _prepared(config: SSFlowConfig, category: str, named: bool) -> PreparedData:
@@ -243,6 +259,7 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
             name=options.name,
             storage_path=f"{options.storage.rstrip('/')}/ray",
             callbacks=[store_callback, *callbacks],
+            stop=WriteFailureStop(store_callback),
             failure_config=FailureConfig(max_failures=options.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=1),
             verbose=0,
@@ -252,10 +269,24 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
         budget.start()
     try:
         tuner.fit()
+    except OSError as error:  # Tune's own experiment state: the same stop as a store write
+        store_callback.write_failure = store_callback.write_failure or error
     finally:
         if budget is not None:
-            manifest.write_budget(options, budget.record())
+            try:
+                manifest.write_budget(options, budget.record())
+            except OSError as error:
+                store_callback.write_failure = store_callback.write_failure or error
+    if store_callback.write_failure is not None:
+        raise WriteFailed(write_failure_line(store_callback.write_failure, options.name))
     return [outcome(category, study, budget) for category, study in category_studies.items()]
+
+
+def write_failure_line(error: OSError, name: str) -> str:
+    """The one line a sweep stopped by a failed write ends with: what failed, and the resume command."""
+    where = f" ({error.filename})" if error.filename else ""
+    return (f"the sweep stopped: a write failed{where}: {error.strerror or error}; everything recorded before is "
+            f"kept: free space (or fix the permission), then run the same command plus --resume --name {name}")
 
 
 def outcome(category: str, study: CategoryStudy, budget: TimeBudget | None = None) -> CategoryOutcome:

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-import yaml
-
 from ssflow.config import coerce_value, config_from_flat, flat_keys, looks_numeric
 from ssflow.errors import UserInputError
+from ssflow.yaml_files import read_yaml
 
 SPACES_DIR = Path(__file__).resolve().parent
 TOP_LEVEL_KEYS = ("description", "parameters")
@@ -116,11 +115,7 @@ def resolve_space_path(path_or_name: str | Path) -> Path:
 def load_space(path_or_name: str | Path) -> SearchSpace:
     """Read and validate a space file; a bare name like ``demo`` loads ``spaces/demo.yaml``."""
     path = resolve_space_path(path_or_name)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    return parse_space(document, source=str(path), name=path.stem)
+    return parse_space(read_yaml(path), source=str(path), name=path.stem)
 
 
 def parse_space(document: Any, source: str, name: str) -> SearchSpace:

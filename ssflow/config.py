@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -308,7 +309,8 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
             return value
         _fail(key, value, "true or false")
     if declared is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or int(value) != value:
             _fail(key, value, "an integer")
         return int(value)
     if declared is float:
@@ -316,6 +318,8 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
             value = float(value)  # YAML 1.1 reads 3e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _fail(key, value, "a number")
+        if not math.isfinite(value):  # NaN passes every range check and poisons training silently
+            _fail(key, value, "a finite number")
         return float(value)
     if declared is str:
         if value is None:

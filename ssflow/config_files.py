@@ -11,8 +11,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from ssflow.config import SECTIONS, SSFlowConfig, config_from_flat, config_to_flat, looks_numeric
+from ssflow.config import SECTIONS, SSFlowConfig, config_from_flat, config_to_flat, flat_keys, looks_numeric
 from ssflow.errors import UserInputError
+from ssflow.yaml_files import read_yaml
 
 
 def config_to_nested(config: SSFlowConfig) -> dict[str, Any]:
@@ -50,6 +51,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise UserInputError(f"--set {text!r}: expected key=value, e.g. flow.coupling_blocks=8")
+    if flat_keys().get(key.strip()) is str:  # as typed: YAML 1.1 would turn category 01 into 1, no into false
+        return key.strip(), _unquoted(raw.strip())
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -59,6 +62,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _unquoted(text: str) -> str:
+    """``text`` without one pair of matching surrounding quotes (``'01'`` or ``"01"``)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
 
 
 def load_config_file(path: str | Path, base: SSFlowConfig | None = None) -> SSFlowConfig:
@@ -66,10 +74,7 @@ def load_config_file(path: str | Path, base: SSFlowConfig | None = None) -> SSFl
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"config file not found: {path}")
-    try:
-        nested = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    nested = read_yaml(path) or {}
     if not isinstance(nested, Mapping):
         raise UserInputError(f"{path}: expected a mapping of sections, got {type(nested).__name__}")
     return config_from_flat(flatten_nested(nested, str(path)), base)

@@ -14,25 +14,21 @@ import yaml
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.config_files import flatten_nested
 from ssflow.errors import UserInputError
+from ssflow.yaml_files import read_yaml
 
 EXPORT_FORMAT = "ssflow-export/1"
 
 
 def is_export_file(path: Path) -> bool:
     try:
-        content = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        content = read_yaml(path)
+    except UserInputError:
         return False
     return isinstance(content, Mapping) and content.get("format") == EXPORT_FORMAT
 
 
 def read_export(path: Path) -> dict[str, Any]:
-    try:
-        content = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise UserInputError(f"cannot read export file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise UserInputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    content = read_yaml(Path(path))
     if not isinstance(content, Mapping) or content.get("format") != EXPORT_FORMAT:
         raise UserInputError(f"{path}: not an export file (expected 'format: {EXPORT_FORMAT}')")
     if not isinstance(content.get("categories"), Mapping) or not content["categories"]:

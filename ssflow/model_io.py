@@ -11,6 +11,7 @@ from ssflow.backbone_weights import weights_identity
 from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
 from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.config_files import config_to_nested, flatten_nested
+from ssflow.durable import sync_file, sync_folder
 from ssflow.errors import UserInputError
 from ssflow.flow import MultiScaleFlow
 
@@ -42,7 +43,9 @@ def save_model(path: str | Path, config: SSFlowConfig, flow: MultiScaleFlow, cal
     }
     temporary = path.with_name(f".{path.name}.tmp")
     torch.save(payload, temporary)
+    sync_file(temporary)  # durable before the rename publishes it
     temporary.replace(path)
+    sync_folder(path.parent)
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu", backbone_weights: str | Path = ""

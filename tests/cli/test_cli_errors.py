@@ -19,12 +19,16 @@ def broken_btad(tmp_path):
     root = tmp_path / "btad"
     for folder in ("01/train/ok", "01/test/ok", "01/test/ko", "01/ground_truth/ko"):
         (root / folder).mkdir(parents=True)
-    image = np.full((32, 32, 3), 128, np.uint8)
+    rng = np.random.default_rng(0)
+
+    def image():  # distinct images: identical ones would be refused as leakage first
+        return rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+
     for index in range(4):
-        cv2.imwrite(str(root / f"01/train/ok/{index:03d}.png"), image)
+        cv2.imwrite(str(root / f"01/train/ok/{index:03d}.png"), image())
     for index in range(2):
-        cv2.imwrite(str(root / f"01/test/ok/{index:03d}.png"), image)
-        cv2.imwrite(str(root / f"01/test/ko/{index:03d}.png"), image)
+        cv2.imwrite(str(root / f"01/test/ok/{index:03d}.png"), image())
+        cv2.imwrite(str(root / f"01/test/ko/{index:03d}.png"), image())
         cv2.imwrite(str(root / f"01/ground_truth/ko/{index:03d}.png"), np.zeros((32, 32), np.uint8))
     cv2.imwrite(str(root / "01/ground_truth/ko/000.png"), np.zeros((16, 24), np.uint8))
     return root

@@ -92,17 +92,19 @@ def test_predict_writes_decisions_and_overlays(model_path: Path, images: Path, t
         picture = cv2.imread(str(out / overlay))
         height, width = cv2.imread(path).shape[:2]
         assert picture.shape == (height, 2 * width, 3)  # input and heatmap side by side, at the image's own size
-    assert sorted(p.name for p in out.iterdir()) == ["overlays", "predictions.csv", "regions.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".ssflow-outputs.json", "overlays", "predictions.csv",
+                                                      "regions.csv"]
     printed = capsys.readouterr().out
     assert f"scored 5 images: {int(table['anomalous'].sum())} anomalous" in printed
 
 
 def test_predict_parquet_recursive_and_replaces_old_overlays(model_path: Path, images: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    (out / "overlays").mkdir(parents=True)
-    (out / "overlays" / "stale.png").write_bytes(b"old")
+    assert main(["predict", "--model", str(model_path), str(images / "a.png"), "--out", str(out)]) == 0
+    (out / "overlays" / "stale.png").write_bytes(b"old")  # in predict's own folder: replaced with it
     assert main(["predict", "--model", str(model_path), str(images), str(images / "a.png"), "--recursive",
                  "--out", str(out), "--format", "parquet"]) == 0
+    assert not (out / "predictions.csv").exists()  # the earlier run's table, in the other format
     table = pd.read_parquet(out / "predictions.parquet")
     names = [Path(p).relative_to(images).as_posix() for p in table["path"]]
     # sorted by path below the folder; a.png, named twice, is scored once

@@ -74,7 +74,8 @@ def test_a_written_portfolio_reads_back_in_order(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
-    ("a: [1", "not a readable YAML file"),
+    ("a: [1", "not valid YAML"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff", "not a YAML text file"),
     ("format: other\nconfigs: []", "not a portfolio"),
     ("format: ssflow-portfolio/1\nconfigs: []", "has no configs"),
     ("format: ssflow-portfolio/1\nconfigs: [{covers: []}]", "config 1 has no 'values'"),
@@ -82,9 +83,11 @@ def test_a_written_portfolio_reads_back_in_order(tmp_path: Path) -> None:
     ("format: ssflow-portfolio/1\nconfigs: [{values: {flow.widht: 3}}]", "config 1: .*flow.widht"),
     ("format: ssflow-portfolio/1\nconfigs: [{values: {train.lr: -1}}]", "config 1: .*train.lr"),
 ])
-def test_a_bad_portfolio_file_is_one_line_naming_it(tmp_path: Path, content: str | None, message: str) -> None:
+def test_a_bad_portfolio_file_is_one_line_naming_it(tmp_path: Path, content: str | bytes | None, message: str) -> None:
     path = tmp_path / "p.yaml"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     with pytest.raises(UserInputError, match=message) as error:
         read_portfolio(path, SSFlowConfig())

@@ -8,6 +8,8 @@ out-of-memory killer.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import shutil
 import signal
@@ -26,6 +28,7 @@ from search.options import SweepOptions
 from search.sweep import CategoryOutcome, plan_categories, run_sweep
 from spaces.space import load_space
 from ssflow.config import config_from_flat
+from ssflow.errors import WriteFailed
 
 pytestmark = pytest.mark.cluster
 
@@ -258,3 +261,37 @@ def test_trial_killed_for_memory_is_recorded_failed(
     assert list(retries.count.values()) == [1]
     print(f"\nout of memory: retried {retries.count}, error {row['error'][:90]!r}..., "
           f"{time.monotonic() - started:.0f} s")
+
+
+def test_a_full_disk_stops_the_sweep_with_the_resume_line_then_resume_records_every_trial_once(
+        local_ray: Path, tmp_path: Path, demo_root: Path, check_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The results store's disk fills up after a few rows (a patched writer raising ENOSPC): the sweep stops
+    with one line naming the failure and the resume command; after space is freed, --resume ends the sweep."""
+    base = config_from_flat({"data.dataset": "demo", "data.root": str(demo_root), "backbone.image_size": 64,
+                             "seed": 0})
+    options = SweepOptions(base=base, space=load_space("demo"), name="full", storage=str(tmp_path / "runs"),
+                           num_samples=4, max_epochs=3, grace_period=3, concurrency=2, device="cpu", finalists=0)
+    real_write = ResultStore.write_rows
+    written: list[int] = []
+
+    def write_until_full(store: ResultStore, rows: Any) -> None:
+        if len(written) >= 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(store.root))
+        written.append(len(rows))
+        real_write(store, rows)
+
+    monkeypatch.setattr(ResultStore, "write_rows", write_until_full)
+    with pytest.raises(WriteFailed) as stopped:
+        run_sweep(options, plan_categories(options, ["wood"]))
+    line = str(stopped.value)
+    assert "No space left on device" in line and "--resume --name full" in line and "\n" not in line
+    kept = ResultStore(tmp_path / "runs").read(experiment="full")
+    assert len(kept) == len(written) == 5  # what was written before the disk filled is all there
+
+    monkeypatch.setattr(ResultStore, "write_rows", real_write)  # space freed
+    resumed = dataclasses.replace(options, resume=True)
+    (outcome,) = run_sweep(resumed, plan_categories(resumed, ["wood"]))
+    assert outcome.complete
+    frame = ResultStore(tmp_path / "runs").read(experiment="full")
+    check_store(frame, 4)
+    assert (finals(frame)["status"] == "finished").all()  # grace period = budget: nothing pruned, nothing lost
