@@ -13,12 +13,14 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import cv2
 from rich.console import Console
 
 from cli.shown_text import plain
+from ssflow import __version__
 from ssflow.errors import IncompatibleDependency, UserInputError
 
 
@@ -55,9 +57,9 @@ class OneLineParser(argparse.ArgumentParser):
 LOG_WIDTH = 160
 
 
-def _command_parser(name: str) -> argparse.ArgumentParser:
+def _command_parser(name: str, program: str = "run_search.py") -> argparse.ArgumentParser:
     command = COMMANDS[name]
-    prog = "run_search.py" if name == "search" else f"run_search.py {name}"
+    prog = program if name == "search" else f"{program} {name}"
     epilog = None
     if name == "search":
         epilog = "other commands (each with --help):\n" + "\n".join(
@@ -73,16 +75,31 @@ def _console() -> Console:
     return Console(stderr=False, width=LOG_WIDTH if wide else None)
 
 
+def program_name(argv0: str) -> str:
+    """How the user called us: ``ssflow-search`` (the console script) or ``run_search.py`` (the checkout)."""
+    return "ssflow-search" if Path(argv0).name.startswith("ssflow-search") else "run_search.py"
+
+
+def entry() -> None:
+    """The ``ssflow-search`` console script."""
+    sys.exit(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command line (``argv`` without the program name; default ``sys.argv[1:]``); the exit code."""
+    program = program_name(sys.argv[0]) if argv is None else "run_search.py"
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:
+        print(f"ssflow-search {__version__}")
+        return 0
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        print(f"error: run_search.py: unknown command {argv[0]!r}; expected one of "
+        print(f"error: {program}: unknown command {argv[0]!r}; expected one of "
               f"{', '.join(COMMANDS)}, or options of a search (see --help)", file=sys.stderr)
         return EXIT_USAGE
     name = argv[0] if argv and argv[0] in COMMANDS else "search"
     if name != "search" or (argv and argv[0] == "search"):
         argv = argv[1:]
-    args = _command_parser(name).parse_args(argv)
+    args = _command_parser(name, program).parse_args(argv)
     try:
         module = importlib.import_module(COMMANDS[name].work)
     except IncompatibleDependency as error:

@@ -46,3 +46,16 @@ def test_help_of_every_command_loads_neither_torch_nor_ray(command: str) -> None
 def test_a_mistyped_flag_is_refused_before_any_heavy_import(command: str) -> None:
     result = probe([command, "--no-such-flag"])
     assert result == {"code": 2, "heavy": []}
+
+
+def test_the_console_script_runs_from_any_folder(tmp_path: Path) -> None:
+    """``pip install`` puts ``ssflow-search`` beside the interpreter; it names itself in help and errors."""
+    script = Path(sys.executable).with_name("ssflow-search")
+    assert script.is_file(), "install the project (pip install -e .) to get the ssflow-search command"
+    version = subprocess.run([str(script), "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.strip().startswith("ssflow-search ")
+    shown = subprocess.run([str(script), "train", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: ssflow-search train")
+    wrong = subprocess.run([str(script), "--no-such-flag"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: ssflow-search:") and "\n" not in wrong.stderr.strip()
