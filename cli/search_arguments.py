@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="retries of a trial that crashed, each from its last checkpoint (0: none)")
     parser.add_argument("--gpus-per-trial", type=float, default=None,
                         help="fractions pack several trials per GPU (default: 1 on a CUDA machine, else 0)")
-    parser.add_argument("--address", default=None, help="an existing Ray cluster, e.g. 10.0.0.5:6379 or auto (local, or no address: a new local Ray)")
+    parser.add_argument("--address", default=None,
+                        help="an existing Ray cluster, e.g. 10.0.0.5:6379 or auto (local, or no address: a new "
+                             "local Ray)")
     parser.add_argument("--storage", default="runs", help="folder or URI (s3://...) for results and checkpoints")
     parser.add_argument("--optuna-storage", default=None, metavar="URL",
                         help="database of the Optuna studies (default: sqlite file optuna.db in a folder --storage)")

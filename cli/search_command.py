@@ -17,7 +17,7 @@ from cli.resolve import resolve_config
 from cli.search_arguments import DEFAULT_SAMPLES
 from cli.shown_text import shown
 from cli.budget_view import budget_line
-from cli.sweep_summary import feature_pass_line, summary_table
+from cli.sweep_summary import feature_pass_line, outlier_lines, summary_table
 from results.portfolio import read_portfolio
 from results.ranking import trial_summary
 from results.store import ResultStore
@@ -107,7 +107,8 @@ def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpa
         concurrency=args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial)),
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus, max_failures=args.max_failures,
         device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
-        optuna_storage=args.optuna_storage or "", allow_leakage=args.allow_leakage, finalists=args.finalists, finalist_seeds=args.finalist_seeds,
+        optuna_storage=args.optuna_storage or "", allow_leakage=args.allow_leakage, finalists=args.finalists,
+        finalist_seeds=args.finalist_seeds,
         warm_start=args.warm_start or "", objective=args.objective,
         time_budget_s=parse_duration(args.time_budget) if args.time_budget is not None else 0.0,
         portfolio=portfolio, portfolio_source=Path(args.portfolio).name if args.portfolio else "",
@@ -187,6 +188,8 @@ def _drive(args: argparse.Namespace, console: Console, planned: SweepOptions, ca
         disconnect()
     if outcomes is not None:
         console.print(summary_table(options, outcomes))
+        for line in outlier_lines(options):
+            console.print(f"[yellow]note[/]: {shown(line)}", soft_wrap=True)
         passes = feature_pass_line(options)
         if passes:
             console.print(passes)

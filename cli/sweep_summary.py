@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -67,3 +69,20 @@ def feature_pass_line(options: SweepOptions) -> str | None:
     return (f"feature passes: {passes} for {len(combos)} (backbone, levels, input) combination"
             f"{'s' if len(combos) != 1 else ''} over {len(first)} trials")
 
+
+
+def outlier_lines(options: SweepOptions, listed: int = 3) -> list[str]:
+    """Per category whose best trial flagged training images (``train_outliers``): one line naming them."""
+    frame = ResultStore(options.storage).read(experiment=options.name)
+    if frame.empty or "train_outliers" not in frame or frame["train_outliers"].isna().all():
+        return []
+    lines = []
+    for _, top in best_configs(frame).iterrows():
+        flagged = frame[(frame["trial_id"] == top["trial_id"]) & frame["train_outliers"].notna()]
+        paths = json.loads(flagged["train_outliers"].iloc[-1]) if not flagged.empty else []
+        if paths:
+            names = ", ".join(Path(path).name for path in paths[:listed]) + (", ..." if len(paths) > listed else "")
+            lines.append(f"{top['category']}: its best model scores {len(paths)} training image"
+                         f"{'s' if len(paths) != 1 else ''} far above the rest, likely defects among the good "
+                         f"images ({names}); train --drop-outliers trains without them")
+    return lines

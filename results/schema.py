@@ -45,6 +45,9 @@ FIXED_FIELDS: tuple[pa.Field, ...] = (
     pa.field("role", pa.string()),  # one of ROLES; null in rows of older versions (read as search)
     pa.field("parent_trial", pa.string()),  # a finalist's source trial; null otherwise
     pa.field("latency_ms", pa.float64()),  # inference ms per image at batch 1, measured on the trial's node
+    # JSON list of the training images the trial's model scores far above the rest (ssflow.train_outliers),
+    # written at the trial's last epoch of a full budget; null otherwise and in rows of older versions.
+    pa.field("train_outliers", pa.string()),
     # The trial ran the backbone over the clean images (False: its features came from the node's cache);
     # null in rows of older versions.
     pa.field("features_computed", pa.bool_()),

@@ -117,6 +117,7 @@ class StoreCallback(Callback):
             "written_at": utc_now(),
             "seed": config.seed,
             "code_version": __version__,
+            "train_outliers": result.get("train_outliers"),
             "config_json": json.dumps(config_to_nested(config), sort_keys=True),
         }
         row.update({name: result.get(name) for name in METRIC_COLUMNS})

@@ -33,6 +33,7 @@ from ssflow.latency import inference_latency_ms
 from ssflow.run_inputs import CacheSpec, prepare_run
 from ssflow.devices import resolve_device
 from ssflow.train import DIVERGED, EpochReport, fit
+from ssflow.train_outliers import find_outliers, image_scores
 
 STATE_FILE = "state.pt"
 
@@ -133,6 +134,13 @@ def _load_checkpoint(resume_from: str) -> dict[str, Any] | None:
         return torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
+def outlier_list(flow: MultiScaleFlow, train_features: list[torch.Tensor], data: PreparedData,
+                 config: SSFlowConfig) -> str:
+    """JSON list of the training images ``flow`` scores far above the rest (:mod:`ssflow.train_outliers`)."""
+    paths, scores = image_scores(flow, train_features, data, config.map)
+    return json.dumps([outlier.path for outlier in find_outliers(paths, scores)])
+
+
 def tiles_per_image(data: PreparedData) -> int:
     """The model inputs one test image needs (its tiles; 1 in whole-image mode), rounded mean over the tests."""
     splits = [data.selection, data.report]
@@ -160,8 +168,11 @@ def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
     latency_ms = config_latency_ms(run_config, inputs.backbone, tiles_per_image(prepared))
 
     def on_epoch(report: EpochReport) -> None:
+        metrics = _epoch_metrics(report, device, latency_ms, inputs.features_computed)
+        if report.epoch == run_config.train.epochs and report.flow is not None:  # the trial's last epoch
+            metrics["train_outliers"] = outlier_list(report.flow, inputs.features.train, prepared, run_config)
         with _checkpoint(report) as checkpoint:
-            tune.report(_epoch_metrics(report, device, latency_ms, inputs.features_computed), checkpoint=checkpoint)
+            tune.report(metrics, checkpoint=checkpoint)
 
     result = fit(run_config, prepared, device, on_epoch=on_epoch, resume=_load_checkpoint(config["resume_from"]),
                  inputs=inputs)

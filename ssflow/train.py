@@ -46,6 +46,7 @@ class EpochReport(NamedTuple):
     epoch_seconds: float
     checkpoint: Callable[[], dict[str, Any]]  # the state to resume from after this epoch
     threshold: ThresholdCheck | None = None  # the calibrated threshold after this epoch, judged on the report split
+    flow: MultiScaleFlow | None = None  # the flow after this epoch: read it, do not train it
 
 
 class ThresholdCheck(NamedTuple):
@@ -269,7 +270,7 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
             report = EpochReport(
                 trainer.epoch, loss, nll_normal, nll_synthetic, trainer.objective(evaluations),
                 evaluations.selection.metrics, evaluations.report.metrics, _metrics(evaluations.validation),
-                trainer.seconds, epoch_seconds, trainer.state, threshold,
+                trainer.seconds, epoch_seconds, trainer.state, threshold, trainer.flow,
             )
             if on_epoch is not None and on_epoch(report) and trainer.epoch < config.train.epochs:
                 status, reason = STOPPED, f"stopped by the caller after epoch {trainer.epoch}"

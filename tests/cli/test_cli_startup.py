@@ -58,4 +58,5 @@ def test_the_console_script_runs_from_any_folder(tmp_path: Path) -> None:
                            timeout=120)
     assert shown.returncode == 0 and shown.stdout.startswith("usage: ssflow-search train")
     wrong = subprocess.run([str(script), "--no-such-flag"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert wrong.returncode == 2 and wrong.stderr.startswith("error: ssflow-search:") and "\n" not in wrong.stderr.strip()
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: ssflow-search:")
+    assert "\n" not in wrong.stderr.strip()

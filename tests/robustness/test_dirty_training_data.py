@@ -11,10 +11,15 @@ import pandas as pd
 import pytest
 
 from cli.main import main
+from cli.sweep_summary import outlier_lines
 from file_fingerprints import folder_hashes
-from ssflow.config import config_from_flat
+from results.store import ResultStore
+from search.options import SweepOptions
+from spaces.space import load_space
+from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, plan_splits
 from ssflow.leakage import find_leaks, split_leaks
+from store_rows import EXPERIMENT, TRIALS, trial_rows
 from ssflow.train_outliers import OUTLIER_Z, find_outliers, modified_z, without_images
 
 
@@ -131,3 +136,16 @@ def test_defective_training_images_are_listed_and_dropped(contaminated_root, tmp
     metrics = json.loads((tmp_path / "dropped" / "metrics.json").read_text())
     assert metrics["outliers_dropped"] and painted <= {Path(path).name for path in metrics["train_outliers"]}
     assert "training again" in capsys.readouterr().out
+
+
+def test_a_sweep_names_what_its_best_models_flagged(tmp_path):
+    rows = [{**row, "train_outliers": json.dumps(["/data/carpet/train/good/007.png", "/data/carpet/train/good/9.png"])
+             if row["trial_id"] == "c-best" and row["status"] == "finished" else None}
+            for category, by_id in TRIALS.items() for trial_id, spec in by_id.items()
+            for row in trial_rows(EXPERIMENT, category, trial_id, *spec)]
+    ResultStore(tmp_path / "runs").write_rows(rows)
+    options = SweepOptions(base=SSFlowConfig(), space=load_space("demo"), name=EXPERIMENT,
+                           storage=str(tmp_path / "runs"))
+    (line,) = outlier_lines(options)  # grid's best flagged nothing
+    assert line.startswith("carpet: its best model scores 2 training images far above the rest")
+    assert "007.png, 9.png" in line and "--drop-outliers" in line

@@ -1,5 +1,7 @@
 """A real sweep of two categories at once: local Ray, Optuna TPE in SQLite, ASHA, finalists, a Parquet store."""
 
+import json
+
 import optuna
 import pandas as pd
 import pytest
@@ -112,3 +114,13 @@ def test_store_reads_with_plain_pandas(sweep):
     _, frame, _ = sweep
     assert isinstance(frame, pd.DataFrame) and len(frame) > 0
     assert {"hp.flow.coupling_blocks", "hp.train.lr", "status", "seconds", "role"} <= set(frame.columns)
+
+
+def test_trials_at_the_full_budget_record_their_training_outliers(sweep):
+    """Every trial that reached the last epoch checked its own training images (a JSON list, often empty)."""
+    _, frame, _ = sweep
+    last = frame[(frame["status"] == "running") & (frame["epoch"] == MAX_EPOCHS)]
+    assert len(last) > 0 and last["train_outliers"].notna().all()
+    assert all(isinstance(json.loads(value), list) for value in last["train_outliers"])
+    earlier = frame[(frame["status"] == "running") & (frame["epoch"] < MAX_EPOCHS)]
+    assert earlier["train_outliers"].isna().all()  # only a full budget's model is asked
