@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 from pathlib import Path
 
 from rich import box
@@ -34,8 +35,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UserInputError("--out needs --name: the sweep whose best configs to export (see 'run_search.py show')")
     out = Path(args.out)
     check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml")
-    if args.max_latency_ms is not None and args.max_latency_ms <= 0:
-        raise UserInputError(f"--max-latency-ms {args.max_latency_ms:g}: expected milliseconds > 0")
+    if args.max_latency_ms is not None and not 0 < args.max_latency_ms < math.inf:  # NaN fails too
+        raise UserInputError(f"--max-latency-ms {args.max_latency_ms:g}: expected a finite number of milliseconds > 0")
     rows = read_rows(args.storage, args.name, args.dataset, console)
     content = build_export(rows, args.name, __version__, datetime.datetime.now(datetime.timezone.utc),
                            args.max_latency_ms)

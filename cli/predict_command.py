@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -117,23 +118,30 @@ def _outside(paths: list[Path], out: Path) -> list[Path]:
     return kept
 
 
-def overlay_names(paths: Sequence[Path]) -> list[str]:
-    """``<stem>.png`` per path; stems shared by several inputs get their suffix, then a counter, added.
+def _safe_part(text: str) -> str:
+    """A file or folder name part safe to write and to list in a UTF-8 table: undecodable bytes, control
+    characters and characters that separate paths on some system become ``_``."""
+    return re.sub(r'[\\/:*?"<>|]', "_", plain(text)) or "_"
 
-    Stems are made safe to write and to list in a UTF-8 table first: undecodable bytes, control
-    characters and characters that separate paths on some system become ``_``.
-    """
-    safe = [re.sub(r'[\\/:*?"<>|]', "_", plain(path.stem)) for path in paths]
-    suffixes = [plain(path.suffix.lstrip(".")) for path in paths]
-    stems = Counter(safe)
-    names = [stem if stems[stem] == 1 else f"{stem}_{suffix}" for stem, suffix in zip(safe, suffixes)]
+
+def overlay_names(paths: Sequence[Path]) -> list[str]:
+    """Per path, its overlay's name below ``overlays/``: ``<folder>/<stem>.png``, the folder relative to the
+    common folder of all inputs, so ``a/x.png`` and ``b/x.png`` keep apart; stems shared within one folder get
+    their suffix, then a counter, added."""
+    parents = [path.absolute().parent for path in paths]
+    root = Path(os.path.commonpath(parents)) if parents else Path()
+    folders = [Path(*map(_safe_part, parent.relative_to(root).parts)) for parent in parents]
+    stems = [_safe_part(path.stem) for path in paths]
+    shared = Counter(zip(folders, stems))
+    names = [folder / (stem if shared[(folder, stem)] == 1 else f"{stem}_{_safe_part(path.suffix.lstrip('.'))}")
+             for folder, stem, path in zip(folders, stems, paths)]
     counts = Counter(names)
-    taken: Counter[str] = Counter()
+    taken: Counter[Path] = Counter()
     unique = []
     for name in names:
         taken[name] += 1
-        unique.append(name if counts[name] == 1 else f"{name}_{taken[name]}")
-    return [f"{name}.png" for name in unique]
+        unique.append(name if counts[name] == 1 else name.with_name(f"{name.name}_{taken[name]}"))
+    return [f"{name.as_posix()}.png" for name in unique]
 
 
 class Outputs(NamedTuple):
@@ -202,14 +210,16 @@ def _write_outputs(staging: Path, scored: ScoredImage, name: str, calibration: C
     image, anomaly_map = _capped(scored.image, outputs.overlay_size), _capped(scored.anomaly_map, outputs.overlay_size)
     # The calibration's fixed range keeps colours comparable across images and runs.
     overlay = heatmap_overlay(image, anomaly_map, calibration.map_low, calibration.map_high)
+    (staging / OVERLAYS / name).parent.mkdir(parents=True, exist_ok=True)
     write_png(staging / OVERLAYS / name, side_by_side(image, overlay))
     if outputs.save_maps:
+        (staging / MAPS / map_name(name)).parent.mkdir(parents=True, exist_ok=True)
         np.save(staging / MAPS / map_name(name), scored.anomaly_map.astype(np.float32, copy=False))
 
 
 def map_name(overlay_name: str) -> str:
-    """The ``maps/`` file of the image whose overlay is ``overlay_name``: same name, ``.npy``."""
-    return f"{Path(overlay_name).stem}.npy"
+    """The ``maps/`` file of the image whose overlay is ``overlay_name``: same folder and name, ``.npy``."""
+    return Path(overlay_name).with_suffix(".npy").as_posix()
 
 
 def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], names: dict[str, str],

@@ -36,6 +36,9 @@ def base_config(config_arg: str | None, category: str | None) -> SSFlowConfig:
     if config_arg in PRESETS and not Path(config_arg).exists():
         return preset(config_arg)
     path = Path(config_arg)
+    if path.is_dir():
+        raise UserInputError(f"--config {config_arg}: a folder; expected a config YAML file (e.g. a trained "
+                             f"model's config.yaml) or a preset ({', '.join(PRESETS)})")
     if not path.is_file():
         raise UserInputError(
             f"--config {config_arg}: no such file and not a preset (presets: {', '.join(PRESETS)})"

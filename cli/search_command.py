@@ -158,6 +158,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return _drive(args, console, planned, categories, database, plans, opened_at)
     finally:
         lease.release()
+        if lease.lost:
+            console.print("[yellow]note[/]: another driver took this sweep over (--take-over) while it ran; its "
+                          "results from then on are that driver's", soft_wrap=True)
 
 
 def _drive(args: argparse.Namespace, console: Console, planned: SweepOptions, categories: list[str],

@@ -44,7 +44,7 @@ def read_rows(storage: str, name: str | None, dataset: str | None, console: Cons
     rows, notes = store.read_checked(experiment=name)
     for note in notes:
         if console is not None:
-            console.print(f"[yellow]note[/]: {escape(note)}")
+            console.print(f"[yellow]note[/]: {escape(note)}", soft_wrap=True)
     if dataset is not None and dataset not in set(rows["dataset"]):
         held = ", ".join(sorted(set(rows["dataset"])))
         raise UserInputError(f"--dataset {dataset}: no results for it in {name or shown}; found {held}")

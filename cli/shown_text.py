@@ -12,14 +12,21 @@ from rich.markup import escape
 
 
 def plain(text: str) -> str:
-    """``text`` with undecodable bytes as ``\\xNN`` and non-printable characters as ``\\x1b``-style escapes;
-    printable text (any script, emoji) is kept as it is."""
-    try:
-        decoded = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a lone surrogate that no file name byte produced
-        decoded = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-                   for char in decoded)
+    """``text`` with undecodable bytes as ``\\xNN``, non-printable characters as ``\\x1b``-style escapes and a
+    literal backslash doubled (so no name prints as another's escape); printable text (any script, emoji) is
+    kept as it is."""
+    return "".join(_plain_char(char) for char in text)
+
+
+def _plain_char(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by Python's surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    if char == "\\":
+        return "\\\\"
+    if char.isprintable():
+        return char
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def shown(text: object) -> str:

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.data_notes import data_notes
 from cli.output_paths import check_output_folder
+from cli.owned_outputs import owned_files, publish, remove_owned
 from cli.resolve import resolve_config
 from cli.shown_text import plain, shown
 from cli.table_format import metric
@@ -125,30 +126,26 @@ def _export(staging: Path, config: SSFlowConfig, result: FitResult, data: Prepar
 
 
 def _publish(staging: Path, out: Path) -> None:
-    """Move finished files into ``out``; each replace is atomic, so ``out`` never holds half a file.
+    """Move the finished files into ``out`` (:func:`cli.owned_outputs.publish`): what an earlier train wrote
+    there and this one did not (overlays, model.onnx, a failed run's folder) is removed, so the folder never
+    mixes two models; files train did not write stay."""
+    owned = owned_files(out) or _written_by_older_versions(out)
+    publish(staging, out, owned, last="metrics.json")  # metrics.json last: its presence means complete
+    if (out / FAILED_RUN).is_dir():
+        remove_owned(out / FAILED_RUN)  # it described a run older than this model
 
-    What an earlier run wrote there and this one did not (overlays, an exported
-    model.onnx, a model.pt of a run that diverged) is removed first, so the
-    folder never mixes two models.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    written = {item.name for item in staging.iterdir()}
-    for stale in [*out.glob("overlay_*.png"), *(out / name for name in TRAIN_OUTPUTS)]:
-        if stale.is_file() and stale.name not in written:
-            stale.unlink()
-    shutil.rmtree(out / FAILED_RUN, ignore_errors=True)  # it described a run older than this model
-    for item in sorted(staging.iterdir(), key=lambda p: p.name == "metrics.json"):
-        item.replace(out / item.name)  # metrics.json last: its presence means the folder is complete
-    shutil.rmtree(staging, ignore_errors=True)
+
+def _written_by_older_versions(out: Path) -> set[str]:
+    """A folder written before train kept a marker: its known output names."""
+    if not out.is_dir():
+        return set()
+    known = {path.name for path in out.glob("overlay_*.png")}
+    return known | {name for name in TRAIN_OUTPUTS if (out / name).is_file()}
 
 
 def _publish_beside(staging: Path, folder: Path) -> None:
-    """Replace ``folder`` (below ``--out``) by the finished ``staging`` folder."""
-    aside = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        folder.replace(aside)
-    staging.replace(folder)
-    shutil.rmtree(aside, ignore_errors=True)
+    """Replace what train wrote in ``folder`` (below ``--out``) by the finished ``staging`` files."""
+    publish(staging, folder, owned_files(folder), last="metrics.json")
 
 
 def _fit(console: Console, config: SSFlowConfig, data: PreparedData, device: torch.device,
@@ -215,12 +212,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     summary: dict[str, Any] = {"dataset": config.data.dataset, "category": config.data.category,
                                "device": str(device), **_split_summary(result),
                                "train_outliers": [plain(outlier.path) for outlier in outliers],
-                               "outliers_dropped": bool(outliers and args.drop_outliers)}
+                               "outliers_dropped": bool(outliers and args.drop_outliers),
+                               "leakage_allowed": [[plain(leak.test_path), plain(leak.train_path), leak.kind]
+                                                   for leak in leaks]}
     exported: ExportCheck | str | None = None
     try:
         save_config_file(config, staging / "config.yaml")
-        if outliers:
-            frame = pd.DataFrame(outliers, columns=TrainOutlier._fields).assign(dropped=args.drop_outliers)
+        if result.flow is not None:  # header only when nothing stood out: scripts can always read it
+            frame = pd.DataFrame(outliers, columns=list(TrainOutlier._fields)).assign(dropped=args.drop_outliers)
             frame.assign(path=frame["path"].map(plain)).to_csv(staging / OUTLIERS_FILE, index=False)
         if result.flow is not None:
             report = _score_report(data, result, backbone, config, device)

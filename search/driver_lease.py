@@ -69,6 +69,7 @@ class DriverLease:
         self.host = host or socket.gethostname()
         self.pid = pid if pid is not None else os.getpid()
         self._study_id: int | None = None
+        self.lost = False  # another driver took the lease over while this one held it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,6 +86,9 @@ class DriverLease:
         except DuplicatedStudyError:
             pass
         holder = self._settled_holder()
+        if take_over and holder is not None and holder.host == self.host and _process_alive(holder.pid):
+            raise UserInputError(f"--take-over: the driver holding sweep {self.sweep} ({holder.describe()}) still "
+                                 f"runs on this machine; stop it first (kill {holder.pid}) or wait for it to end")
         reason = self._free_reason(holder, take_over)
         if reason is None:
             raise UserInputError(
@@ -122,9 +126,17 @@ class DriverLease:
             time.sleep(0.1)
 
     def refresh(self) -> None:
-        """Record that the holder is alive (the thread calls this every :data:`HEARTBEAT_S`)."""
-        if self._study_id is not None:
-            self.storage.set_study_system_attr(self._study_id, "heartbeat_at", self.clock())
+        """Record that the holder is alive (the thread calls this every :data:`HEARTBEAT_S`); notes in
+        :attr:`lost` when the lease now belongs to another driver (``--take-over``)."""
+        if self._study_id is None:
+            return
+        holder = self.holder()
+        if holder is None or (holder.host, holder.pid) != (self.host, self.pid):
+            self.lost = True
+            self._study_id = None  # never delete the new holder's lease
+            self._stop.set()
+            return
+        self.storage.set_study_system_attr(self._study_id, "heartbeat_at", self.clock())
 
     def release(self) -> None:
         """Stop refreshing and delete the lease (a no-op when not held)."""

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from search.redaction import redacted
 from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
@@ -29,7 +30,7 @@ def check_sweep_name(name: str, flag: str = "--name") -> str:
             or break a study name); the name is shown escaped.
     """
     if not NAME_PATTERN.fullmatch(name) or ".." in name:
-        raise UserInputError(f"{flag} {ascii(name)}: expected a plain name ({NAME_RULE})")
+        raise UserInputError(f"{flag} {name!r}: expected a plain name ({NAME_RULE})")
     return name
 
 
@@ -66,6 +67,13 @@ class SweepOptions:
     # Configs tried first, before the base config (flat values each; search.portfolio), and where they came from.
     portfolio: tuple[dict[str, Any], ...] = ()
     portfolio_source: str = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickled copy (Ray Tune saves its searcher, scheduler and trainable in the experiment folder) holds
+        the study database URL without its password: only the driver opens the studies, from its own copy."""
+        state = dict(self.__dict__)
+        state["optuna_storage"] = redacted(self.optuna_storage)
+        return state
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

@@ -8,7 +8,7 @@ URL (headers, resume hints, errors) shows :func:`redacted` instead.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 MASK = "***"
 # Query parameters that carry credentials (pyarrow's S3/GCS options, database drivers' password options).
@@ -18,7 +18,8 @@ _SECRET_KEY = re.compile(r"secret|password|passwd|token|credential", re.IGNORECA
 def redacted(url: str) -> str:
     """``url`` with the password of its user part and every credential query value replaced by ``***``.
 
-    A plain path (no ``://``) comes back unchanged, as does a URL that cannot be split.
+    Only those parts change: the rest stays as typed (``sqlite:////abs/path.db?token=***`` keeps its four
+    slashes). A plain path (no ``://``) comes back unchanged.
     """
     if "://" not in url:
         return url
@@ -27,17 +28,25 @@ def redacted(url: str) -> str:
         password = parts.password
     except ValueError:  # e.g. a port that is not a number
         return _masked_userinfo(url)
-    if not _secrets(url):
-        return url  # rebuilding would also drop an empty host (sqlite:////abs/path)
-    netloc = parts.netloc
+    start = url.index("://") + 3
+    end = start + len(parts.netloc)
+    netloc = url[start:end]
     if password is not None:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.split(':', 1)[0]}:{MASK}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(key, MASK if _SECRET_KEY.search(key) else value) for key, value in pairs], safe="*/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    rest = url[end:]
+    path, mark, query = rest.partition("?")
+    if mark:
+        query, hash_mark, fragment = query.partition("#")
+        pairs = [_masked_pair(pair) for pair in query.split("&")]
+        rest = f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}"
+    return url[:start] + netloc + rest
+
+
+def _masked_pair(pair: str) -> str:
+    """One raw ``key=value`` of a query, its value masked when the key names a credential."""
+    key, equals, _ = pair.partition("=")
+    return f"{key}={MASK}" if equals and _SECRET_KEY.search(unquote_plus(key)) else pair
 
 
 def redacted_text(text: str, url: str) -> str:
@@ -59,7 +68,9 @@ def _secrets(url: str) -> list[str]:
     except ValueError:
         return []
     found += [value for key, value in parse_qsl(parts.query, keep_blank_values=True) if _SECRET_KEY.search(key)]
-    return [secret for secret in found if secret]
+    found += [pair.partition("=")[2] for pair in parts.query.split("&")  # as typed (percent-encoded) too
+              if _SECRET_KEY.search(unquote_plus(pair.partition("=")[0]))]
+    return sorted({secret for secret in found if secret}, key=len, reverse=True)
 
 
 def _masked_userinfo(url: str) -> str:

@@ -77,7 +77,19 @@ def load_config_file(path: str | Path, base: SSFlowConfig | None = None) -> SSFl
     nested = read_yaml(path) or {}
     if not isinstance(nested, Mapping):
         raise UserInputError(f"{path}: expected a mapping of sections, got {type(nested).__name__}")
-    return config_from_flat(flatten_nested(nested, str(path)), base)
+    return config_from_flat(_strings_as_typed(flatten_nested(nested, str(path)), path), base)
+
+
+def _strings_as_typed(flat: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``flat`` with each string key's value as written in the file where YAML 1.1 made it a number or a
+    boolean (``category: 01`` is ``"01"``, not 1; ``dataset: no`` is ``"no"``, not false)."""
+    declared = flat_keys()
+    retyped = [key for key, value in flat.items()
+               if declared.get(key) is str and isinstance(value, (bool, int, float))]
+    if not retyped:
+        return flat
+    as_written = flatten_nested(yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader), str(path))
+    return {**flat, **{key: as_written[key] for key in retyped if isinstance(as_written.get(key), str)}}
 
 
 def save_config_file(config: SSFlowConfig, path: str | Path) -> None:

@@ -100,8 +100,8 @@ def test_predict_writes_decisions_and_overlays(model_path: Path, images: Path, t
 
 def test_predict_parquet_recursive_and_replaces_old_overlays(model_path: Path, images: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["predict", "--model", str(model_path), str(images / "a.png"), "--out", str(out)]) == 0
-    (out / "overlays" / "stale.png").write_bytes(b"old")  # in predict's own folder: replaced with it
+    assert main(["predict", "--model", str(model_path), str(images / "deeper" / "f.png"), "--out", str(out)]) == 0
+    assert (out / "overlays" / "f.png").is_file()  # one input: no folder
     assert main(["predict", "--model", str(model_path), str(images), str(images / "a.png"), "--recursive",
                  "--out", str(out), "--format", "parquet"]) == 0
     assert not (out / "predictions.csv").exists()  # the earlier run's table, in the other format
@@ -109,8 +109,9 @@ def test_predict_parquet_recursive_and_replaces_old_overlays(model_path: Path, i
     names = [Path(p).relative_to(images).as_posix() for p in table["path"]]
     # sorted by path below the folder; a.png, named twice, is scored once
     assert names == ["a.png", "b.bmp", "c.JPG", "d.tif", "deeper/f.png", "e.png"]
-    assert sorted(p.name for p in (out / "overlays").iterdir()) == sorted(
-        f"{Path(n).stem}.png" for n in [*NAMES, "f.png"])
+    overlays = sorted(p.relative_to(out / "overlays").as_posix() for p in (out / "overlays").rglob("*.png"))
+    # below the inputs' common folder; the earlier run's overlays/f.png is gone
+    assert overlays == sorted([f"{Path(n).stem}.png" for n in NAMES] + ["deeper/f.png"])
     assert table["anomalous"].dtype == bool
 
 
@@ -159,8 +160,9 @@ def test_skip_unreadable_scores_the_rest_and_lists_what_it_left_out(model_path: 
 
 
 def test_overlay_names_stay_unique_for_shared_stems() -> None:
-    paths = [Path("x/a.png"), Path("x/a.bmp"), Path("y/a.png"), Path("x/b.png")]
-    assert overlay_names(paths) == ["a_png_1.png", "a_bmp.png", "a_png_2.png", "b.png"]
+    paths = [Path("x/a.png"), Path("x/a.bmp"), Path("y/a.png"), Path("x/b.png"), Path("x/sub/a.png")]
+    assert overlay_names(paths) == ["x/a_png.png", "x/a_bmp.png", "y/a.png", "x/b.png", "x/sub/a.png"]
+    assert overlay_names([Path("/data/line/one.png")]) == ["one.png"]  # one input: no folder
 
 
 def test_missing_and_invalid_model_files_are_one_line_errors(images: Path, tmp_path: Path,

@@ -5,7 +5,7 @@ import pytest
 from cli.main import main
 from file_fingerprints import folder_hashes
 from ssflow.config import config_from_flat
-from ssflow.config_files import parse_override
+from ssflow.config_files import load_config_file, parse_override
 from ssflow.errors import UserInputError
 
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
@@ -53,3 +53,10 @@ def test_a_binary_file_given_as_config_or_space_is_one_line(flag, small_demo_roo
     line = error_line()
     assert str(binary) in line and "not a YAML text file" in line
     assert folder_hashes(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["settings.yaml"]
+
+
+def test_a_config_file_keeps_string_values_as_written(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("data:\n  category: 01\n  dataset: btad\n  root: null\ntrain:\n  lr: 1e-3\n")
+    config = load_config_file(path)
+    assert config.data.category == "01" and config.data.root == "" and config.train.lr == 1e-3

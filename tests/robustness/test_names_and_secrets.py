@@ -1,11 +1,15 @@
 """Sweep names that would escape the storage folder, and passwords that must never be printed."""
 
+import pickle
+
 import pytest
 
 from cli.main import main
 from file_fingerprints import folder_hashes
-from search.options import check_sweep_name, default_sweep_name
+from search.options import SweepOptions, check_sweep_name, default_sweep_name
 from search.redaction import redacted, redacted_text
+from spaces.space import load_space
+from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
 
 
@@ -61,3 +65,17 @@ def test_a_password_in_optuna_storage_is_never_printed(small_demo_root, tmp_path
     assert code == 2
     assert "hunter2" not in captured.err + captured.out
     assert "postgresql://ssflow:***@127.0.0.1:1/studies" in captured.err
+
+
+def test_only_the_secret_parts_change():
+    assert redacted("sqlite:////tmp/runs/optuna.db?token=abc") == "sqlite:////tmp/runs/optuna.db?token=***"
+    assert redacted("postgresql://me:pw@db:5432/s?sslmode=require#x") == "postgresql://me:***@db:5432/s?sslmode=require#x"
+
+
+def test_pickled_sweep_options_hold_no_password():
+    """Ray Tune pickles the sweep's searcher and trainable (with these options) into the experiment folder."""
+    options = SweepOptions(base=SSFlowConfig(), space=load_space("demo"), name="s", storage="/tmp/runs",
+                           optuna_storage="postgresql://me:hunter2@db/studies?token=abc")
+    pickled = pickle.dumps(options)
+    assert b"hunter2" not in pickled and b"abc" not in pickled
+    assert options.optuna_storage.endswith("token=abc")  # the driver's own copy keeps it

@@ -51,10 +51,21 @@ def test_a_lease_whose_driver_is_gone_is_taken_over(storage):
     assert "last refreshed it" in DriverLease(storage, "other-host", clock=lambda: now[0], host="node-b").acquire()
 
 
-def test_take_over_is_explicit(storage):
-    DriverLease(storage, "sweep", host="node-a", pid=1).acquire()
-    note = DriverLease(storage, "sweep", host="node-b").acquire(take_over=True)
-    assert "--take-over from pid 1 on node-a" in note
+def test_take_over_is_explicit_and_the_first_driver_notices(storage):
+    first = DriverLease(storage, "sweep", host="node-a", pid=1)
+    first.acquire()
+    second = DriverLease(storage, "sweep", host="node-b")
+    assert "--take-over from pid 1 on node-a" in second.acquire(take_over=True)
+    first.refresh()
+    assert first.lost
+    first.release()  # must not delete the new holder's lease
+    assert second.holder().host == "node-b"
+
+
+def test_a_driver_still_running_here_cannot_be_taken_over(storage):
+    DriverLease(storage, "sweep", host="here", pid=os.getpid()).acquire()
+    with pytest.raises(UserInputError, match=f"still runs on this machine; stop it first \\(kill {os.getpid()}\\)"):
+        DriverLease(storage, "sweep", host="here", pid=os.getpid() + 1).acquire(take_over=True)
 
 
 @pytest.mark.slow

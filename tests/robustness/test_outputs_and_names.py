@@ -10,6 +10,7 @@ import pandas as pd
 
 import cli.train_command
 from cli.main import main
+from cli.shown_text import plain
 from file_fingerprints import folder_hashes
 from ssflow.train import FitResult
 
@@ -69,9 +70,10 @@ def test_odd_file_names_are_scored_written_and_printed_escaped(trained, small_de
     table = pd.read_csv(out / "predictions.csv", encoding="utf-8")  # valid UTF-8 whatever the names
     assert len(table) == len(ODD_NAMES) + 2 and table["anomalous"].all()
     assert any("\\xff" in path for path in table["path"]) and any("\U0001f50d" in path for path in table["path"])
-    overlays = list((out / "overlays").iterdir())
+    overlays = list((out / "overlays").rglob("*.png"))
     assert len(overlays) == len(table) == len(set(table["overlay"]))  # one overlay per input, none overwritten
     assert all((out / overlay).is_file() for overlay in table["overlay"])
+    assert {"overlays/a/x.png", "overlays/b/x.png"} <= set(table["overlay"])  # the inputs' folders kept
     assert all(name.name.isprintable() for name in overlays)
 
 
@@ -91,3 +93,21 @@ def test_a_train_rerun_without_a_model_keeps_the_earlier_model(trained, small_de
     after = folder_hashes(out)
     assert {key: value for key, value in after.items() if not key.startswith("failed-run")} == before
     assert json.loads((out / "failed-run" / "metrics.json").read_text())["status"] == "diverged"
+
+
+def test_force_replaces_only_predicts_own_paths_and_reruns_keep_files_put_in_its_folders(
+        trained, small_demo_root, tmp_path):
+    out = tmp_path / "results"
+    (out / "overlays").mkdir(parents=True)
+    (out / "overlays" / "mine.png").write_bytes(b"the user's own picture")
+    assert _predict(trained, _images(small_demo_root), out, "--force") == 0
+    assert (out / "overlays" / "mine.png").read_bytes() == b"the user's own picture"
+    (out / "overlays" / "later.txt").write_text("put into predict's folder after a run")
+    assert _predict(trained, _images(small_demo_root, 1), out, "--force") == 0
+    assert (out / "overlays" / "later.txt").is_file() and (out / "overlays" / "mine.png").is_file()
+    assert len([path for path in (out / "overlays").iterdir() if path.suffix == ".png"]) == 2  # mine + one overlay
+
+
+def test_a_literal_backslash_never_prints_as_an_escape():
+    assert plain("bad\\xff.png") != plain(os.fsdecode(b"bad\xff.png"))
+    assert plain(os.fsdecode(b"bad\xff.png")) == "bad\\xff.png" and plain("bad\\xff.png") == "bad\\\\xff.png"
