@@ -103,11 +103,21 @@ class SweepSearcher(Searcher):
             self.budget.trial_started(spec.category, spec.key, spec.role == ROLE_FINALIST)
         return spec.as_config()
 
-    def _priority(self, category: str) -> tuple[float, float, int]:
-        """Fewest trials running first; then fewest trials started, or on a budget fewest slot-seconds used."""
+    def _priority(self, category: str) -> tuple[float, int, float, int]:
+        """Fewest trials running first; on a budget a category about to lose its last chance to start a searched
+        trial (:meth:`TimeBudget.is_urgent`); then fewest trials started, or on a budget fewest slot-seconds."""
         study = self.studies[category]
-        used = self.budget.used_s(category) if self.budget is not None else len(study.trials)
-        return len(study.running), used, self.order.index(category)
+        if self.budget is None:
+            return len(study.running), 1, len(study.trials), self.order.index(category)
+        urgent = study.next_is_search() and self._behind(category) \
+            and self.budget.is_urgent(category, self._planned_finalist_runs())
+        return len(study.running), 0 if urgent else 1, self.budget.used_s(category), self.order.index(category)
+
+    def _behind(self, category: str) -> bool:
+        """Whether ``category`` has started fewer trials than some other category still searching."""
+        mine = len(self.studies[category].trials)
+        return any(len(study.trials) > mine for other, study in self.studies.items()
+                   if other != category and not study.search_done())
 
     def _may_start(self, category: str) -> bool:
         """Whether ``category`` has a trial to start now that its share of the time budget allows."""

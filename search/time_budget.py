@@ -39,6 +39,7 @@ from search.studies import START_ROLES
 from ssflow.errors import UserInputError
 
 FINALIST_SHARE = 0.25  # at most this share of the budget is kept for finalist runs
+URGENT_SHARE = 0.5  # of a category's trial time: a shorter chance to start one makes it go first
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smh])")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -211,10 +212,25 @@ class TimeBudget:
     def search_allows(self, category: str, planned_finalist_runs: dict[str, int]) -> bool:
         """Whether a searched trial of ``category`` started now is expected to end before the search deadline
         (always, while no warm trial has measured what a trial costs: its first estimate would be inflated)."""
+        slack = self.start_slack_s(category, planned_finalist_runs)
+        return not self.expired() if slack is None else slack >= 0
+
+    def start_slack_s(self, category: str, planned_finalist_runs: dict[str, int]) -> float | None:
+        """Seconds left to start a searched trial of ``category`` that ends before the search deadline (negative:
+        too late); None while no warm trial has measured what a trial costs."""
         expected = self.trial_s(category) if self._warm_measured() else None
         if expected is None:
-            return not self.expired()
-        return expected <= self.left() - self.finalist_reserve_s(planned_finalist_runs)
+            return None
+        return self.left() - self.finalist_reserve_s(planned_finalist_runs) - expected
+
+    def is_urgent(self, category: str, planned_finalist_runs: dict[str, int]) -> bool:
+        """Whether ``category``'s last chance to start a searched trial comes within half of one of its trials:
+        a slot freed later would be too late for it, so (when it has started fewer trials than another
+        category, :class:`search.searcher.SweepSearcher`) it goes before fairer shares: a category with slow
+        trials gets fewer of them, but is not shut out while faster ones catch up in slot time."""
+        slack = self.start_slack_s(category, planned_finalist_runs)
+        expected = self.trial_s(category)
+        return slack is not None and expected is not None and 0 <= slack < URGENT_SHARE * expected
 
     def _warm_measured(self) -> bool:
         return any(self.first_result_s.values())

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from search import studies
+from search import studies, time_budget
 from search.category_study import CategoryStudy
 from search.convergence import within_noise
 from search.options import UNLIMITED_SAMPLES, SweepOptions
@@ -121,7 +121,8 @@ def test_a_category_with_slow_trials_gets_fewer_of_them(tmp_path: Path) -> None:
         searcher.on_trial_complete(f"t{index}", {"epoch": MAX_EPOCHS, "objective": 0.5, "status": "running"})
     assert started["fast"] > 2 * started["slow"] >= 2
     used = {category: budget.used_s(category) for category in started}
-    assert abs(used["fast"] - used["slow"]) <= 40.0 + 1e-9  # slot time shared, within one slow trial
+    # slot time shared, within two slow trials: the last may start at the slow category's last chance
+    assert abs(used["fast"] - used["slow"]) <= 80.0 + 1e-9
 
 
 def test_finalist_time_is_kept_from_the_search(tmp_path: Path) -> None:
@@ -259,3 +260,31 @@ def test_a_portfolio_read_through_a_space_says_what_the_space_changes(tmp_path: 
     notes = portfolio_notes(options(tmp_path, space=choice_space, portfolio=({"flow.hidden_channels": 128},)))
     assert notes == ["config 1: flow.hidden_channels=128 not among the space's choices (the base config's value "
                      "is used)"]
+
+
+def _share_slots(searcher: SweepSearcher, clock: Clock, epoch_s: dict[str, float]) -> dict[str, int]:
+    """Run the searcher's trials one at a time, each category's epochs taking ``epoch_s[category]``."""
+    started = dict.fromkeys(epoch_s, 0)
+    for index in range(60):
+        spec = searcher.suggest(f"t{index}")
+        if not isinstance(spec, dict):
+            break
+        started[spec["category"]] += 1
+        for epoch in range(1, MAX_EPOCHS + 1):
+            clock.now += epoch_s[spec["category"]]
+            searcher.on_trial_result(f"t{index}", {"epoch": epoch, "objective": 0.5, "status": "running"})
+        searcher.on_trial_complete(f"t{index}", {"epoch": MAX_EPOCHS, "objective": 0.5, "status": "running"})
+    return started
+
+
+@pytest.mark.parametrize("urgent_share, slow_trials", [(0.0, 1), (0.5, 2)])
+def test_a_slow_category_about_to_lose_its_last_start_goes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 urgent_share: float, slow_trials: int) -> None:
+    """Fair shares alone let a fast category catch up in slot time until the slow one can no longer start
+    (URGENT_SHARE 0 switches the rule off); with the rule the slow category gets its second trial."""
+    monkeypatch.setattr(time_budget, "URGENT_SHARE", urgent_share)
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path, time_budget_s=300.0), ["slow", "fast"], clock)
+    started = _share_slots(searcher, clock, {"slow": 30.0, "fast": 5.0})
+    assert started["slow"] == slow_trials and started["fast"] >= 3
+    assert budget.elapsed() <= budget.seconds * 1.1
