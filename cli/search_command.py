@@ -184,6 +184,12 @@ def _drive(args: argparse.Namespace, console: Console, planned: SweepOptions, ca
             outcomes = run_sweep(options, plans, callbacks=[view], budget=budget)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: Tune stopped without its summary; the store and studies hold what ended
+        except UserInputError:
+            raise  # one line that already says how to go on (a failed write names the resume command)
+        except Exception:  # a bug: its traceback follows, but what was recorded is kept and resumable
+            console.print(f"[red]the sweep stopped on an error[/] (below); what ended is recorded: continue "
+                          f"with the same command plus --resume --name {name}", soft_wrap=True)
+            raise
         finally:
             view.close()
             console.print()
