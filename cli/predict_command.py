@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import shutil
 import tempfile
 from collections import Counter
@@ -33,7 +32,7 @@ from rich.table import Table
 from cli.data_notes import squash_note
 from cli.output_paths import check_output_folder
 from cli.owned_outputs import check_owned_folder, publish
-from cli.shown_text import plain, shown
+from cli.shown_text import plain, safe_part, shown
 from ssflow.calibration import Calibration, ChosenThreshold, choose_threshold
 from ssflow.errors import UserInputError
 from ssflow.model_files import open_model
@@ -118,22 +117,16 @@ def _outside(paths: list[Path], out: Path) -> list[Path]:
     return kept
 
 
-def _safe_part(text: str) -> str:
-    """A file or folder name part safe to write and to list in a UTF-8 table: undecodable bytes, control
-    characters and characters that separate paths on some system become ``_``."""
-    return re.sub(r'[\\/:*?"<>|]', "_", plain(text)) or "_"
-
-
 def overlay_names(paths: Sequence[Path]) -> list[str]:
     """Per path, its overlay's name below ``overlays/``: ``<folder>/<stem>.png``, the folder relative to the
     common folder of all inputs, so ``a/x.png`` and ``b/x.png`` keep apart; stems shared within one folder get
     their suffix, then a counter, added."""
-    parents = [path.absolute().parent for path in paths]
+    parents = [Path(os.path.normpath(path.absolute())).parent for path in paths]  # a/../b is b: never '..'
     root = Path(os.path.commonpath(parents)) if parents else Path()
-    folders = [Path(*map(_safe_part, parent.relative_to(root).parts)) for parent in parents]
-    stems = [_safe_part(path.stem) for path in paths]
+    folders = [Path(*map(safe_part, parent.relative_to(root).parts)) for parent in parents]
+    stems = [safe_part(path.stem) for path in paths]
     shared = Counter(zip(folders, stems))
-    names = [folder / (stem if shared[(folder, stem)] == 1 else f"{stem}_{_safe_part(path.suffix.lstrip('.'))}")
+    names = [folder / (stem if shared[(folder, stem)] == 1 else f"{stem}_{safe_part(path.suffix.lstrip('.'))}")
              for folder, stem, path in zip(folders, stems, paths)]
     counts = Counter(names)
     taken: Counter[Path] = Counter()

@@ -24,7 +24,6 @@ from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.driver_lease import DriverLease
 from search.options import UNLIMITED_SAMPLES, SweepOptions, check_sweep_name, default_sweep_name
-from search.redaction import redacted
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, sqlite_on_network_filesystem, storage_url
 from search.space_checks import portfolio_notes
@@ -36,6 +35,7 @@ from ssflow.config import SSFlowConfig
 from ssflow.datasets import default_root, list_categories, prepare_root
 from ssflow.errors import UserInputError
 from ssflow.leakage import leak_line
+from ssflow.redaction import redacted
 
 
 def _validate(args: argparse.Namespace) -> None:

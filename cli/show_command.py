@@ -15,14 +15,15 @@ from rich.table import Table
 
 from cli.budget_view import budget_line
 from cli.show_configs import finalists_table, pareto_table, shipped_line
+from cli.shown_text import shown
 from cli.table_format import metric
 from results.objective_source import chosen_on, synthetic_weight
 from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
 from results.ranking import rank_trials
 from results.store import ResultStore
 from search.manifest import read_budget
-from search.redaction import redacted
 from ssflow.errors import UserInputError
+from ssflow.redaction import redacted
 
 STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "failed": "red"}
 FAILURES_LISTED = 3
@@ -35,19 +36,19 @@ def read_rows(storage: str, name: str | None, dataset: str | None, console: Cons
     """
     store = ResultStore(storage)
     experiments = store.experiments()
-    shown = redacted(storage)
+    where = redacted(storage)
     if not experiments:
-        raise UserInputError(f"results store {shown}: no results (nothing under {shown}/results); "
+        raise UserInputError(f"results store {where}: no results (nothing under {where}/results); "
                              "run a search first or point --storage at the folder the search wrote")
     if name is not None and name not in experiments:
-        raise UserInputError(f"--name {name}: no such experiment in {shown}; it holds {', '.join(experiments)}")
+        raise UserInputError(f"--name {name}: no such experiment in {where}; it holds {', '.join(experiments)}")
     rows, notes = store.read_checked(experiment=name)
     for note in notes:
         if console is not None:
-            console.print(f"[yellow]note[/]: {escape(note)}", soft_wrap=True)
+            console.print(f"[yellow]note[/]: {shown(note)}", soft_wrap=True)
     if dataset is not None and dataset not in set(rows["dataset"]):
         held = ", ".join(sorted(set(rows["dataset"])))
-        raise UserInputError(f"--dataset {dataset}: no results for it in {name or shown}; found {held}")
+        raise UserInputError(f"--dataset {dataset}: no results for it in {name or where}; found {held}")
     return rows if dataset is None else rows[rows["dataset"] == dataset]
 
 
@@ -114,16 +115,16 @@ def leaderboard(trials: pd.DataFrame, title: str, top: int, width: int) -> list[
     """
     hyperparameters = varying_hyperparameters(trials)
     names = short_names(hyperparameters)
-    shown = trials.head(top).to_dict("records")
-    id_width = max((len(str(row["trial_id"])) for row in shown), default=5)
+    top_rows = trials.head(top).to_dict("records")
+    id_width = max((len(str(row["trial_id"])) for row in top_rows), default=5)
     wide = _leaderboard_table(title, id_width)
-    _add_hyperparameters(wide, shown, hyperparameters, names, leading=_leaderboard_cells)
+    _add_hyperparameters(wide, top_rows, hyperparameters, names, leading=_leaderboard_cells)
     if not hyperparameters or _natural_width(wide) <= width:
         return [wide]
     metrics = _leaderboard_table(title, id_width)
-    for row in shown:
+    for row in top_rows:
         metrics.add_row(*_leaderboard_cells(row))
-    return [metrics, *_hyperparameter_tables(shown, hyperparameters, names, id_width, width)]
+    return [metrics, *_hyperparameter_tables(top_rows, hyperparameters, names, id_width, width)]
 
 
 def _hyperparameter_tables(rows: list[dict], columns: list[str], names: dict[str, str], id_width: int,

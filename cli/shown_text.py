@@ -8,6 +8,8 @@ that is not UTF-8. Both ways they become visible backslash escapes instead.
 
 from __future__ import annotations
 
+import re
+
 from rich.markup import escape
 
 
@@ -32,3 +34,10 @@ def _plain_char(char: str) -> str:
 def shown(text: object) -> str:
     """:func:`plain` text of ``text``, its rich markup escaped, for ``console.print``."""
     return escape(plain(str(text)))
+
+
+def safe_part(text: str) -> str:
+    """A file or folder name part safe to write and to list in a UTF-8 table: :func:`plain`, then characters
+    that separate paths on some system become ``_``; ``.``, ``..`` and empty become ``_``."""
+    safe = re.sub(r'[\\/:*?"<>|]', "_", plain(text))
+    return "_" if safe in ("", ".", "..") else safe

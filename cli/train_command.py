@@ -22,7 +22,7 @@ from cli.data_notes import data_notes
 from cli.output_paths import check_output_folder
 from cli.owned_outputs import owned_files, publish, remove_owned
 from cli.resolve import resolve_config
-from cli.shown_text import plain, shown
+from cli.shown_text import plain, safe_part, shown
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
@@ -110,7 +110,7 @@ def _write_overlays(folder: Path, data: PreparedData, result: FitResult, report:
         overlay = heatmap_overlay(image, image_map, calibration.map_low, calibration.map_high,
                                   data.report.masks[row])
         source = Path(data.report.paths[row])  # <defect type folder>_<stem>: stems repeat across defect types
-        name = f"overlay_{source.parent.name}_{source.stem}_score{report.scores[row]:.3f}.png"
+        name = f"overlay_{safe_part(source.parent.name)}_{safe_part(source.stem)}_score{report.scores[row]:.3f}.png"
         write_png(folder / name, side_by_side(image, overlay))
 
 

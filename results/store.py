@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from results.schema import PARTITION_COLUMNS, RESULT_SCHEMA, to_table, utc_now
 from ssflow.durable import sync_file
 from ssflow.errors import UserInputError
+from ssflow.redaction import redacted, redacted_text
 
 RESULTS_DIR = "results"
 FINAL_KIND = "final"
@@ -150,11 +151,11 @@ class ResultStore:
                     continue
             except (pa.ArrowInvalid, OSError) as error:  # 0 bytes, truncated, or not Parquet at all
                 first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                notes.append(f"skipped {fragment.path}: not a readable Parquet file "
-                             f"({first.removeprefix(f'Could not open Parquet input source {fragment.path!r}: ')})")
+                notes.append(f"skipped {_file_name(fragment)}: not a readable Parquet file "
+                             f"({first.split(': ', 1)[-1] if 'Parquet input source' in first else first})")
                 continue
             found = fragment.physical_schema.field(column).type
-            notes.append(f"skipped {fragment.path}: column '{column}' holds {found}, expected "
+            notes.append(f"skipped {_file_name(fragment)}: column '{column}' holds {found}, expected "
                          f"{RESULT_SCHEMA.field(column).type} (written by another version or by hand?)")
         table = pa.concat_tables(tables) if tables else RESULT_SCHEMA.empty_table()
         return frame_from_table(table), notes
@@ -192,6 +193,14 @@ class ResultStore:
             raise
 
 
+def _file_name(fragment: ds.Fragment) -> str:
+    """The fragment's path, or a description when its name is not UTF-8 (pyarrow cannot decode it)."""
+    try:
+        return fragment.path
+    except UnicodeDecodeError:
+        return "a file whose name is not UTF-8 (rename or remove it)"
+
+
 def _misfit_column(fragment: ds.Fragment) -> str | None:
     """The first column of a file that cannot be read as the schema's type; None when all fit."""
     for field in fragment.physical_schema:
@@ -220,9 +229,9 @@ def _open_root(root: str) -> tuple[pafs.FileSystem, str]:
     try:
         filesystem, path = pafs.FileSystem.from_uri(root)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
-        raise UserInputError(
-            f"results store {root!r}: cannot open it ({error}); use a folder path or a URI like s3://bucket/prefix"
-        ) from None
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserInputError(f"results store {redacted(root)}: cannot open it ({redacted_text(first, root)}); use a "
+                             "folder path or a URI like s3://bucket/prefix") from None
     return filesystem, path.rstrip("/")
 
 

@@ -17,6 +17,7 @@ import json
 import uuid
 from typing import Any, Mapping
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from search.options import SweepOptions, experiment_path
@@ -24,6 +25,7 @@ from spaces.space import SearchSpace
 from ssflow.config import config_to_flat
 from ssflow.durable import sync_file
 from ssflow.errors import UserInputError
+from ssflow.redaction import redacted, redacted_text
 
 FORMAT = "ssflow-sweep/1"
 FILE_NAME = "sweep.json"
@@ -58,9 +60,13 @@ def base_settings(options: SweepOptions) -> dict[str, Any]:
 
 
 def _open(path: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in path:
+    if "://" not in path:
+        return pafs.LocalFileSystem(), path
+    try:
         return pafs.FileSystem.from_uri(path)
-    return pafs.LocalFileSystem(), path
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserInputError(f"--storage {redacted(path)}: cannot open it ({redacted_text(first, path)})") from None
 
 
 def _stored_file(folder: str, file_name: str) -> tuple[pafs.FileSystem, str] | None:

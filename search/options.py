@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from search.redaction import redacted
 from spaces.space import SearchSpace
 from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
+from ssflow.redaction import redacted
 
 OBJECTIVES = ("quality", "synthetic", "quality,latency")
 UNLIMITED_SAMPLES = 1_000_000  # --time-budget without --num-samples: the budget alone ends the search

@@ -36,8 +36,8 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.options import SweepOptions
-from search.redaction import redacted, redacted_text
 from ssflow.errors import UserInputError
+from ssflow.redaction import redacted, redacted_text
 
 ROLE_BASE, ROLE_WARM, ROLE_SEARCH, ROLE_FINALIST = "base", "warm_start", "search", "finalist"
 ROLE_PORTFOLIO = "portfolio"

@@ -31,7 +31,6 @@ from search.checkpoints import latest_checkpoint
 from search.convergence import NOISE_PRIOR, seed_noise
 from search.options import SweepOptions, experiment_path
 from search.reconcile import reconcile, rung_history, stored_epochs
-from search.redaction import redacted
 from search.scheduler import SweepScheduler
 from search.searcher import SweepSearcher
 from search.store_callback import StoreCallback, WriteFailureStop
@@ -44,6 +43,7 @@ from ssflow.config import SSFlowConfig, config_from_flat
 from ssflow.data import PreparedData, plan_splits, prepare_data, tuned_label_free
 from ssflow.errors import UserInputError, WriteFailed
 from ssflow.leakage import Leak, leak_line, split_leaks
+from ssflow.redaction import redacted
 from ssflow.run_inputs import cache_spec
 
 @dataclass(frozen=True)

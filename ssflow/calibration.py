@@ -118,6 +118,9 @@ def calibrate(evaluation: Evaluation, split: SplitData, holdout_normal_scores: n
     return calibrate_scores(evaluation.scores, split.labels, evaluation.maps, holdout_normal_scores)
 
 
+_DECISION_VALUES = ("threshold", "score_mean", "score_std", "map_low", "map_high")  # must be finite numbers
+
+
 def calibration_from_dict(values: Mapping[str, Any]) -> Calibration:
     """A :class:`Calibration` from its stored dict (``model.pt``) or JSON (ONNX metadata).
 
@@ -134,6 +137,8 @@ def calibration_from_dict(values: Mapping[str, Any]) -> Calibration:
     if "normal_scores" in fields:
         fields["normal_scores"] = tuple(float(value) for value in fields["normal_scores"])
     for name in ("threshold", "score_mean", "score_std", "map_low", "map_high", "score_low", "score_high"):
+        if name in fields and fields[name] is None and name in _DECISION_VALUES:
+            raise ValueError(f"{name} is null: expected a finite number")
         if name in fields:
             fields[name] = float(fields[name]) if fields[name] is not None else math.nan
     _check_finite(fields)
@@ -145,7 +150,7 @@ def _check_finite(fields: Mapping[str, Any]) -> None:
 
     Only ``score_low``/``score_high`` may be NaN (files older than those fields).
     """
-    for name in ("threshold", "score_mean", "score_std", "map_low", "map_high"):
+    for name in _DECISION_VALUES:
         if name in fields and not math.isfinite(fields[name]):
             raise ValueError(f"{name} is {fields[name]}: expected a finite number")
     for name in ("score_low", "score_high"):

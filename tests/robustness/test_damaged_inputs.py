@@ -1,6 +1,7 @@
 """Damaged files degrade, never crash: model files with non-finite decisions, broken Parquet, broken cache entries."""
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -81,3 +82,14 @@ def test_a_damaged_cache_entry_is_deleted_and_recomputed(content, tmp_path, capl
     stored = torch.load(entry, weights_only=True)  # replaced by the recomputed entry
     assert torch.equal(stored["train"][0], level)
     shutil.rmtree(tmp_path)
+
+
+def test_a_store_file_whose_name_is_not_utf8_is_skipped_with_a_note(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    build_store(tmp_path / "runs")
+    good = sorted((tmp_path / "runs").rglob("*.parquet"))[0]
+    odd = Path(os.fsdecode(bytes(good.parent) + b"/" + EXPERIMENT.encode() + b"__x\xff\x1b[31m__e0001.parquet"))
+    odd.write_bytes(b"")
+    assert main(["show", "--storage", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "not UTF-8" in out and "mvtec/carpet" in out and "\x1b[31m" not in out

@@ -7,10 +7,10 @@ import pytest
 from cli.main import main
 from file_fingerprints import folder_hashes
 from search.options import SweepOptions, check_sweep_name, default_sweep_name
-from search.redaction import redacted, redacted_text
 from spaces.space import load_space
 from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
+from ssflow.redaction import redacted, redacted_text
 
 
 @pytest.mark.parametrize("name", ["../x", "../../x", "a/b", "..", ".hidden", "x y", "a\\b", "\x1b[31mred", "",
@@ -43,6 +43,8 @@ def test_plain_names_pass_and_default_names_are_made_plain():
     ("mysql+pymysql://ssflow:p%40ss@db/studies", "p%40ss"),
     ("s3://bucket/runs?region=eu&secret_key=hunter2&access_key=AK", "hunter2"),
     ("gs://bucket/runs?session_token=hunter2", "hunter2"),
+    ("az://container/runs?sv=2024&sig=hunter2", "hunter2"),
+    ("s3://bucket/runs?region=eu&token=hunter2", "hunter2"),
 ])
 def test_passwords_in_urls_are_masked(url, secret):
     shown = redacted(url)

@@ -10,7 +10,8 @@ import pandas as pd
 
 import cli.train_command
 from cli.main import main
-from cli.shown_text import plain
+from cli.predict_command import overlay_names
+from cli.shown_text import plain, safe_part
 from file_fingerprints import folder_hashes
 from ssflow.train import FitResult
 
@@ -111,3 +112,12 @@ def test_force_replaces_only_predicts_own_paths_and_reruns_keep_files_put_in_its
 def test_a_literal_backslash_never_prints_as_an_escape():
     assert plain("bad\\xff.png") != plain(os.fsdecode(b"bad\xff.png"))
     assert plain(os.fsdecode(b"bad\xff.png")) == "bad\\xff.png" and plain("bad\\xff.png") == "bad\\\\xff.png"
+
+
+def test_overlay_names_never_leave_the_overlays_folder():
+    names = overlay_names([Path("esc/a/x.png"), Path("esc/a/../../esc/a/y.png"), Path("work/imgs/../batch2/y.png")])
+    assert all(".." not in Path(name).parts and not Path(name).is_absolute() for name in names)
+    assert len(set(names)) == 3
+    same_file = overlay_names([Path("pin/a/x.png"), Path("pin/b/../a/x.png"), Path("pin/b/x.png")])
+    assert len(set(same_file)) == 3 and all(".." not in name for name in same_file)
+    assert safe_part("..") == "_" and safe_part("\x1b[31mred") == "_x1b[31mred" and safe_part("a/b") == "a_b"

@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 MASK = "***"
 # Query parameters that carry credentials (pyarrow's S3/GCS options, database drivers' password options).
-_SECRET_KEY = re.compile(r"secret|password|passwd|token|credential", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"secret|password|passwd|pwd|token|credential|signature|^sig$|account_?key|api_?key|"
+                         r"private_?key|sas", re.IGNORECASE)
 
 
 def redacted(url: str) -> str:
