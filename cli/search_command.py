@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 from typing import Mapping
@@ -134,6 +135,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     check_name(planned)
     database = storage_url(planned)
     created = _new_sqlite_file(database)
+    new_storage = "://" not in args.storage and not Path(args.storage).exists()
     quiet_ray()  # Optuna's and Ray's chatter off before the first study is touched
     lease = DriverLease(open_storage(database), name)  # a bad --optuna-storage costs one line before any work
     note = lease.acquire(args.take_over)  # a second driver of this sweep stops here (and deletes nothing)
@@ -154,6 +156,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
             lease.release()  # before its database may go
             if created is not None:  # a refused sweep leaves no empty study database behind
                 created.unlink(missing_ok=True)
+            if new_storage:  # nor a --storage folder it made and left empty
+                with contextlib.suppress(OSError):
+                    Path(args.storage).rmdir()
             raise
         return _drive(args, console, planned, categories, database, plans, opened_at)
     finally:
