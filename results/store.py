@@ -23,6 +23,7 @@ says which file and column; the rest of the store still reads.
 from __future__ import annotations
 
 import numbers
+import os
 import re
 import uuid
 from collections import defaultdict
@@ -151,11 +152,11 @@ class ResultStore:
                     continue
             except (pa.ArrowInvalid, OSError) as error:  # 0 bytes, truncated, or not Parquet at all
                 first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                notes.append(f"skipped {_file_name(fragment)}: not a readable Parquet file "
+                notes.append(f"skipped {_file_name(fragment, self._local_base())}: not a readable Parquet file "
                              f"({first.split(': ', 1)[-1] if 'Parquet input source' in first else first})")
                 continue
             found = fragment.physical_schema.field(column).type
-            notes.append(f"skipped {_file_name(fragment)}: column '{column}' holds {found}, expected "
+            notes.append(f"skipped {_file_name(fragment, self._local_base())}: column '{column}' holds {found}, expected "
                          f"{RESULT_SCHEMA.field(column).type} (written by another version or by hand?)")
         table = pa.concat_tables(tables) if tables else RESULT_SCHEMA.empty_table()
         return frame_from_table(table), notes
@@ -170,6 +171,9 @@ class ResultStore:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError):
             names = self.read_checked()[0]["experiment"].unique().tolist()
         return sorted(name for name in names if name is not None)
+
+    def _local_base(self) -> str | None:
+        return self._base if isinstance(self._fs, pafs.LocalFileSystem) else None
 
     def _dataset(self) -> ds.Dataset | None:
         folder = f"{self._base}/{RESULTS_DIR}"
@@ -193,12 +197,29 @@ class ResultStore:
             raise
 
 
-def _file_name(fragment: ds.Fragment) -> str:
-    """The fragment's path, or a description when its name is not UTF-8 (pyarrow cannot decode it)."""
+def _file_name(fragment: ds.Fragment, base: str | None) -> str:
+    """The fragment's path; when its name is not UTF-8 (pyarrow cannot decode it), the names in its folder
+    that are not, as Python keeps them (the command line prints their bytes as ``\\xNN``); ``base``: the
+    local store's root, None elsewhere."""
     try:
         return fragment.path
     except UnicodeDecodeError:
-        return "a file whose name is not UTF-8 (rename or remove it)"
+        if base is None:
+            return "a file whose name is not UTF-8 (rename or remove it)"
+        keys = ds.get_partition_keys(fragment.partition_expression)
+        parts = [f"{key}={quote(str(keys[key]), safe='')}" for key in PARTITION_COLUMNS if key in keys]
+        folder = os.path.join(base, RESULTS_DIR, *parts)
+        odd = [name for name in os.listdir(os.fsencode(folder)) if not _is_utf8(name)]
+        shown = ", ".join(f"{folder}/{os.fsdecode(name)}" for name in sorted(odd))  # escaped when printed
+        return f"{shown or folder} (a name that is not UTF-8: rename or remove it)"
+
+
+def _is_utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _misfit_column(fragment: ds.Fragment) -> str | None:

@@ -93,3 +93,4 @@ def test_a_store_file_whose_name_is_not_utf8_is_skipped_with_a_note(tmp_path, ca
     assert main(["show", "--storage", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "not UTF-8" in out and "mvtec/carpet" in out and "\x1b[31m" not in out
+    assert "__x\\xff" in out  # the file is named, its odd byte escaped
