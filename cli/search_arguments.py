@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from cli.resolve import DATA_ROOT_HELP
+from cli.train_arguments import add_leakage_flag
 from search.options import OBJECTIVES
 from ssflow.datasets import DATASETS
 
@@ -48,9 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="database of the Optuna studies (default: sqlite file optuna.db in a folder --storage)")
     parser.add_argument("--name", default=None, help="experiment name (default: <dataset>-<space>-<date>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep of --name")
-    parser.add_argument("--allow-leakage", action="store_true",
-                        help="go on when test images are copies of training images (exact or re-encoded; found by "
-                             "perceptual hash): they inflate every metric, so this is refused by default")
+    add_leakage_flag(parser)
     parser.add_argument("--take-over", action="store_true",
                         help="take the sweep's driver lease from a driver that no longer runs (one on another "
                              "machine that died; a stopped driver on this machine is noticed without it)")

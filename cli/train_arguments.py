@@ -27,8 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop-outliers", action="store_true",
                         help="train again without the training images the first model scores far above the rest "
                              "(likely defects among the good images; listed in OUT/train_outliers.csv either way)")
+    add_leakage_flag(parser)
+    parser.add_argument("--export", choices=["onnx"], default=None,
+                        help="also write model.onnx (see export-model), checked against torch on report images")
+
+
+def add_leakage_flag(parser: argparse.ArgumentParser) -> None:
+    """``--allow-leakage``, shared by train and the sweep."""
     parser.add_argument("--allow-leakage", action="store_true",
                         help="go on when test images are copies of training images (exact or re-encoded; found by "
                              "perceptual hash): they inflate every metric, so this is refused by default")
-    parser.add_argument("--export", choices=["onnx"], default=None,
-                        help="also write model.onnx (see export-model), checked against torch on report images")
