@@ -172,7 +172,7 @@ def _leaderboard_table(title: str, id_width: int) -> Table:
     table.add_column("trial", no_wrap=True, min_width=id_width)
     table.add_column("status", no_wrap=True)
     table.add_column("epoch", justify="right", no_wrap=True)
-    for header in ("selection\nobjective", "image\nAUROC", "pixel\nAUROC", "AUPRO"):
+    for header in ("selection\nobjective", "image\nAUROC", "pixel\nAUROC", "AUPRO", "AUPRO\nFPR 0.05"):
         table.add_column(header, justify="right", no_wrap=True)
     return table
 
@@ -181,7 +181,7 @@ def _leaderboard_cells(row: dict) -> list[str]:
     status = row["status"]
     return [str(row["rank"]), escape(str(row["trial_id"])), f"[{STATUS_STYLES.get(status, '')}]{status}[/]",
             str(row["last_epoch"]), metric(row["selection_objective"]), metric(row["report_image_auroc"]),
-            metric(row["report_pixel_auroc"]), metric(row["report_aupro"])]
+            metric(row["report_pixel_auroc"]), metric(row["report_aupro"]), metric(row.get("report_aupro_05"))]
 
 
 def category_notes(trials: pd.DataFrame, top: int) -> list[str]:

@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train again without the training images the first model scores far above the rest "
                              "(likely defects among the good images; listed in OUT/train_outliers.csv either way)")
     add_leakage_flag(parser)
+    parser.add_argument("--shifted-test", default=None, metavar="DIR",
+                        help="also score a second test set, e.g. the test parts photographed under changed lighting: "
+                             "a data root in the layout of --dataset holding the category (its test images are "
+                             "used); its metrics and the change from the report split go to metrics.json")
     parser.add_argument("--export", choices=["onnx"], default=None,
                         help="also write model.onnx (see export-model), checked against torch on report images")
 

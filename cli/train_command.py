@@ -22,6 +22,7 @@ from cli.data_notes import data_notes
 from cli.output_paths import check_output_folder
 from cli.owned_outputs import owned_files, publish, remove_owned
 from cli.resolve import resolve_config
+from cli.shifted_report import print_shifted, shifted_summary
 from cli.shown_text import plain, safe_part, shown
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
@@ -40,6 +41,7 @@ from ssflow.model_io import LoadedModel, save_model
 from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
 from ssflow.overlay import heatmap_overlay, side_by_side, write_png
 from ssflow.run_inputs import RunInputs, prepare_run
+from ssflow.shifted_test import shifted_test
 from ssflow.devices import resolve_device
 from ssflow.train import EpochReport, FitResult, fit
 from ssflow.train_outliers import OUTLIER_Z, TrainOutlier, find_outliers, image_scores, without_images
@@ -183,6 +185,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[yellow]leakage[/]: {shown(leak_line(leaks, config.data.category))}; going on "
                       "(--allow-leakage): the report metrics are inflated", soft_wrap=True)
     data = prepare_data(config)
+    shifted = shifted_test(config, args.shifted_test, data.report)  # read before training: a bad folder fails now
     inputs = prepare_run(config, data, device)
     backbone = inputs.backbone
     validation = f", {len(data.validation)} synthetic validation" if data.validation is not None else ""
@@ -224,6 +227,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if result.flow is not None:
             report = _score_report(data, result, backbone, config, device)
             summary.update(threshold_report(result.calibration, report.scores, data.report.labels))
+            if shifted is not None:
+                summary["shifted_test"] = shifted_summary(shifted, result.flow, backbone, config, result.report,
+                                                          device)
             save_model(staging / "model.pt", config, result.flow, result.calibration)
             _write_overlays(staging, data, result, report, config.data.bit_depth)
             if args.export == "onnx":
@@ -263,7 +269,10 @@ def _print_result(console: Console, result: FitResult, summary: dict[str, Any],
         metrics = getattr(result, split)
         if metrics is not None:
             console.print(f"{name:>9}: image AUROC {metric(metrics.image_auroc, 3)}  "
-                          f"pixel AUROC {metric(metrics.pixel_auroc, 3)}  AUPRO {metric(metrics.aupro, 3)}")
+                          f"pixel AUROC {metric(metrics.pixel_auroc, 3)}  AUPRO {metric(metrics.aupro, 3)}  "
+                          f"AUPRO@0.05 {metric(metrics.aupro_05, 3)}")
+    if "shifted_test" in summary:
+        print_shifted(console, summary["shifted_test"])
     if result.calibration is not None:
         print_thresholds(console, result.calibration, summary)
     if isinstance(exported, ExportCheck):

@@ -80,7 +80,7 @@ def category_entry(trial: pd.Series, dataset: str) -> dict[str, Any]:
         "epochs": int(trial["last_epoch"]),
         "chosen_on": chosen_on(weight),
         "selection_objective": _number(trial["selection_objective"]),
-        "selection": _metrics(trial, SELECTION_METRICS[:3], "selection_"),
+        "selection": _metrics(trial, SELECTION_METRICS[:-1], "selection_"),
         "report": _metrics(trial, REPORT_METRICS, "report_"),
         **_over_seeds(trial),
         "latency_ms": _number(trial.get("latency_ms")),

@@ -24,7 +24,7 @@ AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss", "threshold", "repo
 DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json", "role",
                "parent_trial", "latency_ms"]
 # The metrics averaged over a config's runs (its own trial and its finalists).
-SEED_METRICS = ["selection_objective", "report_image_auroc", "report_pixel_auroc", "report_aupro"]
+SEED_METRICS = ["selection_objective", *REPORT_METRICS]
 
 
 def trial_summary(df: pd.DataFrame) -> pd.DataFrame:

@@ -23,10 +23,13 @@ HP_PREFIX = "hp."
 # both ways makes readers such as pandas fail to merge the two types.
 PARTITION_COLUMNS = ("dataset", "category")
 
-SELECTION_METRICS = ("selection_image_auroc", "selection_pixel_auroc", "selection_aupro", "selection_objective")
-REPORT_METRICS = ("report_image_auroc", "report_pixel_auroc", "report_aupro")
+# The metrics of one split (ssflow.evaluate.SplitMetrics): aupro up to FPR 0.3 (MVTec AD), aupro_05 up to
+# FPR 0.05 (MVTec AD 2's AucPro_0.05; null in rows of older versions).
+SPLIT_METRICS = ("image_auroc", "pixel_auroc", "aupro", "aupro_05")
+SELECTION_METRICS = (*(f"selection_{name}" for name in SPLIT_METRICS), "selection_objective")
+REPORT_METRICS = tuple(f"report_{name}" for name in SPLIT_METRICS)
 # The synthetic validation set's metrics (ssflow.validation_set); null when a run has none.
-SYNTHETIC_METRICS = ("synthetic_image_auroc", "synthetic_pixel_auroc", "synthetic_aupro")
+SYNTHETIC_METRICS = tuple(f"synthetic_{name}" for name in SPLIT_METRICS)
 # portfolio | base | warm_start | search | finalist (search.studies); finalists repeat the config of ``parent_trial``.
 ROLES = ("portfolio", "base", "warm_start", "search", "finalist")
 

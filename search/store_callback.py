@@ -28,7 +28,7 @@ from ssflow.config import SSFlowConfig, config_to_flat
 from ssflow.config_files import config_to_nested
 
 METRIC_COLUMNS = (
-    *SELECTION_METRICS[:3], *REPORT_METRICS, *SYNTHETIC_METRICS, "loss", "seconds", "epoch_seconds", "latency_ms",
+    *SELECTION_METRICS[:-1], *REPORT_METRICS, *SYNTHETIC_METRICS, "loss", "seconds", "epoch_seconds", "latency_ms",
     "threshold", "report_precision", "report_recall", "features_computed",
 )
 

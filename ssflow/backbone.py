@@ -26,9 +26,11 @@ from timm.models._features import FeatureGetterNet  # timm >= 1.0; not re-export
 from torch import nn
 
 from ssflow.backbone_weights import require_known_model, weighted_model
+from ssflow.config import NORMALIZATIONS, SSFlowConfig
 from ssflow.embedded_weights import EMBEDDED_MODEL
 from ssflow.errors import UserInputError
 
+_MIN_SPREAD = 1.0 / 255.0  # one grey level: below it an input is flat, not dim
 
 
 class FeatureExtractor(nn.Module):
@@ -37,14 +39,21 @@ class FeatureExtractor(nn.Module):
     forward(images (N, 3, H, W) float in [0, 1]) -> list of (N, C_l, H / s_l, W / s_l),
     in increasing level order, with ``channels[l] = C_l`` and ``strides[l] = s_l``.
     The input is normalised here with the mean/std the weights were trained
-    with. The module stays in eval mode (``train()`` is a no-op) so BatchNorm
+    with (``normalize="none"``), or standardised by its own statistics:
+    ``per_image`` by its mean and standard deviation over all pixels and
+    channels (an exposure or contrast change is gone, colours stay),
+    ``per_channel`` by each channel's (a colour cast is gone too). The module stays in eval mode (``train()`` is a no-op) so BatchNorm
     statistics never move, and its forward runs without autograd.
     """
 
     def __init__(self, features: nn.Module, name: str, levels: tuple[int, ...], channels: tuple[int, ...],
                  strides: tuple[int, ...], mean: Sequence[float], std: Sequence[float],
-                 input_size: tuple[int, int] | None) -> None:
+                 input_size: tuple[int, int] | None, normalize: str = "none") -> None:
         super().__init__()
+        if normalize not in NORMALIZATIONS:
+            raise UserInputError(f"config key 'data.normalize': got {normalize!r}, expected one of "
+                                 f"{', '.join(NORMALIZATIONS)}")
+        self.normalize = normalize
         self.features = features
         self.name = name
         self.levels = levels
@@ -70,17 +79,33 @@ class FeatureExtractor(nn.Module):
             height, width = self.input_size
             raise UserInputError(f"backbone '{self.name}' needs {height}x{width} input, got {size[0]}x{size[1]}; "
                                  f"set backbone.image_size={height}")
-        return list(self.features((images - self.mean) / self.std))
+        return list(self.features(self._standardised(images)))
+
+    def _standardised(self, images: torch.Tensor) -> torch.Tensor:
+        if self.normalize == "none":
+            return (images - self.mean) / self.std
+        dims = (1, 2, 3) if self.normalize == "per_image" else (2, 3)
+        centred = images - images.mean(dim=dims, keepdim=True)
+        # The floor keeps a flat input (a blank tile) finite; written out rather than torch.std for ONNX.
+        spread = centred.square().mean(dim=dims, keepdim=True).sqrt().clamp_min(_MIN_SPREAD)
+        return centred / spread
+
+
+def configured_backbone(config: SSFlowConfig, device: torch.device | str = "cpu") -> FeatureExtractor:
+    """:func:`build_backbone` as ``config`` describes it (``backbone.*`` and ``data.normalize``)."""
+    return build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device,
+                          config.data.normalize)
 
 
 def build_backbone(name: str = EMBEDDED_MODEL, levels: tuple[int, ...] = (2, 3), weights: str | Path = "",
-                   device: torch.device | str = "cpu") -> FeatureExtractor:
+                   device: torch.device | str = "cpu", normalize: str = "none") -> FeatureExtractor:
     """A frozen :class:`FeatureExtractor` of timm model ``name`` at feature indices ``levels``.
 
     ``weights``: a local state-dict file (.pth/.pt, or .safetensors) of the full
     timm model ``name`` (timm's or torchvision's names for the ResNets); empty:
     the embedded ImageNet weights for the EfficientNet-Lite models of
     :data:`ssflow.embedded_weights.EMBEDDED`, timm's hub for other names.
+    ``normalize``: ``none``, ``per_image`` or ``per_channel`` (:class:`FeatureExtractor`).
     """
     require_known_model(name)
     target = _parse_device(device)
@@ -96,7 +121,8 @@ def build_backbone(name: str = EMBEDDED_MODEL, levels: tuple[int, ...] = (2, 3),
     extractor = FeatureExtractor(
         features, name=name, levels=levels,
         channels=tuple(features.feature_info.channels()), strides=tuple(features.feature_info.reduction()),
-        mean=_per_channel(config["mean"]), std=_per_channel(config["std"]), input_size=input_size)
+        mean=_per_channel(config["mean"]), std=_per_channel(config["std"]), input_size=input_size,
+        normalize=normalize)
     if target.type == "cuda":  # convolutions run fastest channels-last on tensor cores
         extractor = extractor.to(memory_format=torch.channels_last)
     return extractor.to(target)

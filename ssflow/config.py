@@ -28,6 +28,12 @@ BIT_DEPTHS = (0, 8, 10, 12, 14, 16)  # data.bit_depth: 0 = per image
 MIN_TILE, MAX_TILE = 32, 8192  # data.tile_size in pixels; 32 = the coarsest stride a backbone level has
 MAX_TILE_OVERLAP = 0.75
 MIN_SCALE, MAX_SCALE = 0.05, 4.0
+# data.normalize: none = the backbone's fixed ImageNet mean/std; per_image = each model input standardised
+# by its own mean and std over all pixels and channels (exposure and contrast gone, colours kept);
+# per_channel = by each channel's own (also removes a colour cast: white balance per input).
+NORMALIZATIONS = ("none", "per_image", "per_channel")
+LOCALIZATION_METRICS = ("aupro", "aupro_05")  # validation.localization: MVTec AD's FPR 0.3, MVTec AD 2's 0.05
+MAX_PHOTOMETRIC_VIEWS = 32
 
 
 def _fail(key: str, value: Any, expected: str) -> None:
@@ -60,6 +66,7 @@ class DataConfig:
     scale: float = 1.0  # resize factor applied first (< 1 for cameras whose pixels are finer than the defects)
     # Whole-image mode: reflect-pad a non-square image to a square instead of squashing it.
     keep_aspect: bool = False
+    normalize: str = "none"  # none | per_image | per_channel (NORMALIZATIONS): lighting-invariant inputs
 
     def __post_init__(self) -> None:
         if self.tile_size != 0 and not MIN_TILE <= self.tile_size <= MAX_TILE:
@@ -70,6 +77,8 @@ class DataConfig:
             _fail("data.tile_overlap", self.tile_overlap, f"a fraction in [0, {MAX_TILE_OVERLAP})")
         if not MIN_SCALE <= self.scale <= MAX_SCALE:
             _fail("data.scale", self.scale, f"a number in [{MIN_SCALE}, {MAX_SCALE}]")
+        if self.normalize not in NORMALIZATIONS:
+            _fail("data.normalize", self.normalize, f"one of {', '.join(NORMALIZATIONS)}")
         if self.bit_depth not in BIT_DEPTHS:
             _fail("data.bit_depth", self.bit_depth, f"one of {', '.join(map(str, BIT_DEPTHS))} (0 = per image)")
         if self.shots < 0:
@@ -185,6 +194,11 @@ class TrainConfig:
     schedule: str = "cosine"  # cosine | constant
     min_lr: float = 1e-6
     grad_clip: float = 10.0  # max gradient norm; flows diverge without it
+    # Photometric augmentation of the normal training images and of the images synthesis blends into
+    # (ssflow.photometric): strength in [0, 1], 0 = off; 1 = exposure x0.7-1.4, a light ramp of +-25 %
+    # from the centre to a corner, a colour-temperature shift of +-8 % red against blue, gamma 0.8-1.25.
+    photometric: float = 0.0
+    photometric_views: int = 4  # augmented views per training image, through the backbone once (cached)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -199,6 +213,11 @@ class TrainConfig:
             _fail("train.schedule", self.schedule, f"one of {', '.join(SCHEDULES)}")
         if self.grad_clip <= 0:
             _fail("train.grad_clip", self.grad_clip, "a number > 0")
+        if not 0.0 <= self.photometric <= 1.0:
+            _fail("train.photometric", self.photometric, "a strength in [0, 1] (0 = off)")
+        if not 1 <= self.photometric_views <= MAX_PHOTOMETRIC_VIEWS:
+            _fail("train.photometric_views", self.photometric_views,
+                  f"an integer in [1, {MAX_PHOTOMETRIC_VIEWS}]")
 
 
 @dataclass(frozen=True)
@@ -239,6 +258,8 @@ class ValidationConfig:
     # 0 = real selection images only, 1 = synthetic only (label-free tuning).
     synthetic_weight: float = 0.0
     synthetic_per_image: int = 2  # painted variants of every held-out normal image
+    # The objective's localisation term: aupro (FPR up to 0.3, MVTec AD) or aupro_05 (up to 0.05, MVTec AD 2).
+    localization: str = "aupro"
 
     @property
     def label_free(self) -> bool:
@@ -248,6 +269,8 @@ class ValidationConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.synthetic_weight <= 1.0:
             _fail("validation.synthetic_weight", self.synthetic_weight, "a number in [0, 1]")
+        if self.localization not in LOCALIZATION_METRICS:
+            _fail("validation.localization", self.localization, f"one of {', '.join(LOCALIZATION_METRICS)}")
         if not 1 <= self.synthetic_per_image <= 16:
             _fail("validation.synthetic_per_image", self.synthetic_per_image, "an integer in [1, 16]")
 

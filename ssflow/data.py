@@ -217,6 +217,12 @@ def _load(records: tuple[ImageRecord, ...], settings: InputSettings) -> SplitDat
                      loaded.layouts)
 
 
+def read_split(records: tuple[ImageRecord, ...], config: SSFlowConfig) -> SplitData:
+    """The images of ``records`` as model inputs of ``config`` (size, tiles, scale, aspect, bit depth), with their
+    labels and masks at one metric resolution. Raises ``UserInputError`` for an unreadable image or mask."""
+    return _load(records, input_settings(config))
+
+
 def tile_names(split: SplitData) -> tuple[str, ...]:
     """A name per row of ``split.images``: the image's path, with ``#tile-<k>`` where an image has several."""
     names = []

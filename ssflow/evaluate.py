@@ -11,7 +11,7 @@ from ssflow.anomaly_map import anomaly_maps, image_scores
 from ssflow.config import MapConfig
 from ssflow.data import SplitData
 from ssflow.flow import MultiScaleFlow
-from ssflow.metrics import image_auroc, pixel_metrics
+from ssflow.metrics import image_auroc, pixel_metric_set
 from ssflow.tiling import image_map, resized
 
 
@@ -20,7 +20,8 @@ class SplitMetrics(NamedTuple):
 
     image_auroc: float
     pixel_auroc: float | None
-    aupro: float | None
+    aupro: float | None  # up to FPR 0.3 (MVTec AD)
+    aupro_05: float | None = None  # up to FPR 0.05 (MVTec AD 2's AucPro_0.05)
 
     @property
     def objective(self) -> float:
@@ -28,9 +29,15 @@ class SplitMetrics(NamedTuple):
 
         Image AUROC alone for a split without masks (an image-level-only category).
         """
-        if self.aupro is None:
+        return self.objective_with("aupro")
+
+    def objective_with(self, localization: str) -> float:
+        """Mean of image AUROC and the localisation metric ``localization`` (``aupro`` or ``aupro_05``,
+        ``validation.localization``); image AUROC alone where the split has no mask."""
+        term = getattr(self, localization)
+        if self.aupro is None or term is None:
             return self.image_auroc
-        return 0.5 * (self.image_auroc + self.aupro)
+        return 0.5 * (self.image_auroc + term)
 
 
 class Evaluation(NamedTuple):
@@ -112,8 +119,8 @@ def split_metrics(scores: np.ndarray, maps: np.ndarray | Sequence[np.ndarray], s
     masks, maps = _known(split.masks, known), _known(maps, known)
     if not any(mask.any() for mask in masks):
         return SplitMetrics(image_auroc=detection, pixel_auroc=None, aupro=None)
-    pixel_auroc, aupro = pixel_metrics(maps, masks)
-    return SplitMetrics(image_auroc=detection, pixel_auroc=pixel_auroc, aupro=aupro)
+    pixel = pixel_metric_set(maps, masks)
+    return SplitMetrics(detection, pixel.pixel_auroc, pixel.aupro, pixel.aupro_05)
 
 
 def _known(arrays: np.ndarray | Sequence[np.ndarray], known: np.ndarray) -> np.ndarray | list[np.ndarray]:
@@ -141,8 +148,12 @@ def evaluate(flow: MultiScaleFlow, features: Sequence[torch.Tensor], split: Spli
 
 
 def selection_objective(selection: SplitMetrics | None, validation: SplitMetrics | None,
-                        synthetic_weight: float) -> float:
+                        synthetic_weight: float, localization: str = "aupro") -> float:
     """What a search maximises: ``(1 - w) * real + w * synthetic`` with ``w = synthetic_weight``.
+
+    Each side is the mean of image AUROC and the localisation metric
+    ``localization`` (``validation.localization``: ``aupro``, MVTec AD's FPR 0.3,
+    or ``aupro_05``, MVTec AD 2's FPR 0.05).
 
     ``real`` is the selection split's objective, ``synthetic`` the synthetic
     validation set's (see :mod:`ssflow.validation_set`); a side with weight 0
@@ -157,5 +168,5 @@ def selection_objective(selection: SplitMetrics | None, validation: SplitMetrics
             continue
         if metrics is None:
             raise ValueError(f"the objective weighs the {name} by {weight:g}, but it has no metrics")
-        total += weight * metrics.objective
+        total += weight * metrics.objective_with(localization)
     return total

@@ -8,12 +8,16 @@ every feature an entry may hold:
 - ``format``: this module's format version;
 - ``backbone``, ``weights`` (the weights' digest), ``levels``, ``image_size``;
 - ``inputs``: how images became model inputs (``data.tile_size``,
-  ``tile_overlap``, ``scale``, ``keep_aspect``), a view of an image being
-  other features than its file's;
+  ``tile_overlap``, ``scale``, ``keep_aspect``, ``normalize``), a view of an
+  image being other features than its file's;
 - ``data``: digests of the pixels of every model input of the run
   (:func:`data_identity`, computed where the data is prepared, so a trial never
   looks at a dataset path);
-- for a synthetic bank, also the synthesis settings and the seed.
+- for a synthetic bank, also the synthesis settings, the photometric strength
+  and the seed;
+- for photometric views (:mod:`ssflow.photometric_views`: relit copies of the
+  training images, another image than the file), the strength, the number
+  of views and the seed.
 
 A changed input is a new key and a stale entry is never read.
 
@@ -48,11 +52,12 @@ import torch
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData
 from ssflow.features import RunFeatures
+from ssflow.photometric_views import PhotometricViews
 from ssflow.synthetic_bank import SyntheticBank
 
-Stored = TypeVar("Stored", RunFeatures, SyntheticBank)
+Stored = TypeVar("Stored", RunFeatures, SyntheticBank, PhotometricViews)
 
-FORMAT_VERSION = 3  # 3: model inputs may be tiles; the key names the input settings
+FORMAT_VERSION = 4  # 4: input normalisation in the key; photometric views
 
 
 class DataIdentity(NamedTuple):
@@ -86,7 +91,7 @@ def _backbone(config: SSFlowConfig, weights_id: str) -> dict[str, object]:
     return {"format": FORMAT_VERSION, "backbone": config.backbone.name, "weights": weights_id,
             "levels": list(config.backbone.levels), "image_size": config.backbone.image_size,
             "inputs": {"tile_size": data.tile_size, "tile_overlap": data.tile_overlap, "scale": data.scale,
-                       "keep_aspect": data.keep_aspect}}
+                       "keep_aspect": data.keep_aspect, "normalize": data.normalize}}
 
 
 def cache_key(config: SSFlowConfig, data: DataIdentity, weights_id: str) -> str:
@@ -97,7 +102,14 @@ def cache_key(config: SSFlowConfig, data: DataIdentity, weights_id: str) -> str:
 def bank_key(config: SSFlowConfig, data: DataIdentity, weights_id: str) -> str:
     """A digest of every input a synthetic bank depends on: training images, backbone, synthesis settings, seed."""
     return _digest({**_backbone(config, weights_id), "train": data.train,
-                    "synthesis": dataclasses.asdict(config.synthesis), "seed": config.seed})
+                    "synthesis": dataclasses.asdict(config.synthesis), "photometric": config.train.photometric,
+                    "seed": config.seed})
+
+
+def views_key(config: SSFlowConfig, data: DataIdentity, weights_id: str) -> str:
+    """A digest of every input photometric views depend on: training images, backbone, strength, views, seed."""
+    return _digest({**_backbone(config, weights_id), "train": data.train, "photometric": config.train.photometric,
+                    "views": config.train.photometric_views, "seed": config.seed})
 
 
 def _digest(description: dict[str, object]) -> str:
@@ -112,7 +124,7 @@ def _to_cpu(value: object) -> object:
     return value
 
 
-def _save_atomically(entry: RunFeatures | SyntheticBank, path: Path) -> None:
+def _save_atomically(entry: RunFeatures | SyntheticBank | PhotometricViews, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         torch.save({name: _to_cpu(value) for name, value in entry._asdict().items()}, temporary)
@@ -168,3 +180,9 @@ def cached_bank(cache_dir: Path, key: str, device: torch.device,
                 compute: Callable[[], SyntheticBank]) -> tuple[SyntheticBank, bool]:
     """The synthetic bank under ``key`` (from :func:`bank_key`), built and stored on a miss."""
     return _cached(cache_dir, f"bank-{key}.pt", device, SyntheticBank, compute)
+
+
+def cached_views(cache_dir: Path, key: str, device: torch.device,
+                 compute: Callable[[], PhotometricViews]) -> tuple[PhotometricViews, bool]:
+    """The photometric views under ``key`` (from :func:`views_key`), built and stored on a miss."""
+    return _cached(cache_dir, f"views-{key}.pt", device, PhotometricViews, compute)

@@ -6,7 +6,9 @@ MVTec-AD protocol (Bergmann et al., "The MVTec Anomaly Detection Dataset",
 IJCV 2021): ground-truth regions are the 8-connected components of each mask;
 the per-region overlap (PRO) is averaged over all regions; the PRO curve is
 integrated over the false-positive rate from 0 to ``fpr_limit`` and divided by
-``fpr_limit``.
+``fpr_limit``. MVTec AD 2 (Heckler-Kram et al., arXiv:2503.21622, 2025) reports the
+same curve up to FPR 0.05 (its AucPro_0.05, ``aupro_05`` here): the operating
+range of an inspection line, where a false alarm stops it.
 
 Every function validates its inputs and raises
 :class:`~ssflow.errors.UserInputError` with one line on misuse.
@@ -25,6 +27,17 @@ from ssflow.errors import UserInputError
 # each mask with scipy.ndimage.label and this 8-connectivity structure.
 _REGION_STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
 _REGION_STRUCTURE[1] = True
+
+MVTEC_AD_FPR_LIMIT = 0.3  # MVTec AD's AUPRO
+MVTEC_AD2_FPR_LIMIT = 0.05  # MVTec AD 2's AucPro_0.05
+
+
+class PixelMetrics(NamedTuple):
+    """The pixel metrics of a set of maps, from one sort of their pixels (:func:`pixel_metric_set`)."""
+
+    pixel_auroc: float
+    aupro: float  # normalised area under the PRO curve up to FPR 0.3 (MVTec AD)
+    aupro_05: float  # the same up to FPR 0.05 (MVTec AD 2's AucPro_0.05)
 
 
 def image_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -144,7 +157,7 @@ def _pro_from_counts(counts: _PixelCounts) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pixel_metrics(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | Sequence[np.ndarray],
-                  fpr_limit: float = 0.3) -> tuple[float, float]:
+                  fpr_limit: float = MVTEC_AD_FPR_LIMIT) -> tuple[float, float]:
     """``(pixel_auroc(maps, masks), aupro(maps, masks, fpr_limit))`` from a single sort of the pixels.
 
     Both metrics sweep the same descending thresholds; computing them together
@@ -152,10 +165,27 @@ def pixel_metrics(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | S
     and ``masks`` are (N, H, W) arrays, or sequences of N (H_i, W_i) arrays for
     images of different sizes (each mask the size of its map).
     """
-    if not 0.0 < fpr_limit <= 1.0:
-        raise UserInputError(
-            f"aupro: fpr_limit={fpr_limit!r}, expected a number in (0, 1]; the MVTec-AD value is 0.3"
-        )
+    roc_area, (pro_area,) = _roc_and_pro_areas(maps, masks, (fpr_limit,))
+    return roc_area, pro_area
+
+
+def pixel_metric_set(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | Sequence[np.ndarray]
+                     ) -> PixelMetrics:
+    """Pixel AUROC, AUPRO up to FPR 0.3 (MVTec AD) and up to FPR 0.05 (MVTec AD 2), from one sort of the pixels.
+
+    ``maps`` and ``masks`` as in :func:`pixel_metrics`; raises ``UserInputError`` as it does.
+    """
+    roc_area, (aupro_30, aupro_05) = _roc_and_pro_areas(maps, masks, (MVTEC_AD_FPR_LIMIT, MVTEC_AD2_FPR_LIMIT))
+    return PixelMetrics(roc_area, aupro_30, aupro_05)
+
+
+def _roc_and_pro_areas(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | Sequence[np.ndarray],
+                       fpr_limits: Sequence[float]) -> tuple[float, list[float]]:
+    for fpr_limit in fpr_limits:
+        if not 0.0 < fpr_limit <= 1.0:
+            raise UserInputError(
+                f"aupro: fpr_limit={fpr_limit!r}, expected a number in (0, 1]; the MVTec-AD value is 0.3"
+            )
     if isinstance(maps, np.ndarray) and isinstance(masks, np.ndarray):
         maps, masks = _checked_pair(maps, "maps", masks, "masks", ndim=3)
     else:
@@ -168,10 +198,10 @@ def pixel_metrics(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray | S
     anomalous_count = int(tp[-1])
     roc_area = wins_twice / (2.0 * anomalous_count * counts.normal_count)
     fpr, pro = _pro_from_counts(counts)
-    return roc_area, float(_area_up_to(fpr, pro, fpr_limit) / fpr_limit)
+    return roc_area, [float(_area_up_to(fpr, pro, limit) / limit) for limit in fpr_limits]
 
 
-def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
+def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = MVTEC_AD_FPR_LIMIT) -> float:
     """Normalised area under the PRO curve up to ``fpr_limit`` (MVTec-AD protocol).
 
     The curve of :func:`pro_curve` is integrated with the trapezoid rule from
@@ -183,7 +213,8 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = 0.3) -> float:
     Args:
         maps: (N, H, W) anomaly map, higher = more anomalous.
         masks: (N, H, W) ground truth, 1 (or True) for anomalous pixels.
-        fpr_limit: upper end of the FPR integration range, in (0, 1].
+        fpr_limit: upper end of the FPR integration range, in (0, 1]: 0.3 for MVTec AD's AUPRO,
+            0.05 for MVTec AD 2's AucPro_0.05.
     """
     return pixel_metrics(maps, masks, fpr_limit)[1]
 

@@ -33,7 +33,7 @@ import onnxruntime as ort
 import torch
 
 import ssflow
-from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.backbone import FeatureExtractor, configured_backbone
 from ssflow.calibration import calibration_to_dict
 from ssflow.config import DataConfig
 from ssflow.config_files import config_to_nested
@@ -64,7 +64,7 @@ def build_pipeline(model: LoadedModel, backbone: FeatureExtractor | None = None)
     """
     config = model.config
     if backbone is None or backbone.mean.device.type != "cpu":
-        backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, "cpu")
+        backbone = configured_backbone(config, "cpu")
     check_backbone(model, backbone)
     flow = copy.deepcopy(model.flow).cpu()
     return AnomalyPipeline(backbone, flow, config.backbone.image_size, config.map).eval()

@@ -16,12 +16,22 @@ from typing import NamedTuple
 
 import torch
 
-from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.backbone import FeatureExtractor, configured_backbone
 from ssflow.backbone_weights import weights_identity
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData
-from ssflow.feature_cache import DataIdentity, bank_key, cache_key, cached_bank, cached_features, data_identity
+from ssflow.feature_cache import (
+    DataIdentity,
+    bank_key,
+    cache_key,
+    cached_bank,
+    cached_features,
+    cached_views,
+    data_identity,
+    views_key,
+)
 from ssflow.features import RunFeatures, compute_run_features
+from ssflow.photometric_views import PhotometricViews, build_photometric_views
 from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank
 
 
@@ -40,6 +50,7 @@ class RunInputs(NamedTuple):
     features: RunFeatures
     bank: SyntheticBank | None  # None when the config trains on fresh synthetic samples
     features_computed: bool = True  # the backbone ran over the clean images here (False: read from the cache)
+    views: PhotometricViews | None = None  # None when the config trains without photometric augmentation
 
 
 def cache_spec(folder: str | Path, config: SSFlowConfig, data: PreparedData, share_bank: bool = True) -> CacheSpec:
@@ -50,13 +61,16 @@ def cache_spec(folder: str | Path, config: SSFlowConfig, data: PreparedData, sha
 
 def prepare_run(config: SSFlowConfig, data: PreparedData, device: torch.device,
                 cache: CacheSpec | None = None) -> RunInputs:
-    """The frozen backbone, the clean features of ``data`` and the synthetic bank ``config`` asks for.
+    """The frozen backbone, the clean features of ``data``, and the synthetic bank and photometric views
+    ``config`` asks for.
 
-    Without ``cache`` everything is computed; with it, features and bank come
-    from ``cache.folder`` when present there and are stored on a miss. Raises
-    ``UserInputError`` for a backbone or weights file that cannot be loaded.
+    Without ``cache`` everything is computed; with it, features, views and bank
+    come from ``cache.folder`` when present there and are stored on a miss
+    (the bank only where ``cache.share_bank``). Raises ``UserInputError`` for
+    a backbone or weights file that cannot be loaded.
     """
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device)
+    backbone = configured_backbone(config, device)
+    folder = Path(cache.folder) if cache is not None else None
 
     def clean() -> RunFeatures:
         return compute_run_features(backbone, data, device)
@@ -64,14 +78,19 @@ def prepare_run(config: SSFlowConfig, data: PreparedData, device: torch.device,
     def bank() -> SyntheticBank:
         return build_synthetic_bank(backbone, data, config, device)
 
-    if cache is None:
+    def views() -> PhotometricViews:
+        return build_photometric_views(backbone, data.train, config, device)
+
+    if folder is None:
         features, hit = clean(), False
     else:
-        features, hit = cached_features(Path(cache.folder), cache_key(config, cache.data, cache.weights_id), device,
-                                        clean)
-    if not config.synthesis.bank_rounds:
-        return RunInputs(backbone, features, None, not hit)
-    if cache is None or not cache.share_bank:
-        return RunInputs(backbone, features, bank(), not hit)
-    key = bank_key(config, cache.data, cache.weights_id)
-    return RunInputs(backbone, features, cached_bank(Path(cache.folder), key, device, bank)[0], not hit)
+        features, hit = cached_features(folder, cache_key(config, cache.data, cache.weights_id), device, clean)
+    relit = None
+    if config.train.photometric:
+        relit = views() if folder is None else \
+            cached_views(folder, views_key(config, cache.data, cache.weights_id), device, views)[0]
+    synthetic = None
+    if config.synthesis.bank_rounds:
+        synthetic = bank() if folder is None or not cache.share_bank else \
+            cached_bank(folder, bank_key(config, cache.data, cache.weights_id), device, bank)[0]
+    return RunInputs(backbone, features, synthetic, not hit, relit)

@@ -8,8 +8,8 @@ from its own random stream), runs the backbone over them once, and epoch ``e``
 trains each image against its variant ``e mod R``. R >= epochs means no
 variant is seen twice; smaller R trades sample variety for backbone time.
 
-The bank depends only on the clean training images, the synthesis settings
-and the seed, so trials that share those can share it through the on-disk
+The bank depends only on the clean training images, the synthesis settings,
+the photometric strength (``train.photometric``: targets are relit first) and the seed, so trials that share those can share it through the on-disk
 cache (see :mod:`ssflow.feature_cache`).
 """
 
@@ -24,6 +24,7 @@ from torch import nn
 from ssflow.config import SSFlowConfig, SynthesisConfig
 from ssflow.data import PreparedData
 from ssflow.features import extract_features
+from ssflow.photometric import augment
 from ssflow.synthesis import synthesize_batch
 
 # The bank draws from its own stream so that it depends on the seed alone, not on
@@ -75,7 +76,10 @@ def build_synthetic_bank(backbone: nn.Module, data: PreparedData, config: SSFlow
         # Nearly equal chunks of at least _CHUNK images (fewer only when there are fewer), each through the
         # backbone as it is made: only one chunk of synthetic images is held at a time.
         for chunk in np.array_split(order, max(1, count // _CHUNK)):
-            synthetic, masks[round_index * count + chunk] = synthesize_for(data.train[chunk], config.synthesis, rng)
+            targets = data.train[chunk]
+            if config.train.photometric:  # defects blended into relit images too: lighting is not a defect cue
+                targets = augment(targets, config.train.photometric, rng)
+            synthetic, masks[round_index * count + chunk] = synthesize_for(targets, config.synthesis, rng)
             rows = round_index * count + chunk
             levels = extract_features(backbone, synthetic, device)
             if features is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssflow.backbone import FeatureExtractor, build_backbone
+from ssflow.backbone import FeatureExtractor, configured_backbone
 from ssflow.errors import UserInputError
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
@@ -29,6 +29,10 @@ def check_backbone(model: LoadedModel, backbone: FeatureExtractor) -> None:
             f"backbone '{backbone.name}' levels {list(backbone.levels)} give channels {list(backbone.channels)}, "
             f"but the model's flow was trained on {list(model.flow.channels)}; the model file and its "
             "backbone config do not belong together")
+    if backbone.normalize != model.config.data.normalize:
+        raise UserInputError(
+            f"backbone input normalisation '{backbone.normalize}' but the model was trained with data.normalize="
+            f"'{model.config.data.normalize}'; build its backbone with ssflow.backbone.configured_backbone")
 
 
 def torch_scorer(model: LoadedModel, backbone: FeatureExtractor, device: torch.device,
@@ -49,8 +53,7 @@ def open_torch_model(path: str | Path, device_name: str = "auto", backbone_weigh
     backbone, ready to score."""
     device = resolve_device(device_name)
     model = load_model(path, device, backbone_weights)
-    backbone = build_backbone(model.config.backbone.name, model.config.backbone.levels,
-                              model.config.backbone.weights, device)
+    backbone = configured_backbone(model.config, device)
     inputs, rule = model_settings(config_to_nested(model.config), path)
     return OpenedModel(str(path), "model.pt", inputs, model.calibration, torch_scorer(model, backbone, device),
                        str(device), rule)

@@ -26,6 +26,8 @@ from ssflow.evaluate import Evaluation, SplitMetrics, UnhealthyMaps, evaluate, s
 from ssflow.features import RunFeatures, extract_features, images_to_tensor
 from ssflow.flow import MultiScaleFlow
 from ssflow.loss import self_supervised_loss
+from ssflow.photometric import augment
+from ssflow.photometric_views import PhotometricViews, ViewPool, build_photometric_views
 from ssflow.run_inputs import RunInputs, prepare_run
 from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
 from ssflow.thresholds import precision_recall
@@ -106,9 +108,11 @@ class _Trainer:
     """The state of one run: flow, optimiser, schedule, generator; one method per phase."""
 
     def __init__(self, config: SSFlowConfig, data: PreparedData, device: torch.device,
-                 backbone: nn.Module, features: RunFeatures, bank: SyntheticBank | None) -> None:
+                 backbone: nn.Module, features: RunFeatures, bank: SyntheticBank | None,
+                 views: PhotometricViews | None = None) -> None:
         self.config, self.data, self.device = config, data, device
         self.backbone, self.features, self.bank = backbone, features, bank
+        self.normal = ViewPool(features.train, views)  # each image's clean features, or one of its relit views
         self.flow = MultiScaleFlow(backbone.channels, config.flow, config.seed).to(device)
         self.flow.fit_standardization(features.train)
         self.parameters = [p for p in self.flow.parameters() if p.requires_grad]
@@ -157,15 +161,17 @@ class _Trainer:
         """Features and (B, 1, H, W) masks of the synthetic counterparts of the batch."""
         if self.bank is not None:
             return self.bank.entries(self.epoch, index)
-        synthetic, masks = synthesize_for(self.data.train[index], self.config.synthesis, self.rng)
+        targets = self.data.train[index]
+        if self.config.train.photometric:
+            targets = augment(targets, self.config.train.photometric, self.rng)
+        synthetic, masks = synthesize_for(targets, self.config.synthesis, self.rng)
         features = extract_features(self.backbone, synthetic, self.device)
         return features, images_to_tensor(masks[..., None].astype(np.uint8) * 255, self.device)
 
     def _step(self, index: np.ndarray) -> np.ndarray:
         synthetic_features, mask_tensor = self._synthetic(index)
-        torch_index = torch.from_numpy(index).to(self.device)
-        inputs = [torch.cat([level.index_select(0, torch_index), syn])
-                  for level, syn in zip(self.features.train, synthetic_features)]
+        inputs = [torch.cat([normal, syn]) for normal, syn in zip(self.normal.batch(index, self.rng),
+                                                                  synthetic_features)]
         output = self.flow(inputs)
         result = self_supervised_loss(output, len(index), mask_tensor, self.config.loss)
         if not torch.isfinite(result.loss):
@@ -200,7 +206,7 @@ class _Trainer:
     def objective(self, evaluations: _Evaluations) -> float:
         validation = evaluations.validation.metrics if evaluations.validation else None
         return selection_objective(evaluations.selection.metrics, validation,
-                                   self.config.validation.synthetic_weight)
+                                   self.config.validation.synthetic_weight, self.config.validation.localization)
 
 
 def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "cpu",
@@ -210,18 +216,22 @@ def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "
 
     ``on_epoch`` gets an :class:`EpochReport` after every epoch and may return
     True to stop early. ``resume`` is a state from ``EpochReport.checkpoint()``.
-    ``inputs`` (backbone, clean features, synthetic bank) come from
-    :func:`ssflow.run_inputs.prepare_run`, which is called here when they are
-    not given; a bank the config asks for and ``inputs`` lacks is built here.
+    ``inputs`` (backbone, clean features, synthetic bank, photometric views)
+    come from :func:`ssflow.run_inputs.prepare_run`, which is called here when
+    they are not given; a bank or views the config asks for and ``inputs``
+    lacks are built here.
     """
     device = torch.device(device)
     inputs = inputs or prepare_run(config, data, device)
     bank = inputs.bank if config.synthesis.bank_rounds else None  # a bank given for a config without one is unused
     if config.synthesis.bank_rounds and bank is None:
         bank = build_synthetic_bank(inputs.backbone, data, config, device)
+    views = inputs.views if config.train.photometric else None
+    if config.train.photometric and views is None:
+        views = build_photometric_views(inputs.backbone, data.train, config, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        trainer = _Trainer(config, data, device, inputs.backbone, inputs.features, bank)
+        trainer = _Trainer(config, data, device, inputs.backbone, inputs.features, bank, views)
         if resume is not None:
             trainer.restore(resume)
         return _run(trainer, on_epoch)

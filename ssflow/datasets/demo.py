@@ -2,7 +2,9 @@
 
 ``demo`` (:class:`DemoSettings` defaults) has clean products and clear defects;
 ``demo-hard`` (:data:`DEMO_HARD`) has photographed natural textures and mostly
-subtle defects; ``demo-hires`` (:data:`DEMO_HIRES`) has large non-square images
+subtle defects; ``demo-hard-lighting`` (:data:`DEMO_HARD_LIGHTING`) is demo-hard
+with every test image photographed under changed lighting (:func:`lighting_shift`:
+the training images, the scenes and the masks are demo-hard's own); ``demo-hires`` (:data:`DEMO_HIRES`) has large non-square images
 of fine textures with defects a few pixels across, for tiled inspection.
 
 Layout written under the root (read back by :func:`ssflow.datasets.btad.scan_btad`)::
@@ -20,6 +22,7 @@ on each other.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -32,6 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ssflow.photometric import LightingChange, relight
+
 from ssflow.datasets.demo_defects import DEFECTS, DefectStyle, apply_change
 from ssflow.datasets.demo_surfaces import SURFACES, Frame
 from ssflow.errors import UserInputError
@@ -40,6 +45,7 @@ from ssflow.errors import UserInputError
 GENERATOR_VERSION = 1
 MARKER = "ssflow_demo.json"
 _SPLIT_CODES = {"train": 0, "test_ok": 1, "test_ko": 2}
+_LIGHTING_STREAM = 0x1A4B  # the lighting of a test image draws apart from its scene
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class DemoSettings:
     style: DefectStyle = field(default_factory=lambda: DefectStyle(scale=1.3))
     width: int | None = None  # image width in pixels; None: size
     height: int | None = None  # image height in pixels; None: size
+    lighting_shift: bool | None = None  # True: every test image under changed lighting; None: unchanged
 
     @property
     def frame(self) -> Frame:
@@ -108,6 +115,29 @@ DEMO_HIRES = DemoSettings(
 )
 
 
+# demo-hard's scenes, defects and masks; every test image under another light (lighting_shift).
+DEMO_HARD_LIGHTING = dataclasses.replace(DEMO_HARD, name="demo-hard-lighting", lighting_shift=True)
+
+
+def lighting_shift(rng: np.random.Generator) -> LightingChange:
+    """The changed lighting of one shifted test image: exposure x0.7-0.85 or x1.15-1.3, a light ramp of 10-25 %
+    from the centre to a corner in a random direction, and a warmer or colder lamp (red against blue by 4-8 %)."""
+    darker = rng.random() < 0.5
+    gain = rng.uniform(0.7, 0.85) if darker else rng.uniform(1.15, 1.3)
+    ramp = rng.uniform(0.1, 0.25) * rng.choice([-1.0, 1.0])
+    temperature = rng.uniform(0.04, 0.08) * rng.choice([-1.0, 1.0])
+    return LightingChange(gain=float(gain), ramp=float(ramp), angle=float(rng.uniform(0.0, 2.0 * np.pi)),
+                          temperature=float(temperature))
+
+
+def _lit(image: np.ndarray, seed: int, category: str, split: str, index: int, settings: DemoSettings) -> np.ndarray:
+    """A test image as the variant photographs it: under :func:`lighting_shift` when the variant shifts it."""
+    if not settings.lighting_shift:
+        return image
+    rng = np.random.default_rng([seed, zlib.crc32(category.encode()), _SPLIT_CODES[split], index, _LIGHTING_STREAM])
+    return relight(image, lighting_shift(rng))
+
+
 def image_rng(seed: int, category: str, split: str, index: int) -> np.random.Generator:
     """The generator of one image; crc32 rather than hash(): stable across processes."""
     return np.random.default_rng([seed, zlib.crc32(category.encode()), _SPLIT_CODES[split], index])
@@ -143,13 +173,15 @@ def _generate_category(root: Path, category: str, seed: int, settings: DemoSetti
     for split, count, folder in (("train", settings.train, "train/ok"), ("test_ok", settings.test_ok, "test/ok")):
         for index in range(count):
             image = normal_image(image_rng(seed, category, split, index), category, settings)
+            if split != "train":
+                image = _lit(image, seed, category, split, index, settings)
             _write_png(folders[folder] / f"{index:04d}.png", image)
     for index in range(settings.test_ko):
         # Cycling the kinds gives every category the same mix of defects.
         defect = settings.defects[index % len(settings.defects)]
         image, mask = defective_image(image_rng(seed, category, "test_ko", index), category, defect, settings)
         name = f"{index:04d}_{defect}.png"
-        _write_png(folders["test/ko"] / name, image)
+        _write_png(folders["test/ko"] / name, _lit(image, seed, category, "test_ko", index, settings))
         _write_png(folders["ground_truth/ko"] / name, mask.astype(np.uint8) * 255)
 
 

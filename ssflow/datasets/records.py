@@ -37,3 +37,6 @@ class CategoryData:
     root: Path
     train: tuple[ImageRecord, ...]  # normal training images only
     test: tuple[ImageRecord, ...]
+    # The same kind of test images under changed lighting, where a layout has them labelled
+    # (MVTec AD 2's test_private_mixed in test_public's layout); () otherwise.
+    shifted_test: tuple[ImageRecord, ...] = ()

@@ -1,7 +1,7 @@
 """Datasets by name: where they live by default, how to list and read their categories.
 
 The one list every command takes its ``--dataset`` choices from. ``demo``,
-``demo-hard`` and ``demo-hires`` are generated on first use by :func:`prepare_root`; the
+``demo-hard``, ``demo-hard-lighting`` and ``demo-hires`` are generated on first use by :func:`prepare_root`; the
 benchmarks must be downloaded by the user; ``folder`` and ``manifest`` read
 the user's own images and need ``--data-root``.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from ssflow.datasets import btad, dagm, folder, manifest, mvtec, mvtec_ad2, visa
-from ssflow.datasets.demo import DEMO_HARD, DEMO_HIRES, DemoSettings, ensure_demo
+from ssflow.datasets.demo import DEMO_HARD, DEMO_HARD_LIGHTING, DEMO_HIRES, DemoSettings, ensure_demo
 from ssflow.datasets.listing import require_root
-from ssflow.datasets.records import CategoryData
+from ssflow.datasets.records import CategoryData, ImageRecord
 from ssflow.errors import UserInputError
 
 
@@ -63,6 +63,7 @@ _REGISTRY: dict[str, _Dataset] = {
                          check_root=manifest.require_manifest, needs=manifest.NEEDS),
     "demo": _generated(DemoSettings()),
     "demo-hard": _generated(DEMO_HARD),
+    "demo-hard-lighting": _generated(DEMO_HARD_LIGHTING),
     "demo-hires": _generated(DEMO_HIRES),
 }
 
@@ -119,3 +120,35 @@ def load_category(dataset: str, root: Path, category: str) -> CategoryData:
     data = _require_data(dataset, root).scan(root, category)
     # The demo variants are read by the BTAD reader; record which dataset it really is.
     return dataclasses.replace(data, dataset=dataset)
+
+
+def load_shifted_test(dataset: str, root: Path, category: str) -> tuple[ImageRecord, ...]:
+    """The test records of ``category`` in a second root laid out as ``dataset`` (the same scenes or parts
+    photographed under changed lighting, say): its shifted test split where its layout has one (MVTec AD 2's
+    mixed-lighting split), else its test split. Its training images are not used.
+
+    A generated dataset's default root (``data/demo-hard-lighting``) is generated on first use.
+
+    Raises:
+        UserInputError: ``root`` is missing or not in ``dataset``'s layout, lacks ``category``, or its test
+            images are not both normal and anomalous; the message names ``root``.
+    """
+    root = Path(root)
+    for entry in _REGISTRY.values():
+        if entry.generate is not None and not root.exists() and root.absolute() == Path(entry.default_root).absolute():
+            entry.generate(root)
+    entry = _lookup(dataset)
+    try:
+        if not root.is_dir() and entry.check_root is None:
+            raise UserInputError(f"{root} is not a folder")
+        entry.require(root)
+        data = entry.scan(root, category)
+    except UserInputError as error:
+        raise UserInputError(f"shifted test set {root}: expected the {entry.title} layout of the data "
+                             f"root, with category '{category}': {error}") from None
+    records = data.shifted_test or data.test
+    if not any(record.label == 0 for record in records) or not any(record.label == 1 for record in records):
+        raise UserInputError(f"shifted test set {root}/{category}: expected normal and anomalous test images, "
+                             f"found {sum(r.label == 0 for r in records)} normal and "
+                             f"{sum(r.label == 1 for r in records)} anomalous")
+    return records

@@ -7,7 +7,8 @@ from ssflow.errors import UserInputError
 
 
 def test_names_and_default_roots() -> None:
-    assert DATASETS == ("mvtec", "btad", "dagm", "visa", "mvtec-ad2", "folder", "manifest", "demo", "demo-hard", "demo-hires")
+    assert DATASETS == ("mvtec", "btad", "dagm", "visa", "mvtec-ad2", "folder", "manifest", "demo", "demo-hard",
+                        "demo-hard-lighting", "demo-hires")
     located = [name for name in DATASETS if name not in ("folder", "manifest")]
     assert [default_root(name) for name in located] == [Path("data") / name for name in located]
 
