@@ -11,7 +11,7 @@ from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from ssflow.errors import UserInputError
-from ssflow.metrics import aupro, image_auroc, pixel_auroc, pixel_metrics, pro_curve
+from ssflow.metrics import aupro, image_auroc, pixel_auroc, pixel_metric_set, pixel_metrics, pro_curve
 
 # ---------------------------------------------------------------- image AUROC
 
@@ -271,3 +271,22 @@ def test_aupro_is_fast_on_a_full_test_set() -> None:
     value = aupro(maps, masks)
     assert time.perf_counter() - start < 10.0
     assert 0.5 < value < 1.0
+
+
+def test_aupro_05_by_hand() -> None:
+    """40 normal pixels and one region of two anomalous pixels (A, B) in one row.
+
+    Scores: A 10, one normal pixel 9, B 8, the other normal pixels 7 down to -31.
+    PRO curve: (0, 0) -> (0, 0.5) at A -> (0.025, 0.5) at the normal 9 -> (0.025, 1) at B, then 1.
+    Up to FPR 0.05: 0.025 * 0.5 + 0.025 * 1 = 0.0375, / 0.05 = 0.75.
+    Up to FPR 0.3: 0.0125 + 0.275 = 0.2875, / 0.3 = 0.958333...
+    """
+    scores = np.concatenate([[10.0, 8.0, 9.0], np.arange(7.0, -32.0, -1.0)])
+    mask = np.zeros(42, dtype=bool)
+    mask[:2] = True
+    maps, masks = scores[None, None], mask[None, None]
+    metrics = pixel_metric_set(maps, masks)
+    assert metrics.aupro_05 == pytest.approx(0.75)
+    assert metrics.aupro == pytest.approx(0.2875 / 0.3)
+    assert aupro(maps, masks, fpr_limit=0.05) == pytest.approx(0.75)
+    assert metrics.pixel_auroc == pixel_metrics(maps, masks)[0]

@@ -40,6 +40,9 @@ def broken_btad(tmp_path):
     (["--dataset", "demo", "--category", "wood", "--set", "flow.bogus=1"], "flow.bogus"),
     (["--dataset", "demo", "--category", "wood", "--config", "nope.yaml"], "nope.yaml"),
     (["--dataset", "demo", "--category", "wood", "--epochs", "0"], "train.epochs"),
+    (["--dataset", "demo", "--category", "wood", "--set", "train.photometric=1.5"], "train.photometric"),
+    (["--dataset", "demo", "--category", "wood", "--set", "data.normalize=gray"], "data.normalize"),
+    (["--dataset", "demo", "--category", "wood", "--shifted-test", "/nonexistent/lit"], "/nonexistent/lit"),
 ])
 def test_train_mistakes_exit_2_without_output(arguments, words, tmp_path, capsys):
     out = tmp_path / "out"

@@ -1,0 +1,94 @@
+"""Lighting-invariant inputs (data.normalize), cached relit views and their keys."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from ssflow.backbone import build_backbone
+from ssflow.config import config_from_flat
+from ssflow.feature_cache import DataIdentity, bank_key, cache_key, views_key
+from ssflow.features import images_to_tensor
+from ssflow.photometric import LightingChange, relight
+from ssflow.photometric_views import PhotometricViews, ViewPool, build_photometric_views
+
+CPU = torch.device("cpu")
+
+
+def _texture(seed: int = 0, side: int = 64) -> np.ndarray:
+    """A textured image in [40, 200]: no pixel clips under the changes below."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(40, 200, (side // 8, side // 8, 3)).astype(np.uint8)
+    return np.kron(small, np.ones((8, 8, 1), dtype=np.uint8)) + rng.integers(0, 8, (side, side, 3), dtype=np.uint8)
+
+
+def _feature_change(normalize: str, change: LightingChange) -> float:
+    backbone = build_backbone(levels=(2, 3), normalize=normalize)
+    image = _texture()
+    before = backbone(images_to_tensor(image[None], CPU))
+    after = backbone(images_to_tensor(relight(image, change)[None], CPU))
+    return max(float((a - b).norm() / b.norm()) for a, b in zip(after, before))
+
+
+def test_per_image_standardisation_removes_an_exposure_change() -> None:
+    darker = LightingChange(gain=0.8)
+    # What is left is the rounding of the relit image to whole grey levels.
+    assert _feature_change("per_image", darker) < 0.3 * _feature_change("none", darker)
+
+
+def test_per_channel_standardisation_also_removes_a_colour_cast() -> None:
+    warmer = LightingChange(gain=1.15, temperature=0.08)
+    assert _feature_change("per_channel", warmer) < 0.3 * _feature_change("per_image", warmer)
+    assert _feature_change("per_channel", warmer) < 0.3 * _feature_change("none", warmer)
+
+
+def test_an_unknown_normalisation_is_refused() -> None:
+    with pytest.raises(Exception, match="data.normalize"):
+        build_backbone(levels=(2,), normalize="per_pixel")
+
+
+def test_views_are_seeded_relit_copies_through_the_backbone() -> None:
+    config = config_from_flat({"train.photometric": 1.0, "train.photometric_views": 2, "seed": 3})
+    backbone = build_backbone(levels=(2, 3))
+    train = np.stack([_texture(seed) for seed in range(3)])
+    views = build_photometric_views(backbone, train, config, CPU)
+    assert (views.views, views.images) == (2, 3) and views.features[0].shape[0] == 6
+    again = build_photometric_views(backbone, train, config, CPU)
+    torch.testing.assert_close(again.features[1], views.features[1])
+    clean = backbone(images_to_tensor(train, CPU))
+    assert all(not torch.allclose(v[:3], c, atol=1e-3) for v, c in zip(views.features, clean))  # relit, not clean
+    other_seed = build_photometric_views(backbone, train, replace(config, seed=4), CPU)
+    assert not torch.allclose(other_seed.features[0], views.features[0])
+
+
+def test_each_epoch_draws_one_version_per_image_clean_included() -> None:
+    clean = [torch.zeros(4, 1, 1, 1)]
+    views = PhotometricViews([torch.arange(1, 9, dtype=torch.float32).view(8, 1, 1, 1)], images=4)
+    pool = ViewPool(clean, views)
+    seen = set()
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        batch = pool.batch(np.array([1, 3]), rng)[0].flatten().tolist()
+        assert batch[0] in (0.0, 2.0, 6.0) and batch[1] in (0.0, 4.0, 8.0)  # image 1's versions; image 3's
+        seen.update(batch)
+    assert seen == {0.0, 2.0, 6.0, 4.0, 8.0}
+    state = np.random.default_rng(0).bit_generator.state
+    untouched = np.random.default_rng(0)
+    ViewPool(clean, None).batch(np.array([1, 3]), untouched)  # no views: no draw, training as before
+    assert untouched.bit_generator.state == state
+
+
+def test_cache_keys_name_the_lighting_settings() -> None:
+    data, weights = DataIdentity("train", "evaluation"), "w"
+    base = config_from_flat({"train.photometric": 0.5})
+    for key in (cache_key, bank_key, views_key):
+        assert key(config_from_flat({"data.normalize": "per_image"}, base), data, weights) != key(base, data, weights)
+    for changed in ({"train.photometric": 1.0}, {"seed": 1}):
+        assert views_key(config_from_flat(changed, base), data, weights) != views_key(base, data, weights)
+    assert bank_key(config_from_flat({"train.photometric": 1.0}, base), data, weights) != bank_key(base, data, weights)
+    # The clean features do not depend on the augmentation: trials of any strength share them.
+    assert cache_key(config_from_flat({"train.photometric": 1.0}, base), data, weights) == cache_key(base, data,
+                                                                                                       weights)
+    assert views_key(config_from_flat({"train.photometric_views": 8}, base), data, weights) != \
+        views_key(base, data, weights)
