@@ -42,7 +42,8 @@ class FeatureExtractor(nn.Module):
     with (``normalize="none"``), or standardised by its own statistics:
     ``per_image`` by its mean and standard deviation over all pixels and
     channels (an exposure or contrast change is gone, colours stay),
-    ``per_channel`` by each channel's (a colour cast is gone too). The module stays in eval mode (``train()`` is a no-op) so BatchNorm
+    ``per_channel`` by each channel's (a colour cast is gone too); ``features``
+    standardises each output channel over the input instead. The module stays in eval mode (``train()`` is a no-op) so BatchNorm
     statistics never move, and its forward runs without autograd.
     """
 
@@ -79,16 +80,24 @@ class FeatureExtractor(nn.Module):
             height, width = self.input_size
             raise UserInputError(f"backbone '{self.name}' needs {height}x{width} input, got {size[0]}x{size[1]}; "
                                  f"set backbone.image_size={height}")
-        return list(self.features(self._standardised(images)))
+        levels = list(self.features(self._standardised(images)))
+        if self.normalize == "features":
+            # Each channel centred on its own mean over the input and divided by its spread there: a global
+            # change of a channel's response (exposure, contrast) is gone, its pattern across the input stays.
+            levels = [_standardised_over(level, (2, 3)) for level in levels]
+        return levels
 
     def _standardised(self, images: torch.Tensor) -> torch.Tensor:
-        if self.normalize == "none":
+        if self.normalize in ("none", "features"):
             return (images - self.mean) / self.std
-        dims = (1, 2, 3) if self.normalize == "per_image" else (2, 3)
-        centred = images - images.mean(dim=dims, keepdim=True)
-        # The floor keeps a flat input (a blank tile) finite; written out rather than torch.std for ONNX.
-        spread = centred.square().mean(dim=dims, keepdim=True).sqrt().clamp_min(_MIN_SPREAD)
-        return centred / spread
+        return _standardised_over(images, (1, 2, 3) if self.normalize == "per_image" else (2, 3))
+
+
+def _standardised_over(values: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """``values`` minus their mean over ``dims``, divided by their spread there (at least :data:`_MIN_SPREAD`)."""
+    centred = values - values.mean(dim=dims, keepdim=True)
+    # The floor keeps a flat input (a blank tile) finite; written out rather than torch.std for ONNX.
+    return centred / centred.square().mean(dim=dims, keepdim=True).sqrt().clamp_min(_MIN_SPREAD)
 
 
 def configured_backbone(config: SSFlowConfig, device: torch.device | str = "cpu") -> FeatureExtractor:
