@@ -35,9 +35,9 @@ from search.cluster import connect, disconnect
 from search.options import SweepOptions
 from search.sweep import plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.config import config_from_flat
 from ssflow.config_files import flatten_nested
 from ssflow.data import prepare_data
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit
 

@@ -28,10 +28,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.datasets import default_root, prepare_root
 from ssflow.datasets.demo import DEMO_HARD, defective_image, image_rng
+from ssflow.flat_config import config_from_flat
 from ssflow.overlay import write_png
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit

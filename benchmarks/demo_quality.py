@@ -16,9 +16,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
+from ssflow.flat_config import config_from_flat
 from ssflow.train import fit, resolve_device
 
 TARGET_AUROC, TARGET_SECONDS = 0.95, 180.0

@@ -33,10 +33,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ssflow.backbone import build_backbone
-from ssflow.config import config_from_flat
 from ssflow.data import PreparedData, SplitData, prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
 from ssflow.features import compute_run_features
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import RunInputs
 from ssflow.train import fit
 

@@ -49,10 +49,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import config_to_nested
 from ssflow.data import prepare_data
 from ssflow.datasets import default_root, prepare_root, read_image
+from ssflow.flat_config import config_from_flat
 from ssflow.model_io import LoadedModel
 from ssflow.predict import OpenedModel, model_settings, score_images
 from ssflow.run_inputs import prepare_run

@@ -38,8 +38,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
+from ssflow.flat_config import config_from_flat
 from ssflow.latency import Latency, pipeline_latency, random_images, time_calls
 from ssflow.model_io import LoadedModel
 from ssflow.onnx_export import build_pipeline, export_onnx

@@ -28,11 +28,12 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.baselines import build_baseline, fit_baseline, score_baseline
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData, SplitData, prepare_data
 from ssflow.datasets import default_root, prepare_root
 from ssflow.datasets.demo import DEMO_HARD
 from ssflow.evaluate import SplitMetrics, at_mask_size, split_metrics
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import prepare_run
 from ssflow.shifted_test import score_shifted, shifted_test
 from ssflow.train import fit

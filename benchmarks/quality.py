@@ -52,7 +52,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ssflow.backbone import FeatureExtractor, build_backbone
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import load_config_file
 from ssflow.data import PreparedData, plan_splits, prepare_data
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root, read_image
@@ -60,6 +60,7 @@ from ssflow.errors import UserInputError
 from ssflow.evaluate import SplitMetrics, evaluate
 from ssflow.exported import is_export_file, load_export_config
 from ssflow.features import compute_run_features, extract_features
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import RunInputs
 from ssflow.devices import resolve_device
 from ssflow.train import fit

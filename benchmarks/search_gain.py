@@ -60,10 +60,11 @@ from search.manifest import read_budget, read_manifest
 from search.options import UNLIMITED_SAMPLES, SweepOptions
 from search.sweep import category_base, plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.config import SSFlowConfig, config_from_flat, config_to_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import flatten_nested
 from ssflow.data import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
+from ssflow.flat_config import config_from_flat, config_to_flat
 from ssflow.train import fit
 
 

@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ssflow.backbone import build_backbone
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.evaluate import score_features
 from ssflow.features import compute_run_features, extract_features
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import RunInputs
 from ssflow.devices import resolve_device
 from ssflow.train import fit

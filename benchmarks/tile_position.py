@@ -25,10 +25,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit
 

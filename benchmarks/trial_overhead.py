@@ -24,8 +24,8 @@ from search.cluster import connect, disconnect
 from search.options import SweepOptions
 from search.sweep import plan_categories, run_sweep
 from spaces.space import FixedParam, SearchSpace
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit
 

@@ -7,10 +7,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import load_config_file, parse_override
 from ssflow.errors import UserInputError
 from ssflow.exported import is_export_file, load_export_config
+from ssflow.flat_config import config_from_flat
 from ssflow.presets import PRESETS, preset
 
 DATA_ROOT_HELP = "dataset folder in its official layout (a .csv or .parquet file for manifest)"

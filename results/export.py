@@ -20,9 +20,9 @@ import pandas as pd
 from results.objective_source import chosen_on, synthetic_weight, threshold_rule
 from results.ranking import best_configs
 from results.schema import REPORT_METRICS, SELECTION_METRICS
-from ssflow.config import config_from_flat
 from ssflow.config_files import config_to_nested, flatten_nested
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 
 
 class ExportContent(NamedTuple):

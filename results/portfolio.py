@@ -37,8 +37,9 @@ import yaml
 
 from results.ranking import config_summary
 from results.schema import HP_PREFIX
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 from ssflow.yaml_files import read_yaml
 
 FORMAT = "ssflow-portfolio/1"

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 
-from ssflow.config import flat_keys
+from ssflow.flat_config import flat_keys
 
 STATUSES = ("running", "finished", "pruned", "failed")
 HP_PREFIX = "hp."

@@ -45,7 +45,7 @@ from search.studies import (
     attr,
 )
 from spaces.optuna_distributions import decode_params, distributions, params_from_values
-from ssflow.config import config_to_flat
+from ssflow.flat_config import config_to_flat
 
 class CategoryStudy:
     """One category's study as the driver plans and records it."""

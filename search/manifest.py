@@ -22,9 +22,9 @@ import pyarrow.fs as pafs
 
 from search.options import SweepOptions, experiment_path
 from spaces.space import SearchSpace
-from ssflow.config import config_to_flat
 from ssflow.durable import sync_file
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_to_flat
 from ssflow.redaction import redacted, redacted_text
 
 FORMAT = "ssflow-sweep/1"

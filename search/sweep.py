@@ -39,9 +39,10 @@ from search.space_checks import check_space, input_variants
 from search.trainable import TrialSetup, describe_variant, run_trial, trial_config, variant_key
 from search.warm_start import earlier_bests, warm_configs
 from spaces.space import SearchSpace
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData, plan_splits, prepare_data, tuned_label_free
 from ssflow.errors import UserInputError, WriteFailed
+from ssflow.flat_config import config_from_flat
 from ssflow.leakage import Leak, leak_line, split_leaks
 from ssflow.redaction import redacted
 from ssflow.run_inputs import cache_spec

@@ -25,9 +25,10 @@ from ray import tune
 from search.checkpoints import EPOCH_FILE
 from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow.backbone import FeatureExtractor
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData
 from ssflow.evaluate import SplitMetrics
+from ssflow.flat_config import config_from_flat
 from ssflow.flow import MultiScaleFlow
 from ssflow.latency import inference_latency_ms
 from ssflow.run_inputs import CacheSpec, prepare_run

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-from ssflow.config import coerce_value, config_from_flat, flat_keys, looks_numeric
 from ssflow.errors import UserInputError
+from ssflow.flat_config import coerce_value, config_from_flat, flat_keys, looks_numeric
 from ssflow.yaml_files import read_yaml
 
 SPACES_DIR = Path(__file__).resolve().parent

@@ -1,20 +1,15 @@
 """Typed, frozen configuration of one ssflow run, validated at the edge.
 
 Every setting has a dotted flat key (``flow.coupling_blocks``) used by
-``--set``, by search-space files and by the results store. One function turns
-a flat dict into the dataclasses (:func:`config_from_flat`) and one turns them
-back (:func:`config_to_flat`).
+``--set``, by search-space files and by the results store;
+:mod:`ssflow.flat_config` turns a flat dict into these dataclasses and back.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ssflow.errors import UserInputError
 
@@ -37,7 +32,8 @@ LOCALIZATION_METRICS = ("aupro", "aupro_05")  # validation.localization: MVTec A
 MAX_PHOTOMETRIC_VIEWS = 32
 
 
-def _fail(key: str, value: Any, expected: str) -> None:
+def fail(key: str, value: Any, expected: str) -> None:
+    """Raise the one-line ``UserInputError`` of a config value: the key, the value and what was expected."""
     raise UserInputError(f"config key '{key}': got {value!r}, expected {expected}")
 
 
@@ -71,25 +67,25 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.tile_size != 0 and not MIN_TILE <= self.tile_size <= MAX_TILE:
-            _fail("data.tile_size", self.tile_size,
+            fail("data.tile_size", self.tile_size,
                   f"0 (whole image) or an integer in [{MIN_TILE}, {MAX_TILE}] ({MIN_TILE}: the coarsest backbone "
                   "stride)")
         if not 0.0 <= self.tile_overlap < MAX_TILE_OVERLAP:
-            _fail("data.tile_overlap", self.tile_overlap, f"a fraction in [0, {MAX_TILE_OVERLAP})")
+            fail("data.tile_overlap", self.tile_overlap, f"a fraction in [0, {MAX_TILE_OVERLAP})")
         if not MIN_SCALE <= self.scale <= MAX_SCALE:
-            _fail("data.scale", self.scale, f"a number in [{MIN_SCALE}, {MAX_SCALE}]")
+            fail("data.scale", self.scale, f"a number in [{MIN_SCALE}, {MAX_SCALE}]")
         if self.normalize not in NORMALIZATIONS:
-            _fail("data.normalize", self.normalize, f"one of {', '.join(NORMALIZATIONS)}")
+            fail("data.normalize", self.normalize, f"one of {', '.join(NORMALIZATIONS)}")
         if self.bit_depth not in BIT_DEPTHS:
-            _fail("data.bit_depth", self.bit_depth, f"one of {', '.join(map(str, BIT_DEPTHS))} (0 = per image)")
+            fail("data.bit_depth", self.bit_depth, f"one of {', '.join(map(str, BIT_DEPTHS))} (0 = per image)")
         if self.shots < 0:
-            _fail("data.shots", self.shots, "an integer >= 0 (0 = all images)")
+            fail("data.shots", self.shots, "an integer >= 0 (0 = all images)")
         if not 0.0 < self.selection_fraction < 1.0:
-            _fail("data.selection_fraction", self.selection_fraction, "a number in (0, 1)")
+            fail("data.selection_fraction", self.selection_fraction, "a number in (0, 1)")
         if self.split_seed < 0:
-            _fail("data.split_seed", self.split_seed, "an integer >= 0")
+            fail("data.split_seed", self.split_seed, "an integer >= 0")
         if not 0.0 < self.holdout_fraction < 1.0:
-            _fail("data.holdout_fraction", self.holdout_fraction, "a number in (0, 1)")
+            fail("data.holdout_fraction", self.holdout_fraction, "a number in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -101,11 +97,11 @@ class BackboneConfig:
 
     def __post_init__(self) -> None:
         if not self.levels or any(level < 0 for level in self.levels):
-            _fail("backbone.levels", list(self.levels), "a non-empty list of feature indices >= 0")
+            fail("backbone.levels", list(self.levels), "a non-empty list of feature indices >= 0")
         if len(set(self.levels)) != len(self.levels):
-            _fail("backbone.levels", list(self.levels), "distinct feature indices")
+            fail("backbone.levels", list(self.levels), "distinct feature indices")
         if not 32 <= self.image_size <= 2048 or self.image_size % 32:
-            _fail("backbone.image_size", self.image_size, "a multiple of 32 in [32, 2048]")
+            fail("backbone.image_size", self.image_size, "a multiple of 32 in [32, 2048]")
 
 
 @dataclass(frozen=True)
@@ -119,20 +115,20 @@ class FlowConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.coupling_blocks <= 64:
-            _fail("flow.coupling_blocks", self.coupling_blocks, "an integer in [1, 64]")
+            fail("flow.coupling_blocks", self.coupling_blocks, "an integer in [1, 64]")
         if not self.block_pattern or set(self.block_pattern) - set(BLOCK_TYPES):
-            _fail("flow.block_pattern", self.block_pattern, "a non-empty string of C (conv) and A (attention)")
+            fail("flow.block_pattern", self.block_pattern, "a non-empty string of C (conv) and A (attention)")
         if self.hidden_channels < 4:
-            _fail("flow.hidden_channels", self.hidden_channels, "an integer >= 4")
+            fail("flow.hidden_channels", self.hidden_channels, "an integer >= 4")
         if "A" in self.block_pattern and self.hidden_channels % self.attention_heads:
-            _fail("flow.attention_heads", self.attention_heads,
+            fail("flow.attention_heads", self.attention_heads,
                   f"a divisor of flow.hidden_channels ({self.hidden_channels})")
         if not 0.0 < self.clamp <= 10.0:
-            _fail("flow.clamp", self.clamp, "a number in (0, 10]")
+            fail("flow.clamp", self.clamp, "a number in (0, 10]")
         if self.attention_heads < 1:
-            _fail("flow.attention_heads", self.attention_heads, "an integer >= 1")
+            fail("flow.attention_heads", self.attention_heads, "an integer >= 1")
         if not 0.0 <= self.dropout < 1.0:
-            _fail("flow.dropout", self.dropout, "a number in [0, 1)")
+            fail("flow.dropout", self.dropout, "a number in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -151,23 +147,23 @@ class SynthesisConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_size <= self.max_size <= 0.5:
-            _fail("synthesis.min_size/max_size", (self.min_size, self.max_size),
+            fail("synthesis.min_size/max_size", (self.min_size, self.max_size),
                   "0 < min_size <= max_size <= 0.5")
         if self.gamma_shape <= 0 or self.gamma_scale <= 0:
-            _fail("synthesis.gamma_shape/gamma_scale", (self.gamma_shape, self.gamma_scale), "positive numbers")
+            fail("synthesis.gamma_shape/gamma_scale", (self.gamma_shape, self.gamma_scale), "positive numbers")
         if not 0 <= self.extra_patches <= 16:
-            _fail("synthesis.extra_patches", self.extra_patches, "an integer in [0, 16]")
+            fail("synthesis.extra_patches", self.extra_patches, "an integer in [0, 16]")
         if not 0.0 <= self.extra_patch_prob <= 1.0:
-            _fail("synthesis.extra_patch_prob", self.extra_patch_prob, "a probability in [0, 1]")
+            fail("synthesis.extra_patch_prob", self.extra_patch_prob, "a probability in [0, 1]")
         if not 0.0 < self.resize_min <= self.resize_max:
-            _fail("synthesis.resize_min/resize_max", (self.resize_min, self.resize_max),
+            fail("synthesis.resize_min/resize_max", (self.resize_min, self.resize_max),
                   "0 < resize_min <= resize_max")
         if self.blend not in BLEND_MODES:
-            _fail("synthesis.blend", self.blend, f"one of {', '.join(BLEND_MODES)}")
+            fail("synthesis.blend", self.blend, f"one of {', '.join(BLEND_MODES)}")
         if not 0.0 < self.alpha <= 1.0:
-            _fail("synthesis.alpha", self.alpha, "a number in (0, 1]")
+            fail("synthesis.alpha", self.alpha, "a number in (0, 1]")
         if not 0 <= self.bank_rounds <= 64:
-            _fail("synthesis.bank_rounds", self.bank_rounds, "an integer in [0, 64] (0: no bank)")
+            fail("synthesis.bank_rounds", self.bank_rounds, "an integer in [0, 64] (0: no bank)")
 
 
 @dataclass(frozen=True)
@@ -178,11 +174,11 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in LOSS_KINDS:
-            _fail("loss.kind", self.kind, f"one of {', '.join(LOSS_KINDS)}")
+            fail("loss.kind", self.kind, f"one of {', '.join(LOSS_KINDS)}")
         if not 0.0 <= self.weight < 1.0:
-            _fail("loss.weight", self.weight, "a number in [0, 1)")
+            fail("loss.weight", self.weight, "a number in [0, 1)")
         if self.margin < 0:
-            _fail("loss.margin", self.margin, "a number >= 0")
+            fail("loss.margin", self.margin, "a number >= 0")
 
 
 @dataclass(frozen=True)
@@ -203,21 +199,21 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            _fail("train.epochs", self.epochs, "an integer >= 1")
+            fail("train.epochs", self.epochs, "an integer >= 1")
         if self.batch_size < 1:
-            _fail("train.batch_size", self.batch_size, "an integer >= 1")
+            fail("train.batch_size", self.batch_size, "an integer >= 1")
         if not 0.0 < self.lr < 1.0:
-            _fail("train.lr", self.lr, "a number in (0, 1)")
+            fail("train.lr", self.lr, "a number in (0, 1)")
         if self.weight_decay < 0 or self.adam_eps <= 0:
-            _fail("train.weight_decay/adam_eps", (self.weight_decay, self.adam_eps), "weight_decay >= 0, adam_eps > 0")
+            fail("train.weight_decay/adam_eps", (self.weight_decay, self.adam_eps), "weight_decay >= 0, adam_eps > 0")
         if self.schedule not in SCHEDULES:
-            _fail("train.schedule", self.schedule, f"one of {', '.join(SCHEDULES)}")
+            fail("train.schedule", self.schedule, f"one of {', '.join(SCHEDULES)}")
         if self.grad_clip <= 0:
-            _fail("train.grad_clip", self.grad_clip, "a number > 0")
+            fail("train.grad_clip", self.grad_clip, "a number > 0")
         if not 0.0 <= self.photometric <= 1.0:
-            _fail("train.photometric", self.photometric, "a strength in [0, 1] (0 = off)")
+            fail("train.photometric", self.photometric, "a strength in [0, 1] (0 = off)")
         if not 1 <= self.photometric_views <= MAX_PHOTOMETRIC_VIEWS:
-            _fail("train.photometric_views", self.photometric_views,
+            fail("train.photometric_views", self.photometric_views,
                   f"an integer in [1, {MAX_PHOTOMETRIC_VIEWS}]")
 
 
@@ -230,13 +226,13 @@ class MapConfig:
 
     def __post_init__(self) -> None:
         if self.score not in MAP_SCORES:
-            _fail("map.score", self.score, f"one of {', '.join(MAP_SCORES)}")
+            fail("map.score", self.score, f"one of {', '.join(MAP_SCORES)}")
         if self.smoothing_sigma < 0:
-            _fail("map.smoothing_sigma", self.smoothing_sigma, "a number >= 0")
+            fail("map.smoothing_sigma", self.smoothing_sigma, "a number >= 0")
         if self.image_score not in IMAGE_SCORES:
-            _fail("map.image_score", self.image_score, f"one of {', '.join(IMAGE_SCORES)}")
+            fail("map.image_score", self.image_score, f"one of {', '.join(IMAGE_SCORES)}")
         if not 0.0 < self.topk <= 1.0:
-            _fail("map.topk", self.topk, "a number in (0, 1]")
+            fail("map.topk", self.topk, "a number in (0, 1]")
 
 
 def is_label_free(synthetic_weight: float) -> bool:
@@ -269,11 +265,11 @@ class ValidationConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.synthetic_weight <= 1.0:
-            _fail("validation.synthetic_weight", self.synthetic_weight, "a number in [0, 1]")
+            fail("validation.synthetic_weight", self.synthetic_weight, "a number in [0, 1]")
         if self.localization not in LOCALIZATION_METRICS:
-            _fail("validation.localization", self.localization, f"one of {', '.join(LOCALIZATION_METRICS)}")
+            fail("validation.localization", self.localization, f"one of {', '.join(LOCALIZATION_METRICS)}")
         if not 1 <= self.synthetic_per_image <= 16:
-            _fail("validation.synthetic_per_image", self.synthetic_per_image, "an integer in [1, 16]")
+            fail("validation.synthetic_per_image", self.synthetic_per_image, "an integer in [1, 16]")
 
 
 @dataclass(frozen=True)
@@ -290,113 +286,3 @@ class SSFlowConfig:
 
 
 SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(SSFlowConfig) if f.name != "seed"}
-
-
-def _section_types() -> dict[str, type]:
-    hints = typing.get_type_hints(SSFlowConfig)
-    return {name: hints[name] for name in SECTIONS}
-
-
-def flat_keys() -> dict[str, Any]:
-    """Every flat key with its declared type, e.g. ``{"flow.clamp": float, ...}``."""
-    keys: dict[str, Any] = {"seed": int}
-    for section, cls in _section_types().items():
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            keys[f"{section}.{f.name}"] = hints[f.name]
-    return keys
-
-
-_TYPE_WORDS = {int: "integers", float: "numbers", str: "strings"}
-
-
-def coerce_value(key: str, value: Any, declared: Any) -> Any:
-    """Convert a parsed value to the declared type of ``key`` or raise a one-line error."""
-    origin = typing.get_origin(declared)
-    if origin is tuple:
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            _fail(key, value, "a list")
-        (item_type, _) = typing.get_args(declared)
-        try:
-            return tuple(coerce_value(key, item, item_type) for item in value)
-        except UserInputError:
-            example = "[2, 3]" if item_type is int else "[...]"
-            shown = list(value) if len(value) > 1 else value[0]
-            _fail(key, shown, f"a list of {_TYPE_WORDS.get(item_type, 'values')}, e.g. {example} "
-                              f"(--set {key}={example.replace(' ', '')})")
-    if origin in (typing.Union, types.UnionType):
-        raise TypeError(f"config field {key} must not be a union")
-    if declared is bool:
-        if isinstance(value, bool):
-            return value
-        _fail(key, value, "true or false")
-    if declared is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or int(value) != value:
-            _fail(key, value, "an integer")
-        return int(value)
-    if declared is float:
-        if isinstance(value, str) and looks_numeric(value):
-            value = float(value)  # YAML 1.1 reads 3e-3 (no dot) as a string
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            _fail(key, value, "a number")
-        if not math.isfinite(value):  # NaN passes every range check and poisons training silently
-            _fail(key, value, "a finite number")
-        return float(value)
-    if declared is str:
-        if value is None:
-            return ""
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            _fail(key, value, "a string")
-        return str(value)
-    raise TypeError(f"unsupported config type {declared!r} for {key}")
-
-
-def config_from_flat(flat: Mapping[str, Any], base: SSFlowConfig | None = None) -> SSFlowConfig:
-    """Apply flat dotted keys to ``base`` (default config when None) and validate."""
-    base = base or SSFlowConfig()
-    known = flat_keys()
-    updates: dict[str, dict[str, Any]] = {}
-    seed = base.seed
-    for key, value in flat.items():
-        if key not in known:
-            raise UserInputError(f"unknown config key '{key}'{_suggestion(key, known)}")
-        typed = coerce_value(key, value, known[key])
-        if key == "seed":
-            seed = typed
-            continue
-        section, name = key.split(".", 1)
-        updates.setdefault(section, {})[name] = typed
-    sections = {
-        name: dataclasses.replace(getattr(base, name), **updates.get(name, {})) for name in SECTIONS
-    }
-    return SSFlowConfig(**sections, seed=seed)
-
-
-def _suggestion(key: str, known: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
-    if close:
-        return f" (did you mean {', '.join(close)}?)"
-    section = key.split(".", 1)[0]
-    in_section = [k for k in known if k.startswith(section + ".")]
-    return f"; keys of '{section}': {', '.join(in_section)}" if in_section else f"; sections: {', '.join(SECTIONS)}"
-
-
-def config_to_flat(config: SSFlowConfig) -> dict[str, Any]:
-    """The flat dotted-key view of ``config``; tuples become lists."""
-    flat: dict[str, Any] = {"seed": config.seed}
-    for section in SECTIONS:
-        for key, value in dataclasses.asdict(getattr(config, section)).items():
-            flat[f"{section}.{key}"] = list(value) if isinstance(value, tuple) else value
-    return flat
-
-
-def looks_numeric(text: str) -> bool:
-    # YAML 1.1 reads "1e-3" as a string; users mean a number.
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

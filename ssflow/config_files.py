@@ -11,8 +11,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from ssflow.config import SECTIONS, SSFlowConfig, config_from_flat, config_to_flat, flat_keys, looks_numeric
+from ssflow.config import SECTIONS, SSFlowConfig
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat, config_to_flat, flat_keys, looks_numeric
 from ssflow.yaml_files import read_yaml
 
 

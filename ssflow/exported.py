@@ -11,9 +11,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import flatten_nested
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 from ssflow.yaml_files import read_yaml
 
 EXPORT_FORMAT = "ssflow-export/1"

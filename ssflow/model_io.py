@@ -9,10 +9,11 @@ import torch
 
 from ssflow.backbone_weights import weights_identity
 from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import config_to_nested, flatten_nested
 from ssflow.durable import sync_file, sync_folder
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 from ssflow.flow import MultiScaleFlow
 
 FORMAT = "ssflow-model/1"

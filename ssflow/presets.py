@@ -9,8 +9,9 @@ and a GPU.
 
 from __future__ import annotations
 
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 
 PRESETS: dict[str, dict[str, object]] = {
     "default": {},

@@ -1,9 +1,10 @@
 import pytest
 
 from results.objective_source import chosen_on
-from ssflow.config import SSFlowConfig, config_from_flat, config_to_flat
+from ssflow.config import SSFlowConfig
 from ssflow.config_files import load_config_file, parse_override, save_config_file
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat, config_to_flat
 from ssflow.presets import preset
 
 

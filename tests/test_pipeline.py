@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from ssflow.backbone import build_backbone
-from ssflow.config import config_from_flat
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
+from ssflow.flat_config import config_from_flat
 from ssflow.flow import MultiScaleFlow
 from ssflow.latency import inference_latency_ms, time_calls
 from ssflow.pipeline import AnomalyPipeline

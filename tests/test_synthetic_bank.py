@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from ssflow.backbone import build_backbone
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.errors import UserInputError
 from ssflow.feature_cache import DataIdentity, bank_key, cached_bank
 from ssflow.features import compute_run_features
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import RunInputs
 from ssflow.synthetic_bank import build_synthetic_bank
 from ssflow.train import FINISHED, fit

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
+from ssflow.flat_config import config_from_flat
 from ssflow.run_inputs import prepare_run
 from ssflow.train import DIVERGED, FINISHED, STOPPED, batch_indices, fit
 

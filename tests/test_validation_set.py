@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.evaluate import SplitMetrics, selection_objective
+from ssflow.flat_config import config_from_flat
 from ssflow.validation_set import VALIDATION_DEFECTS, painted_set
 
 

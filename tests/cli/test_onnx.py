@@ -21,8 +21,8 @@ import pytest
 import ssflow
 from cli.main import main
 from ssflow.calibration import calibration_from_dict
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
+from ssflow.flat_config import config_from_flat
 from ssflow.model_io import load_model
 from ssflow.onnx_model import METADATA_KEYS, open_onnx_model
 

@@ -15,8 +15,8 @@ from cli.main import main
 from cli.predict_command import overlay_names
 from ssflow.backbone import build_backbone
 from ssflow.calibration import Calibration
-from ssflow.config import config_from_flat
 from ssflow.datasets.images import decode, to_rgb
+from ssflow.flat_config import config_from_flat
 from ssflow.flow import MultiScaleFlow
 from ssflow.model_files import open_model
 from ssflow.model_io import load_model, save_model

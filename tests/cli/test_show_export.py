@@ -10,8 +10,8 @@ import yaml
 
 from cli.main import main
 from results.store import ResultStore
-from ssflow.config import config_from_flat
 from ssflow.exported import load_export_config
+from ssflow.flat_config import config_from_flat
 from store_rows import EPOCHS, EXPERIMENT, TRIALS, build_store, trial_flat, trial_rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -180,9 +180,9 @@ def test_image_level_only_categories_show_a_dash_and_export_null(tmp_path: Path,
     ResultStore(tmp_path / "runs").write_rows(rows)
     assert main(["show", "--storage", str(tmp_path / "runs")]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if "p-best" in line)
-    assert line.split()[-3:] == ["0.7500", "-", "-"] and "nan" not in line
+    assert line.split()[-4:] == ["0.7500", "-", "-", "-"] and "nan" not in line  # AUPRO and AUPRO@0.05 absent
     out = tmp_path / "best.yaml"
     assert main(["export", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT, "--out", str(out)]) == 0
     report = yaml.safe_load(out.read_text())["categories"]["panel"]["report"]
-    assert report == {"image_auroc": pytest.approx(0.75), "pixel_auroc": None, "aupro": None}
+    assert report == {"image_auroc": pytest.approx(0.75), "pixel_auroc": None, "aupro": None, "aupro_05": None}
     assert "0.7500" in capsys.readouterr().out

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.datasets.images import decode, load_split, read_image, significant_bits
 from ssflow.datasets.listing import list_images
 from ssflow.datasets.records import ImageRecord
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 from ssflow.predict import find_images
 
 

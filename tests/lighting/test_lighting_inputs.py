@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from ssflow.backbone import build_backbone
-from ssflow.config import config_from_flat
 from ssflow.feature_cache import DataIdentity, bank_key, cache_key, views_key
 from ssflow.features import images_to_tensor
+from ssflow.flat_config import config_from_flat
 from ssflow.photometric import LightingChange, relight
 from ssflow.photometric_views import PhotometricViews, ViewPool, build_photometric_views
 

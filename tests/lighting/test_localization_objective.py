@@ -2,9 +2,9 @@
 
 import pytest
 
-from ssflow.config import config_from_flat
 from ssflow.data import prepare_data
 from ssflow.evaluate import SplitMetrics, selection_objective
+from ssflow.flat_config import config_from_flat
 from ssflow.train import fit
 
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from ssflow.config import config_from_flat
 from ssflow.errors import UserInputError
+from ssflow.flat_config import config_from_flat
 from ssflow.photometric import (
     MAX_GAIN,
     MAX_GAMMA,

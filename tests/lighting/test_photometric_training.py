@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData, prepare_data
 from ssflow.evaluate import score_features
 from ssflow.features import extract_features
+from ssflow.flat_config import config_from_flat
 from ssflow.photometric import LightingChange, relight
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit

@@ -13,10 +13,10 @@ import pytest
 from results.export import build_export
 from results.schema import hp_column, to_table
 from results.store import frame_from_table
-from ssflow.config import config_from_flat, config_to_flat
 from ssflow.config_files import config_to_nested
 from ssflow.errors import UserInputError
 from ssflow.exported import load_export_config, write_export
+from ssflow.flat_config import config_from_flat, config_to_flat
 
 NOW = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -45,7 +45,7 @@ def test_chooses_on_selection_not_report_and_keeps_report_for_reading() -> None:
     content = build_export(df, "e", "1.2.3", NOW)
     entry = content.categories["a"]
     assert entry["trial_id"] == "chosen" and entry["selection_objective"] == 0.8
-    assert entry["report"] == {"image_auroc": 0.6, "pixel_auroc": None, "aupro": 0.6}
+    assert entry["report"] == {"image_auroc": 0.6, "pixel_auroc": None, "aupro": 0.6, "aupro_05": None}
     assert entry["epochs"] == 3 and entry["dataset"] == "demo" and entry["trial_code_version"] == "0.0.9"
     assert entry["config"]["flow"]["coupling_blocks"] == 6
     assert content.header == {"experiment": "e", "exported_at": "2024-06-01T12:00:00+00:00", "code_version": "1.2.3"}

@@ -16,8 +16,9 @@ from file_fingerprints import folder_hashes
 from results.store import ResultStore
 from search.options import SweepOptions
 from spaces.space import load_space
-from ssflow.config import SSFlowConfig, config_from_flat
+from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData, plan_splits
+from ssflow.flat_config import config_from_flat
 from ssflow.leakage import find_leaks, split_leaks
 from store_rows import EXPERIMENT, TRIALS, trial_rows
 from ssflow.train_outliers import OUTLIER_Z, find_outliers, modified_z, without_images

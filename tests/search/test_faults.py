@@ -27,8 +27,8 @@ from search.cluster import connect, disconnect
 from search.options import SweepOptions
 from search.sweep import CategoryOutcome, plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.config import config_from_flat
 from ssflow.errors import WriteFailed
+from ssflow.flat_config import config_from_flat
 
 pytestmark = pytest.mark.cluster
 
