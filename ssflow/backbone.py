@@ -80,6 +80,11 @@ class FeatureExtractor(nn.Module):
             height, width = self.input_size
             raise UserInputError(f"backbone '{self.name}' needs {height}x{width} input, got {size[0]}x{size[1]}; "
                                  f"set backbone.image_size={height}")
+        return self.normalised_features(images)
+
+    def normalised_features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`forward` without its checks (an exported graph traces this): the input normalised as
+        ``normalize`` says, the backbone, and for ``features`` each output channel standardised."""
         levels = list(self.features(self._standardised(images)))
         if self.normalize == "features":
             # Each channel centred on its own mean over the input and divided by its spread there: a global

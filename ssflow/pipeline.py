@@ -55,8 +55,8 @@ class AnomalyPipeline(nn.Module):
         # Channels-last, as images_to_tensor's permuted NHWC arrays are: oneDNN's convolutions run ~1.7x
         # faster on CPU in that layout. An exported graph has no memory formats; this is a no-op there.
         pixels = images.float().contiguous(memory_format=torch.channels_last) / 255.0
-        levels = self.backbone.features((pixels - self.backbone.mean) / self.backbone.std)
-        maps = fused_maps(self.flow(list(levels)), self.image_size, self.map_config.score)
+        levels = self.backbone.normalised_features(pixels)
+        maps = fused_maps(self.flow(levels), self.image_size, self.map_config.score)
         if self.smoothed:
             maps = smooth_with(maps, self.smoothing, self.smoothing)
         return PipelineOutput(maps, image_scores(maps, self.map_config, self.image_size ** 2))
