@@ -22,13 +22,14 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from results.schema import ENDED_WITHOUT_MODEL
 from search.searcher import OBJECTIVE
 from search.store_callback import trial_outcome
 from search.time_budget import TimeBudget, format_duration
 
 NAME_WIDTH = 18
-STATES = ("running", "finished", "pruned", "failed")
-HEADERS = {"running": "run", "finished": "fin", "pruned": "pru", "failed": "fail"}
+STATES = ("running", "finished", "pruned", "diverged", "failed")
+HEADERS = {"running": "run", "finished": "fin", "pruned": "pru", "diverged": "div", "failed": "fail"}
 
 
 class LiveView(Callback):
@@ -67,7 +68,7 @@ class LiveView(Callback):
         table = Table(box=box.SIMPLE_HEAD, title=f"sweep progress{self._clock()}", title_justify="left",
                       pad_edge=False,
                       caption="search, final: searched trials and finalist runs ended / planned; run, fin, pru, "
-                              "fail: running, finished, pruned, failed; best: selection objective",
+                              "div/fail: running, finished, pruned, diverged, failed; best: selection objective",
                       caption_justify="left")
         table.add_column("category", no_wrap=True, max_width=NAME_WIDTH, overflow="ellipsis")
         table.add_column("search", justify="right", no_wrap=True)
@@ -152,7 +153,7 @@ class LiveView(Callback):
             self._refresh()
             return
         value = result.get(OBJECTIVE)
-        objective = f", objective {float(value):.4f}" if value is not None and self.states[category][key] != "failed" \
+        objective = f", objective {float(value):.4f}" if value is not None and self.states[category][key] not in ENDED_WITHOUT_MODEL \
             else ""
         ended = [k for k, state in self.states[category].items() if state != "running"]
         finalists = sum(1 for k in ended if k in self.finalists)

@@ -21,6 +21,7 @@ from cli.budget_view import budget_line
 from cli.sweep_summary import feature_pass_line, outlier_lines, summary_table
 from results.portfolio import read_portfolio
 from results.ranking import trial_summary
+from results.schema import ENDED_WITHOUT_MODEL
 from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.driver_lease import DriverLease
@@ -226,7 +227,7 @@ def _ended_trials(options: SweepOptions) -> tuple[dict[str, dict[str, str]], set
     ended = summary[summary["status"] != "running"]
     per_category = {category: dict(zip(part["trial_id"], part["status"]))
                     for category, part in ended.groupby("category")}
-    healthy = rows[rows["status"] != "failed"].dropna(subset=["selection_objective"])
+    healthy = rows[~rows["status"].isin(ENDED_WITHOUT_MODEL)].dropna(subset=["selection_objective"])
     best = healthy.groupby("category")["selection_objective"].max().to_dict()
     return per_category, set(ended.loc[ended["role"] == "finalist", "trial_id"]), best
 

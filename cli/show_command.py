@@ -20,12 +20,14 @@ from cli.table_format import metric
 from results.objective_source import chosen_on, synthetic_weight
 from results.plots import format_value, infer_rungs, short_names, varying_hyperparameters, write_plots
 from results.ranking import rank_trials
+from results.schema import ENDED_WITHOUT_MODEL
 from results.store import ResultStore
 from search.manifest import read_budget
 from ssflow.errors import UserInputError
 from ssflow.redaction import redacted
 
-STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "failed": "red"}
+STATUS_STYLES = {"finished": "green", "running": "yellow", "pruned": "dim", "diverged": "magenta", "failed": "red"}
+OVERVIEW_STATUSES = ("finished", "pruned", "diverged", "failed")
 FAILURES_LISTED = 3
 
 
@@ -94,14 +96,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def experiment_overview(ranked: pd.DataFrame) -> Table:
     """One row per experiment: datasets, categories, trials and their states."""
     table = Table(title="experiments", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
-    for column in ("experiment", "datasets", "categories", "trials", "finished", "pruned", "failed", "compute"):
+    for column in ("experiment", "datasets", "categories", "trials", *OVERVIEW_STATUSES, "compute"):
         table.add_column(column, justify="left" if column in ("experiment", "datasets") else "right",
                          no_wrap=column == "experiment")
     for experiment, trials in ranked.groupby("experiment", sort=True):
         counts = trials["status"].value_counts()
         table.add_row(escape(experiment), escape(", ".join(sorted(set(trials["dataset"])))),
                       str(trials[["dataset", "category"]].drop_duplicates().shape[0]), str(len(trials)),
-                      *(str(int(counts.get(status, 0))) for status in ("finished", "pruned", "failed")),
+                      *(str(int(counts.get(status, 0))) for status in OVERVIEW_STATUSES),
                       duration(trials["seconds"].sum()))
     return table
 
@@ -195,14 +197,17 @@ def category_notes(trials: pd.DataFrame, top: int) -> list[str]:
         parts.append(f"{len(pruned)} pruned ({rungs})")
     if counts.get("running", 0):
         parts.append(f"{int(counts['running'])} running")
+    if counts.get("diverged", 0):
+        parts.append(f"{int(counts['diverged'])} diverged")
     parts.append(f"{int(counts.get('failed', 0))} failed")
     lines = [f"{', '.join(parts)}; compute {duration(trials['seconds'].sum())}"]
     if len(trials) > top:
         lines.append(f"[dim]{len(trials) - top} more not listed (--top {len(trials)} lists all)[/]")
-    failed = trials[trials["status"] == "failed"]
+    failed = trials[trials["status"].isin(ENDED_WITHOUT_MODEL)]
     for trial in failed.head(FAILURES_LISTED).itertuples(index=False):
         reason = trial.error if isinstance(trial.error, str) and trial.error else "no reason recorded"
-        lines.append(f"[red]failed[/] {escape(str(trial.trial_id))} at epoch {trial.last_epoch}: {escape(reason)}")
+        lines.append(f"[{STATUS_STYLES[trial.status]}]{trial.status}[/] {escape(str(trial.trial_id))} at epoch "
+                     f"{trial.last_epoch}: {escape(reason)}")
     return lines
 
 

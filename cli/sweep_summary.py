@@ -18,6 +18,9 @@ from search.options import SweepOptions
 from search.sweep import CategoryOutcome
 
 
+SUMMARY_STATUSES = ("finished", "pruned", "diverged", "failed")
+
+
 def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) -> Table:
     frame = ResultStore(options.storage).read(experiment=options.name)
     table = Table(title=f"{escape(options.name)}: summary", title_justify="left", box=box.SIMPLE_HEAD,
@@ -26,7 +29,7 @@ def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) ->
                           "mean over seeds",
                   caption_justify="left")
     table.add_column("category", no_wrap=True, max_width=14, overflow="ellipsis")
-    for column in ("fin", "pru", "fail"):
+    for column in ("fin", "pru", "div", "fail"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("best trial", no_wrap=True, max_width=14, overflow="ellipsis")
     for column in ("objective", "AUROC", "AUPRO"):
@@ -36,7 +39,7 @@ def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) ->
     for outcome in outcomes:
         rows = summary[summary["category"] == outcome.category] if not summary.empty else summary
         counts = rows["status"].value_counts() if not rows.empty else pd.Series(dtype=int)
-        cells = [escape(outcome.category), *(str(int(counts.get(s, 0))) for s in ("finished", "pruned", "failed"))]
+        cells = [escape(outcome.category), *(str(int(counts.get(s, 0))) for s in SUMMARY_STATUSES)]
         if outcome.category not in best.index:
             table.add_row(*cells, "-", "-", "-", "-")
             continue

@@ -21,10 +21,11 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from results.ranking import rank_trials
-from results.schema import HP_PREFIX
+from results.schema import ENDED_WITHOUT_MODEL, HP_PREFIX
 
 PLOT_KEYS = ["experiment", "dataset", "category"]
-STATUS_COLOURS = {"finished": "tab:blue", "running": "tab:orange", "pruned": "tab:gray", "failed": "tab:red"}
+STATUS_COLOURS = {"finished": "tab:blue", "running": "tab:orange", "pruned": "tab:gray", "diverged": "tab:purple",
+                  "failed": "tab:red"}
 # A numeric hyperparameter spanning this ratio or more (learning rates) is drawn on a log axis.
 LOG_AXIS_RATIO = 20.0
 DPI = 110
@@ -103,7 +104,7 @@ def plot_learning_curves(rows: pd.DataFrame, path: Path) -> Path:
     trials = rank_trials(rows)
     figure = Figure(figsize=(8.0, 5.0), dpi=DPI)
     axes = figure.add_subplot()
-    best = trials.iloc[0]["trial_id"] if trials.iloc[0]["status"] != "failed" else None
+    best = trials.iloc[0]["trial_id"] if trials.iloc[0]["status"] not in ENDED_WITHOUT_MODEL else None
     epochs = rows[rows["status"] == "running"].dropna(subset=["epoch", "selection_objective"])
     for trial in trials.itertuples():
         curve = epochs[epochs["trial_id"] == trial.trial_id].sort_values("epoch")
@@ -113,8 +114,8 @@ def plot_learning_curves(rows: pd.DataFrame, path: Path) -> Path:
         is_best = trial.trial_id == best
         axes.plot(curve["epoch"].to_numpy(float), curve["selection_objective"].to_numpy(float), color=colour,
                   linewidth=2.8 if is_best else 1.2, alpha=1.0 if is_best else 0.75, zorder=3 if is_best else 2,
-                  linestyle=":" if trial.status == "failed" else "-")
-        if trial.status in ("pruned", "failed"):
+                  linestyle=":" if trial.status in ENDED_WITHOUT_MODEL else "-")
+        if trial.status in ("pruned", *ENDED_WITHOUT_MODEL):
             last = curve.iloc[-1]
             axes.plot([last["epoch"]], [last["selection_objective"]], marker="x", color=colour, markersize=7)
     rungs = infer_rungs(trials)

@@ -13,13 +13,13 @@ import math
 
 import pandas as pd
 
-from results.schema import HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
+from results.schema import ENDED_WITHOUT_MODEL, HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
 
 TRIAL_KEYS = ["experiment", "dataset", "category", "trial_id"]
 STUDY_KEYS = ["experiment", "dataset", "category"]  # one study: a category of one experiment
 REQUIRED_COLUMNS = [*TRIAL_KEYS, "status", "epoch", "selection_objective"]
 # Finished trials first, pruned after, failed last; a running trial has not lost yet.
-STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "failed": 3}
+STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "diverged": 3, "failed": 4}
 AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss", "threshold", "report_precision", "report_recall"]
 DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json", "role",
                "parent_trial", "latency_ms"]
@@ -86,7 +86,7 @@ def best_trials(df: pd.DataFrame) -> pd.DataFrame:
     fail and has a selection objective. A category whose trials all failed has no row.
     """
     ranked = rank_trials(df)
-    usable = ranked[(ranked["status"] != "failed") & ranked["selection_objective"].notna()]
+    usable = ranked[~ranked["status"].isin(ENDED_WITHOUT_MODEL) & ranked["selection_objective"].notna()]
     return usable.groupby(STUDY_KEYS, dropna=False).head(1).reset_index(drop=True)
 
 

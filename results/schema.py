@@ -17,7 +17,10 @@ import pyarrow as pa
 
 from ssflow.flat_config import flat_keys
 
-STATUSES = ("running", "finished", "pruned", "failed")
+# diverged: the flow produced NaN/Inf or a collapsed map (a result: its reason in ``error``); failed: the trial
+# crashed. Rows of older versions store a divergence as failed with an error starting "diverged".
+STATUSES = ("running", "finished", "pruned", "diverged", "failed")
+ENDED_WITHOUT_MODEL = ("diverged", "failed")
 HP_PREFIX = "hp."
 # Stored in the folder names (hive style), not inside the files: a column held
 # both ways makes readers such as pandas fail to merge the two types.

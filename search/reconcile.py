@@ -20,13 +20,11 @@ from search.outcomes import Outcome
 from search.scheduler import RungResult
 from search.studies import ROLE_FINALIST, attr
 
-_STORE_STATUS = {"finished": "finished", "pruned": "pruned", "diverged": "failed", "failed": "failed"}
+_STORE_STATUS = {"finished": "finished", "pruned": "pruned", "diverged": "diverged", "failed": "failed"}
 
 
 def _store_outcome(row: pd.Series) -> Outcome:
     status = row["status"]
-    if status == "failed" and isinstance(row.get("error"), str) and row["error"].startswith("diverged"):
-        status = "diverged"
     objective = row.get("selection_objective")
     latency = row.get("latency_ms")
     return Outcome(status, int(row["last_epoch"]), None if pd.isna(objective) else float(objective),

@@ -46,7 +46,7 @@ def outcome_of(result: Mapping[str, Any] | None, error: bool, max_epochs: int) -
     if not result:
         return None
     epoch = int(result.get(TIME_ATTR, 0))
-    if result.get("status") == "failed":
+    if result.get("status") in ("diverged", "failed"):  # failed: a trial of an older version that diverged
         return Outcome("diverged", epoch, None)
     objective = result.get(OBJECTIVE)
     status = "finished" if epoch >= max_epochs else "pruned"

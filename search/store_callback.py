@@ -20,7 +20,7 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 from ray.tune.experiment import Trial
 
-from results.schema import REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS, hp_column, utc_now
+from results.schema import ENDED_WITHOUT_MODEL, REPORT_METRICS, SELECTION_METRICS, SYNTHETIC_METRICS, hp_column, utc_now
 from results.store import ResultStore
 from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow import __version__
@@ -35,9 +35,9 @@ METRIC_COLUMNS = (
 
 
 def trial_outcome(result: Mapping[str, Any], max_epochs: int) -> str:
-    """finished | pruned | failed, from a completed trial's last result."""
-    if result.get("status") == "failed":
-        return "failed"
+    """finished | pruned | diverged | failed, from a completed trial's last result."""
+    if result.get("status") in ENDED_WITHOUT_MODEL:
+        return result["status"]
     return "finished" if result.get(TIME_ATTR, 0) >= max_epochs else "pruned"
 
 
@@ -110,7 +110,7 @@ class StoreCallback(Callback):
             "status": status,
             "error": error,
             "epoch": int(result.get(TIME_ATTR, 0)),
-            "selection_objective": result.get(OBJECTIVE) if status != "failed" else None,
+            "selection_objective": result.get(OBJECTIVE) if status not in ENDED_WITHOUT_MODEL else None,
             "device": result.get("device"),
             "node": result.get("node") or result.get("hostname"),  # ours names the Ray node too
             "node_ip": result.get("node_ip"),
@@ -136,7 +136,7 @@ class StoreCallback(Callback):
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         result = trial.last_result or {}
         status = trial_outcome(result, self.max_epochs)
-        error = result.get("error") if status == "failed" else None
+        error = result.get("error") if status in ENDED_WITHOUT_MODEL else None
         self._write(self._row(trial, result, status, error))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:

@@ -180,7 +180,7 @@ def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
     if result.status == DIVERGED:
         # A diverged trial is a result, not a crash: record it and let the sweep go on.
         tune.report({
-            TIME_ATTR: result.epochs + 1, OBJECTIVE: 0.0, "status": "failed",
-            "error": f"diverged: {result.reason}", "seconds": result.seconds,
+            TIME_ATTR: result.epochs + 1, OBJECTIVE: 0.0, "status": DIVERGED,
+            "error": result.reason, "seconds": result.seconds,
             "device": str(device), "node": node_label(),
         })

@@ -186,3 +186,14 @@ def test_image_level_only_categories_show_a_dash_and_export_null(tmp_path: Path,
     report = yaml.safe_load(out.read_text())["categories"]["panel"]["report"]
     assert report == {"image_auroc": pytest.approx(0.75), "pixel_auroc": None, "aupro": None, "aupro_05": None}
     assert "0.7500" in capsys.readouterr().out
+
+
+def test_a_diverged_trial_is_shown_as_diverged_with_its_reason(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    rows = trial_rows(EXPERIMENT, "panel", "p-ok", "finished", [0.6, 0.8], 0.75, {"flow.coupling_blocks": 4})
+    bad = trial_rows(EXPERIMENT, "panel", "p-nan", "finished", [0.5], 0.5, {"flow.coupling_blocks": 8})
+    bad[-1].update(status="diverged", error="non-finite loss at epoch 2", selection_objective=None)
+    ResultStore(tmp_path / "runs").write_rows(rows + bad)
+    assert main(["show", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT]) == 0
+    out = capsys.readouterr().out
+    assert "1 diverged, 0 failed" in out and "diverged p-nan at epoch 1: non-finite loss at epoch 2" in out

@@ -37,7 +37,7 @@ def test_fixed_columns_and_types() -> None:
     }
     for name, arrow_type in expected.items():
         assert RESULT_SCHEMA.field(name).type == arrow_type, name
-    assert STATUSES == ("running", "finished", "pruned", "failed")
+    assert STATUSES == ("running", "finished", "pruned", "diverged", "failed")
     assert "dataset" not in FILE_SCHEMA.names and "category" not in FILE_SCHEMA.names
 
 
@@ -61,7 +61,7 @@ def test_to_table_casts_rows_and_fills_missing_with_null() -> None:
     [
         ({"flow.clamp": 2.0}, r"row 0: unknown column 'flow\.clamp'; did you mean 'hp\.flow\.clamp'\?"),
         ({"colour": "red"}, r"unknown column 'colour'; config keys go in 'hp\.<key>' columns"),
-        ({"status": "done"}, r"status 'done' is not one of running, finished, pruned, failed"),
+        ({"status": "done"}, r"status 'done' is not one of running, finished, pruned, diverged, failed"),
         ({"epoch": "one"}, r"result column 'epoch': cannot store 'one' as int64"),
         ({"hp.backbone.levels": [2, "x"]}, r"result column 'hp\.backbone\.levels'"),
     ],

@@ -92,7 +92,7 @@ def test_pruned_diverged_and_crashed_trials_are_told_to_optuna_as_such(tmp_path:
     searcher.on_trial_result("t1", {"epoch": 1, "objective": 0.4, "status": "running"})
     searcher.on_trial_complete("t0", {"epoch": MAX_EPOCHS, "objective": 0.8, "status": "running"})
     searcher.on_trial_complete("t1", {"epoch": 1, "objective": 0.4, "status": "running"})
-    searcher.on_trial_complete("t2", {"epoch": 2, "objective": 0.0, "status": "failed", "error": "diverged: x"})
+    searcher.on_trial_complete("t2", {"epoch": 2, "objective": 0.0, "status": "diverged", "error": "non-finite loss"})
     searcher.on_trial_complete("t3", None, error=True)
     study = optuna.load_study(study_name="s-a", storage=studies.storage_url(sweep))
     states = {trial.number: (trial.state.name, trial.values, trial.user_attrs["outcome"]) for trial in study.trials}
