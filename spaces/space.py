@@ -9,6 +9,10 @@ A space file looks like::
       backbone.levels: {type: choice, choices: [[2, 3], [1, 2, 3]]}
       train.epochs: 8            # a fixed value
 
+``preset: NAME`` (a preset of :mod:`ssflow.presets`) fixes every key of that
+preset first; the file's ``parameters`` search or override some of them, so a
+space around a preset never restates it.
+
 Every parameter name is a flat config key (``ssflow.config.flat_keys``) and
 every value the space can produce is checked against the config on load, so a
 bad space fails before any trial starts. This module only describes spaces; it
@@ -25,10 +29,11 @@ from typing import Any, Mapping, Union
 
 from ssflow.errors import UserInputError
 from ssflow.flat_config import coerce_value, config_from_flat, flat_keys, looks_numeric
+from ssflow.presets import PRESETS
 from ssflow.yaml_files import read_yaml
 
 SPACES_DIR = Path(__file__).resolve().parent
-TOP_LEVEL_KEYS = ("description", "parameters")
+TOP_LEVEL_KEYS = ("description", "preset", "parameters")
 PARAM_KEYS: dict[str, tuple[str, ...]] = {
     "int": ("type", "low", "high", "step", "log"),
     "float": ("type", "low", "high", "log"),
@@ -140,9 +145,20 @@ def parse_space(document: Any, source: str, name: str) -> SearchSpace:
         )
     known = flat_keys()
     params = tuple(_parse_param(source, str(key), spec, known) for key, spec in parameters.items())
+    params = _preset_params(source, document.get("preset"), {p.name for p in params}, known) + params
     space = SearchSpace(name=name, description=description, params=params)
     _check_values(source, space)
     return space
+
+
+def _preset_params(source: str, name: Any, overridden: set[str], known: Mapping[str, Any]) -> tuple[Param, ...]:
+    """The keys of preset ``name`` (None: no preset) the file does not set, as fixed parameters."""
+    if name is None:
+        return ()
+    if not isinstance(name, str) or name not in PRESETS:
+        raise UserInputError(f"{source}: preset {name!r} is not a preset; expected one of {', '.join(PRESETS)}")
+    return tuple(FixedParam(key, coerce_value(key, value, known[key]))
+                 for key, value in PRESETS[name].items() if key not in overridden)
 
 
 def _parse_param(source: str, key: str, spec: Any, known: Mapping[str, Any]) -> Param:

@@ -121,9 +121,9 @@ def test_overlapping_ranges_that_can_sample_an_invalid_config_are_rejected(tmp_p
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("parameters: {flow.clamp: 2.0}\nsearch: tpe\n", r"unknown top-level key 'search'; expected only description, parameters"),
+        ("parameters: {flow.clamp: 2.0}\nsearch: tpe\n", r"unknown top-level key 'search'; expected only description, preset, parameters"),
         ("description: x\n", r"'parameters' must be a non-empty mapping"),
-        ("- a\n- b\n", r"expected a mapping with keys description, parameters, got list"),
+        ("- a\n- b\n", r"expected a mapping with keys description, preset, parameters, got list"),
         ("parameters: {flow.clamp: [1, 2\n", r"not valid YAML"),
     ],
 )
@@ -133,3 +133,25 @@ def test_bad_file_structure(tmp_path: Path, text: str, message: str) -> None:
         load_space(path)
     assert "\n" not in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_the_paper_space_is_built_on_the_paper_preset_so_they_cannot_drift() -> None:
+    from ssflow.presets import PRESETS
+
+    space = load_space("paper")
+    searched = {p.name for p in space.searched()}
+    fixed = space.fixed_values()
+    for key, value in PRESETS["paper"].items():
+        if key in searched:
+            continue
+        expected = tuple(value) if isinstance(value, list) else value
+        assert fixed[key] == expected or key == "train.epochs", key  # epochs: the file caps a trial at 100
+    assert fixed["train.epochs"] == 100 and fixed["backbone.levels"] == (47,)
+
+
+def test_an_unknown_preset_is_refused_naming_it(tmp_path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("preset: papr\nparameters:\n  train.lr: {type: float, low: 1.0e-4, high: 1.0e-3}\n")
+    with pytest.raises(UserInputError, match=r"space.yaml: preset 'papr' is not a preset; expected one of default, "
+                                             r"paper"):
+        load_space(path)
