@@ -50,11 +50,6 @@ def lease_name(sweep: str) -> str:
     return f"{sweep}{_SUFFIX}"
 
 
-def is_lease_study(name: str) -> bool:
-    """Whether study ``name`` is a lease, not a category's study (listings leave it out)."""
-    return name.endswith(_SUFFIX)
-
-
 class DriverLease:
     """The lease of one sweep, held from :meth:`acquire` to :meth:`release` and refreshed in a thread.
 

@@ -60,8 +60,3 @@ class AnomalyPipeline(nn.Module):
         if self.smoothed:
             maps = smooth_with(maps, self.smoothing, self.smoothing)
         return PipelineOutput(maps, image_scores(maps, self.map_config, self.image_size ** 2))
-
-
-def pipeline_input(images_hwc: torch.Tensor) -> torch.Tensor:
-    """(N, S, S, 3) uint8 images as the pipeline takes them, (N, 3, S, S) uint8, contiguous."""
-    return images_hwc.permute(0, 3, 1, 2).contiguous()

@@ -192,8 +192,3 @@ def _score_group(model: OpenedModel, group: list[_Read], threshold: float, batch
     predictions = decide([item.path for item in group], np.asarray(scores, dtype=np.float32), threshold,
                          model.calibration)
     return [ScoredImage(prediction, item.image, full) for prediction, item, full in zip(predictions, group, maps)]
-
-
-def predict(model: OpenedModel, paths: Sequence[Path], threshold: float, batch_size: int = 16) -> list[Prediction]:
-    """The decision for every path, in order (maps are dropped)."""
-    return [scored.prediction for batch in score_images(model, paths, threshold, batch_size) for scored in batch]
