@@ -57,7 +57,8 @@ class OneLineParser(argparse.ArgumentParser):
 LOG_WIDTH = 160
 
 
-def _command_parser(name: str, program: str = "run_search.py") -> argparse.ArgumentParser:
+def command_parser(name: str, program: str = "run_search.py") -> argparse.ArgumentParser:
+    """The argument parser of command ``name`` (a key of :data:`COMMANDS`)."""
     command = COMMANDS[name]
     prog = program if name == "search" else f"{program} {name}"
     epilog = None
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = argv[0] if argv and argv[0] in COMMANDS else "search"
     if name != "search" or (argv and argv[0] == "search"):
         argv = argv[1:]
-    args = _command_parser(name, program).parse_args(argv)
+    args = command_parser(name, program).parse_args(argv)
     try:
         module = importlib.import_module(COMMANDS[name].work)
     except IncompatibleDependency as error:
