@@ -39,6 +39,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "train.adam_eps": 1e-4,
         "train.weight_decay": 1e-5,
         "train.schedule": "cosine",
+        "train.photometric": 0.0,  # the paper does not augment lighting
         "map.score": "density",
         "map.smoothing_sigma": 0.0,
         "map.image_score": "max",
