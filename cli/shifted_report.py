@@ -41,8 +41,9 @@ def print_shifted(console: Console, summary: dict[str, Any]) -> None:
                   f"{metric(metrics.get('aupro_05'), 3)}  ({shown(summary['source'])}, {images})", soft_wrap=True)
     difference = summary["difference"]
     if difference:
-        parts = "  ".join(f"{name} {_signed(difference[name])}" for name in ("image_auroc", "aupro", "aupro_05"))
-        console.print(f"   change: {parts} (shifted - report)")
+        parts = "  ".join(f"{name} {_signed(difference[name])}"
+                          for name in ("image_auroc", "pixel_auroc", "aupro", "aupro_05"))
+        console.print(f"difference: {parts} (shifted - report)")
 
 
 def _signed(value: float | None) -> str:

@@ -99,10 +99,16 @@ class FeatureExtractor(nn.Module):
 
 
 def _standardised_over(values: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """``values`` minus their mean over ``dims``, divided by their spread there (at least :data:`_MIN_SPREAD`)."""
-    centred = values - values.mean(dim=dims, keepdim=True)
+    """``values`` minus their mean over ``dims``, divided by their spread there (at least :data:`_MIN_SPREAD`).
+
+    Computed in float64: a float32 sum over a whole input depends on its order, which differs between torch
+    and ONNX Runtime, and the flow magnifies the difference past the export check's tolerance.
+    """
+    wide = values.double()
+    centred = wide - wide.mean(dim=dims, keepdim=True)
     # The floor keeps a flat input (a blank tile) finite; written out rather than torch.std for ONNX.
-    return centred / centred.square().mean(dim=dims, keepdim=True).sqrt().clamp_min(_MIN_SPREAD)
+    spread = centred.square().mean(dim=dims, keepdim=True).sqrt().clamp_min(_MIN_SPREAD)
+    return (centred / spread).to(values.dtype)
 
 
 def configured_backbone(config: SSFlowConfig, device: torch.device | str = "cpu") -> FeatureExtractor:

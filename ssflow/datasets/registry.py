@@ -144,8 +144,9 @@ def load_shifted_test(dataset: str, root: Path, category: str) -> tuple[ImageRec
         entry.require(root)
         data = entry.scan(root, category)
     except UserInputError as error:
-        raise UserInputError(f"shifted test set {root}: expected the {entry.title} layout of the data "
-                             f"root, with category '{category}': {error}") from None
+        raise UserInputError(f"shifted test set {root}: expected the {entry.title} layout of the data root, with "
+                             f"category '{category}' and its training folder (one image is enough: it is not used, "
+                             f"the layout needs it): {error}") from None
     records = data.shifted_test or data.test
     if not any(record.label == 0 for record in records) or not any(record.label == 1 for record in records):
         raise UserInputError(f"shifted test set {root}/{category}: expected normal and anomalous test images, "

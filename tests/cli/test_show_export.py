@@ -197,3 +197,13 @@ def test_a_diverged_trial_is_shown_as_diverged_with_its_reason(tmp_path: Path,
     assert main(["show", "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT]) == 0
     out = capsys.readouterr().out
     assert "1 diverged, 0 failed" in out and "diverged p-nan at epoch 1: non-finite loss at epoch 2" in out
+
+
+def test_export_config_is_the_name_of_export(tmp_path: Path) -> None:
+    build_store(tmp_path / "runs")
+    outs = [tmp_path / "old.yaml", tmp_path / "new.yaml"]
+    for command, out in zip(("export", "export-config"), outs):
+        assert main([command, "--storage", str(tmp_path / "runs"), "--name", EXPERIMENT, "--out", str(out)]) == 0
+    old, new = (yaml.safe_load(out.read_text()) for out in outs)
+    old.pop("exported_at", None), new.pop("exported_at", None)
+    assert old == new and old["categories"]

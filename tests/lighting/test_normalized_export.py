@@ -8,13 +8,14 @@ import pytest
 from cli.main import main
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("normalize", ["per_channel", "features"])
 def test_normalised_models_export_and_predict_as_trained(normalize: str, small_demo_root: Path,
                                                          tmp_path: Path) -> None:
     out = tmp_path / "model"
     # train --export onnx refuses (exit 1) a graph whose scores and maps differ from torch's on report images.
     assert main(["train", "--dataset", "btad", "--data-root", str(small_demo_root), "--category", "wood",
-                 "--image-size", "64", "--epochs", "1", "--set", f"data.normalize={normalize}", "--set",
+                 "--image-size", "128", "--epochs", "2", "--set", f"data.normalize={normalize}", "--set",
                  "train.photometric=0.5", "--set", "train.photometric_views=1", "--out", str(out),
                  "--export", "onnx"]) == 0
     images = small_demo_root / "wood" / "test" / "ko"
