@@ -38,7 +38,9 @@ def test_trials_of_both_tile_sizes_ran_on_their_own_inputs(sweep):
     assert latency[96] > 3 * latency[0]  # 15 tiles per image against one input
     cache = storage / "feature_cache"
     if cache.is_dir():  # one entry of clean features per data variant, shared by its trials
-        assert len([p for p in cache.glob("*.pt") if not p.name.startswith("bank-")]) == 2
+        clean = [p for p in cache.glob("*.pt") if not p.name.startswith(("bank-", "views-"))]
+        assert len(clean) == 2
+        assert len(list(cache.glob("views-*.pt"))) == 2  # the relit views of each variant's training tiles
 
 
 def test_the_pareto_front_spans_both_tile_sizes(sweep):
