@@ -32,7 +32,7 @@ from ssflow.data import prepare_data
 from ssflow.datasets import default_root, prepare_root
 from ssflow.datasets.demo import DEMO_HARD, defective_image, image_rng
 from ssflow.flat_config import config_from_flat
-from ssflow.overlay import write_png
+from ssflow_runtime.overlay import write_png
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit
 from ssflow.train_outliers import OUTLIER_Z, find_outliers, image_scores, without_images

@@ -22,7 +22,7 @@ own: data, features, training and scoring. Train seconds: reading the images
 into model inputs, features, synthetic bank and ``fit`` (per-epoch scoring of
 both test splits at the metric resolution included) for ssflow; features and
 fit for PatchCore. Predict ms per image: from the file on disk to decision and
-full-size map (ssflow: :func:`ssflow.predict.score_images`, tiles stitched;
+full-size map (ssflow: :func:`ssflow_runtime.scoring.score_images`, tiles stitched;
 PatchCore: reading, resizing and scoring).
 
 ``--memory-check`` trains one epoch on ``--images`` generated images of
@@ -55,7 +55,7 @@ from ssflow.data import prepare_data
 from ssflow.datasets import default_root, prepare_root, read_image
 from ssflow.flat_config import config_from_flat
 from ssflow.model_io import LoadedModel
-from ssflow.predict import OpenedModel, model_settings, score_images
+from ssflow_runtime.scoring import OpenedModel, model_settings, score_images
 from ssflow.run_inputs import prepare_run
 from ssflow.torch_scorer import torch_scorer
 from ssflow.train import fit

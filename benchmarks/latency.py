@@ -43,7 +43,7 @@ from ssflow.flat_config import config_from_flat
 from ssflow.latency import Latency, pipeline_latency, random_images, time_calls
 from ssflow.model_io import LoadedModel
 from ssflow.onnx_export import build_pipeline, export_onnx
-from ssflow.onnx_model import INPUT, create_session, usable_cpus
+from ssflow_runtime.onnx_model import INPUT, create_session, usable_cpus
 from ssflow.pipeline import AnomalyPipeline
 from ssflow.run_inputs import prepare_run
 from ssflow.train import fit

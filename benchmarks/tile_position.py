@@ -4,7 +4,7 @@
         [--data-root DIR] [--tile-size 256] [--image-size 256] [--epochs 10] [--seed 0]
 
 One flow learns from every tile of every image, without the tile's position
-(ssflow/tiling.py). That is right when a normal tile looks alike wherever it
+(runtime/ssflow_runtime/tiling.py). That is right when a normal tile looks alike wherever it
 sits (a texture, a web, a repeated part) and wrong when position decides what
 is normal (a fixed object layout). This trains the tiled default config on a
 category, scores the normal test images tile by tile, and reports eta squared:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.output_paths import check_output_file
+from ssflow_runtime.output_paths import check_output_file
 from cli.show_command import read_rows
 from cli.table_format import mean_std, metric, threshold_cell
 from results.export import ExportContent, build_export

@@ -16,18 +16,18 @@ import numpy as np
 from rich.console import Console
 
 from cli.export_model_arguments import CHECK_IMAGES
-from cli.output_paths import check_output_file
+from ssflow_runtime.output_paths import check_output_file
 from cli.threshold_view import print_thresholds
-from ssflow.calibration import Calibration, choose_threshold
+from ssflow_runtime.calibration import Calibration, choose_threshold
 from ssflow.config import SSFlowConfig
 from ssflow.data import input_settings
-from ssflow.datasets.images import decode, to_rgb
-from ssflow.datasets.model_inputs import image_inputs
+from ssflow_runtime.images import decode, to_rgb
+from ssflow_runtime.model_inputs import image_inputs
 from ssflow.errors import UserInputError
-from ssflow.model_files import ONNX, model_kind
+from ssflow_runtime.model_kind import ONNX, model_kind
 from ssflow.model_io import load_model
 from ssflow.onnx_export import ExportMismatch, export_onnx
-from ssflow.predict import find_images
+from ssflow_runtime.image_files import find_images
 
 
 def _check_request(args: argparse.Namespace) -> Path:

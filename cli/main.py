@@ -19,7 +19,7 @@ from typing import NamedTuple, Sequence
 import cv2
 from rich.console import Console
 
-from cli.shown_text import plain
+from ssflow_runtime.text import plain
 from ssflow import __version__
 from ssflow.errors import IncompatibleDependency, UserInputError
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from cli.data_notes import squash_note
 from cli.live_view import LiveView
-from cli.output_paths import check_output_folder
+from ssflow_runtime.output_paths import check_output_folder
 from cli.resolve import resolve_config
 from cli.search_arguments import DEFAULT_SAMPLES
 from cli.shown_text import shown

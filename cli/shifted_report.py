@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from cli.shown_text import plain, shown
+from ssflow_runtime.text import plain
+from cli.shown_text import shown
 from cli.table_format import metric
 from ssflow.config import SSFlowConfig
 from ssflow.evaluate import SplitMetrics, UnhealthyMaps

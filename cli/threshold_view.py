@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.calibration import Calibration, rate_label
+from ssflow_runtime.calibration import Calibration, rate_label
 
 
 def _ratio(value: float | None) -> str:

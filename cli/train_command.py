@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.data_notes import data_notes
-from cli.output_paths import check_output_folder
-from cli.owned_outputs import owned_files, publish, remove_owned
+from ssflow_runtime.output_paths import check_output_folder
+from ssflow_runtime.owned_outputs import owned_files, publish, remove_owned
 from cli.resolve import resolve_config
 from cli.shifted_report import print_shifted, shifted_summary
-from cli.shown_text import plain, safe_part, shown
+from ssflow_runtime.text import plain, safe_part
+from cli.shown_text import shown
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
 from ssflow.backbone import FeatureExtractor
@@ -33,13 +34,13 @@ from ssflow.config_files import save_config_file
 from ssflow.data import PreparedData, data_root, plan_splits, prepare_data, tuned_label_free
 from ssflow.datasets import list_categories
 from ssflow.errors import UserInputError
-from ssflow.datasets.images import decode, to_rgb
+from ssflow_runtime.images import decode, to_rgb
 from ssflow.evaluate import evaluate
 from ssflow.features import extract_features
 from ssflow.leakage import check_leakage, leak_line
 from ssflow.model_io import LoadedModel, save_model
 from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
-from ssflow.overlay import heatmap_overlay, side_by_side, write_png
+from ssflow_runtime.overlay import heatmap_overlay, side_by_side, write_png
 from ssflow.run_inputs import RunInputs, prepare_run
 from ssflow.shifted_test import shifted_test
 from ssflow.devices import resolve_device

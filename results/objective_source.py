@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ssflow.calibration import LABEL_FREE_RATE, rate_label
+from ssflow.calibration import LABEL_FREE_RATE
+from ssflow_runtime.calibration import rate_label
 from ssflow.config import is_label_free
 
 WEIGHT_COLUMN = "hp.validation.synthetic_weight"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssflow.errors import UserInputError
+from ssflow_runtime.tiling import MAX_OVERLAP
 
 BLOCK_TYPES = "CA"
 LOSS_KINDS = ("constrained", "hinge", "pixel_hinge")
@@ -21,7 +22,7 @@ IMAGE_SCORES = ("max", "topk_mean")
 SCHEDULES = ("cosine", "constant")
 BIT_DEPTHS = (0, 8, 10, 12, 14, 16)  # data.bit_depth: 0 = per image
 MIN_TILE, MAX_TILE = 32, 8192  # data.tile_size in pixels; 32 = the coarsest stride a backbone level has
-MAX_TILE_OVERLAP = 0.75
+MAX_TILE_OVERLAP = MAX_OVERLAP
 MIN_SCALE, MAX_SCALE = 0.05, 4.0
 # data.normalize: none = the backbone's fixed ImageNet mean/std; per_image = each model input standardised
 # by its own mean and std over all pixels and channels (exposure and contrast gone, colours kept);
@@ -55,7 +56,7 @@ class DataConfig:
     # Bits per pixel the camera really delivers in 16-bit files (10 and 12 are common), so that
     # every image of a line is scaled alike; 0 = per image, from its brightest pixel.
     bit_depth: int = 0
-    # High-resolution images (ssflow.tiling): tile_size > 0 cuts every image at its own resolution
+    # High-resolution images (ssflow_runtime.tiling): tile_size > 0 cuts every image at its own resolution
     # (after ``scale``) into overlapping tile_size x tile_size tiles, each resized to
     # backbone.image_size; 0 = the whole image resized to one square.
     tile_size: int = 0  # pixels of the image after ``scale``

@@ -20,11 +20,12 @@ import numpy as np
 
 from ssflow.config import DataConfig, SSFlowConfig, ValidationConfig
 from ssflow.datasets import default_root, load_category, prepare_root
-from ssflow.datasets.model_inputs import InputSettings, load_inputs, stacked
+from ssflow_runtime.model_inputs import InputSettings
+from ssflow.datasets.model_inputs import load_inputs, stacked
 from ssflow.datasets.records import CategoryData, ImageRecord
 from ssflow.datasets.splits import ensure_scorable, few_shot, hold_out, require_anomalies, split_test
 from ssflow.errors import UserInputError
-from ssflow.tiling import TileLayout, tile_offsets
+from ssflow_runtime.tiling import TileLayout, tile_offsets
 from ssflow.validation_set import painted_set
 
 MIN_VALIDATION_IMAGES = 2  # held-out normal images a synthetic validation set needs at least

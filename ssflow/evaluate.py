@@ -12,7 +12,7 @@ from ssflow.config import MapConfig
 from ssflow.data import SplitData
 from ssflow.flow import MultiScaleFlow
 from ssflow.metrics import image_auroc, pixel_metric_set
-from ssflow.tiling import image_map, resized
+from ssflow_runtime.tiling import image_map, resized
 
 
 class SplitMetrics(NamedTuple):
@@ -68,7 +68,7 @@ def stitched_maps(tile_maps: np.ndarray, split: SplitData, config: MapConfig
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Per image: the map stitched from its tiles' maps (T, s, s) at the size of its mask, and its score (N,).
 
-    :func:`ssflow.tiling.image_map`, as ``predict`` reads it, so a calibrated
+    :func:`ssflow_runtime.tiling.image_map`, as ``predict`` reads it, so a calibrated
     threshold means the same there.
     """
     offsets = split.offsets

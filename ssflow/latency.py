@@ -76,7 +76,7 @@ def inference_latency_ms(flow: MultiScaleFlow, backbone: FeatureExtractor, image
     """Median milliseconds to score one image (batch 1): uint8 pixels to anomaly map and image score.
 
     ``batch`` > 1 times one call on that many inputs: the tiles of one image in
-    tiled mode (:mod:`ssflow.tiling`; stitching, a few ms, is not timed); such
+    tiled mode (:mod:`ssflow_runtime.tiling`; stitching, a few ms, is not timed); such
     calls are long, so then 3 calls after 1 warm-up are timed.
 
     Runs where ``backbone`` and ``flow`` are (both on one device, CPU or

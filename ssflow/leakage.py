@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ssflow.data import SplitPlan
-from ssflow.datasets.images import decode
+from ssflow_runtime.images import decode
 from ssflow.errors import UserInputError
 
 CANDIDATE_BITS = 10  # of pHash's 64

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 
 from ssflow.backbone_weights import weights_identity
-from ssflow.calibration import Calibration, calibration_from_dict, calibration_to_dict
+from ssflow_runtime.calibration import Calibration, calibration_from_dict, calibration_to_dict
 from ssflow.config import SSFlowConfig
 from ssflow.config_files import config_to_nested, flatten_nested
 from ssflow.durable import sync_file, sync_folder

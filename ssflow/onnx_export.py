@@ -34,11 +34,11 @@ import torch
 
 import ssflow
 from ssflow.backbone import FeatureExtractor, configured_backbone
-from ssflow.calibration import calibration_to_dict
+from ssflow_runtime.calibration import calibration_to_dict
 from ssflow.config import DataConfig
 from ssflow.config_files import config_to_nested
 from ssflow.model_io import LoadedModel
-from ssflow.onnx_model import FORMAT, INPUT, MAP_OUTPUT, SCORE_OUTPUT, create_session, onnx_scorer
+from ssflow_runtime.onnx_model import FORMAT, INPUT, MAP_OUTPUT, SCORE_OUTPUT, create_session, onnx_scorer
 from ssflow.pipeline import AnomalyPipeline
 from ssflow.torch_scorer import check_backbone
 
@@ -97,7 +97,7 @@ def _export_graph(pipeline: AnomalyPipeline, path: Path) -> None:
 
 
 def _input_layout(data: DataConfig, size: int) -> str:
-    """How an image becomes this graph's inputs, for people reading the file's metadata (ssflow.tiling)."""
+    """How an image becomes this graph's inputs, for people reading the file's metadata (ssflow_runtime.tiling)."""
     scaled = f"resized by data.scale {data.scale:g}, then " if data.scale != 1.0 else ""
     if data.tile_size:
         return (f"{scaled}cut into {data.tile_size} x {data.tile_size} px tiles (data.tile_overlap "
@@ -110,13 +110,13 @@ def _input_layout(data: DataConfig, size: int) -> str:
 
 def _image_decision(data: DataConfig) -> str:
     if data.tile_size:
-        return ("an image's score is read from the tiles' maps stitched together (ssflow.tiling); anomalous when "
+        return ("an image's score is read from the tiles' maps stitched together (ssflow_runtime.tiling); anomalous when "
                 ">= threshold")
     return "the image score, anomalous when >= threshold"
 
 
 def _metadata(model: LoadedModel) -> dict[str, str]:
-    """The file's metadata (:data:`ssflow.onnx_model.METADATA_KEYS`): text as it is, the rest as JSON."""
+    """The file's metadata (:data:`ssflow_runtime.onnx_model.METADATA_KEYS`): text as it is, the rest as JSON."""
     calibration, size = model.calibration, model.config.backbone.image_size
     text = {
         "format": FORMAT,

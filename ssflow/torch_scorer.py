@@ -19,7 +19,7 @@ from ssflow.features import extract_features
 from ssflow.model_io import LoadedModel, load_model
 from ssflow.config_files import config_to_nested
 from ssflow.devices import resolve_device
-from ssflow.predict import OpenedModel, Scorer, model_settings
+from ssflow_runtime.scoring import OpenedModel, Scorer, model_settings
 
 
 def check_backbone(model: LoadedModel, backbone: FeatureExtractor) -> None:
@@ -37,7 +37,7 @@ def check_backbone(model: LoadedModel, backbone: FeatureExtractor) -> None:
 
 def torch_scorer(model: LoadedModel, backbone: FeatureExtractor, device: torch.device,
                  batch_size: int = 16) -> Scorer:
-    """A :data:`ssflow.predict.Scorer` running ``backbone`` and ``model.flow`` on ``device``."""
+    """A :data:`ssflow_runtime.scoring.Scorer` running ``backbone`` and ``model.flow`` on ``device``."""
     check_backbone(model, backbone)
     size = model.config.backbone.image_size
 

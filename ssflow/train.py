@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssflow.calibration import Calibration, calibrate, label_free
+from ssflow_runtime.calibration import Calibration
+from ssflow.calibration import calibrate, label_free
 from ssflow.config import SSFlowConfig
 from ssflow.data import PreparedData, SplitData
 from ssflow.evaluate import Evaluation, SplitMetrics, UnhealthyMaps, evaluate, selection_objective
@@ -30,7 +31,7 @@ from ssflow.photometric import augment
 from ssflow.photometric_views import PhotometricViews, ViewPool, build_photometric_views
 from ssflow.run_inputs import RunInputs, prepare_run
 from ssflow.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
-from ssflow.thresholds import precision_recall
+from ssflow_runtime.thresholds import precision_recall
 
 FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
 

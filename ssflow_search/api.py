@@ -161,7 +161,8 @@ class Model:
         ``normalized_score`` (0.5 at the threshold), ``anomalous`` (bool) and ``threshold``. Raises
         ``UserInputError`` for a missing path or an unreadable image.
         """
-        from ssflow.predict import find_images, score_images
+        from ssflow_runtime.image_files import find_images
+        from ssflow_runtime.scoring import score_images
 
         limit = self.threshold if threshold is None else float(threshold)
         paths = find_images([str(image) for image in images], recursive)

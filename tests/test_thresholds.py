@@ -7,18 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from ssflow.calibration import (
-    FPR_RATES,
-    MIN_NORMAL_IMAGES,
-    Calibration,
-    best_f1_threshold,
-    calibrate_scores,
-    calibration_from_dict,
-    calibration_to_dict,
-    choose_threshold,
-)
+from ssflow.calibration import FPR_RATES, MIN_NORMAL_IMAGES, best_f1_threshold, calibrate_scores
+from ssflow_runtime.calibration import Calibration, calibration_from_dict, calibration_to_dict, choose_threshold
 from ssflow.errors import UserInputError
-from ssflow.thresholds import normalized_scores, precision_recall, threshold_at_fpr
+from ssflow_runtime.thresholds import normalized_scores, precision_recall, threshold_at_fpr
 
 
 @pytest.mark.parametrize("rate", [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.9])

@@ -1,4 +1,4 @@
-"""Tile layouts, cutting and stitching (ssflow.tiling)."""
+"""Tile layouts, cutting and stitching (ssflow_runtime.tiling)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from ssflow.config import DataConfig
 from ssflow.errors import UserInputError
-from ssflow.tiling import axis_starts, cut_tiles, image_score, plan_layout, stitch
+from ssflow_runtime.tiling import axis_starts, cut_tiles, image_score, plan_layout, stitch
 
 
 @pytest.mark.parametrize("length, tile, overlap", [(1000, 256, 0.25), (640, 128, 0.0), (300, 256, 0.5),

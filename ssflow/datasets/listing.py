@@ -11,24 +11,7 @@ from typing import Callable, Iterable, Sequence
 
 from ssflow.datasets.records import ImageRecord
 from ssflow.errors import UserInputError
-
-# Distributed datasets mix these (BTAD: .bmp images of 01 and 03, .bmp masks of 03);
-# industrial cameras often write TIFF. Compared lower-case, so DAGM's .PNG counts too.
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
-# What archives made on macOS carry beside the real files: "._name.png" resource
-# forks, ".DS_Store", and a whole "__MACOSX/" tree of them.
-MACOS_FOLDER = "__MACOSX"
-
-
-def is_hidden(path: Path) -> bool:
-    """True for dot-files and dot-folders, and for macOS's ``__MACOSX`` archive folder."""
-    return path.name.startswith(".") or path.name == MACOS_FOLDER
-
-
-def is_image_file(path: Path) -> bool:
-    """True for a visible file whose suffix is an image suffix, in any letter case."""
-    return path.is_file() and not is_hidden(path) and path.suffix.lower() in IMAGE_SUFFIXES
-
+from ssflow_runtime.image_files import is_hidden, is_image_file
 
 def visible_folders(folder: Path) -> list[Path]:
     """The sub-folders of ``folder`` that are not hidden (see :func:`is_hidden`), sorted by name."""

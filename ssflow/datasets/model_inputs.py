@@ -1,7 +1,7 @@
 """Reading a split's images as the model's inputs (tiles) and its masks at the metric resolution.
 
 Every image is read at its own size, resized by ``data.scale``, laid out
-(:func:`ssflow.tiling.plan_layout`: squash, keep aspect or tiles) and cut into
+(:func:`ssflow_runtime.tiling.plan_layout`: squash, keep aspect or tiles) and cut into
 S x S inputs. Masks are kept per image at the **metric resolution**, where
 pixel AUROC and AUPRO are computed (see :func:`metric_factor`):
 
@@ -23,25 +23,14 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ssflow.datasets.images import decode, decode_bytes, read_bytes, to_rgb
 from ssflow.datasets.masks import MaskMismatch, binarize, fits_image, is_lossy, mismatch_error, reduce_mask
 from ssflow.datasets.records import ImageRecord
-from ssflow.tiling import TileLayout, cut_tiles, plan_layout, rescale, scaled_shape
+from ssflow_runtime.images import decode, decode_bytes, read_bytes, to_rgb
+from ssflow_runtime.model_inputs import InputSettings, image_inputs
+from ssflow_runtime.tiling import TileLayout, scaled_shape
 
 MIN_REGION_PX = 3
 METRIC_PIXEL_BUDGET = 40_000_000
-
-
-@dataclass(frozen=True)
-class InputSettings:
-    """How images become model inputs: ``backbone.image_size`` and the ``data.*`` tiling keys."""
-
-    image_size: int
-    tile_size: int = 0
-    tile_overlap: float = 0.25
-    scale: float = 1.0
-    keep_aspect: bool = False
-    bit_depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,17 +39,6 @@ class LoadedInputs:
     layouts: tuple[TileLayout, ...]  # (N,)
     masks: np.ndarray | tuple[np.ndarray, ...]  # bool per image at the metric resolution; (N, H, W) when alike
     labels: np.ndarray  # (N,) int64, 1 = anomalous
-
-
-def image_inputs(pixels: np.ndarray, settings: InputSettings, path: str = "") -> tuple[np.ndarray, TileLayout]:
-    """The model inputs (T, S, S, 3) uint8 and layout of one decoded RGB image (H, W, 3) at its own size.
-
-    Raises ``UserInputError`` for a tile size larger than the image (after ``data.scale``).
-    """
-    scaled = rescale(pixels, settings.scale)
-    layout = plan_layout(scaled.shape[0], scaled.shape[1], settings.tile_size, settings.tile_overlap,
-                         settings.keep_aspect, path)
-    return cut_tiles(scaled, layout, settings.image_size), layout
 
 
 def _native_mask(record: ImageRecord, image_shape: tuple[int, int], scaled: tuple[int, int]

@@ -12,9 +12,9 @@ import torch
 
 import ssflow.onnx_export as onnx_export
 from cli.main import main
-from ssflow.calibration import calibration_to_dict
+from ssflow_runtime.calibration import calibration_to_dict
 from ssflow.model_io import load_model
-from ssflow.onnx_model import open_onnx_model
+from ssflow_runtime.onnx_model import open_onnx_model
 
 
 @pytest.fixture(autouse=True)

@@ -8,12 +8,13 @@ import pytest
 from PIL import Image
 
 from ssflow.data import prepare_data
-from ssflow.datasets.images import decode, load_split, read_image, significant_bits
+from ssflow_runtime.images import decode, significant_bits
+from ssflow.datasets.images import load_split, read_image
 from ssflow.datasets.listing import list_images
 from ssflow.datasets.records import ImageRecord
 from ssflow.errors import UserInputError
 from ssflow.flat_config import config_from_flat
-from ssflow.predict import find_images
+from ssflow_runtime.image_files import find_images
 
 
 def test_duplicate_stems_in_an_image_folder_are_refused_naming_both(tmp_path: Path, image_writer) -> None:

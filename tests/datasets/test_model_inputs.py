@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from ssflow.datasets.model_inputs import (METRIC_PIXEL_BUDGET, MIN_REGION_PX, InputSettings, load_inputs,
-                                          metric_factor, smallest_region)
+from ssflow.datasets.model_inputs import METRIC_PIXEL_BUDGET, MIN_REGION_PX, load_inputs, metric_factor, smallest_region
+from ssflow_runtime.model_inputs import InputSettings
 from ssflow.datasets.records import ImageRecord
 from ssflow.metrics import pixel_metrics
-from ssflow.tiling import plan_layout
+from ssflow_runtime.tiling import plan_layout
 
 
 def test_the_metric_resolution_follows_the_smallest_region_between_model_and_native() -> None:

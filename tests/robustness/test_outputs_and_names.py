@@ -10,8 +10,8 @@ import pandas as pd
 
 import cli.train_command
 from cli.main import main
-from cli.predict_command import overlay_names
-from cli.shown_text import plain, safe_part
+from ssflow_runtime.predict_outputs import overlay_names
+from ssflow_runtime.text import plain, safe_part
 from file_fingerprints import folder_hashes
 from ssflow.train import FitResult
 

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
-from ssflow.errors import UserInputError
+from ssflow_runtime.errors import UserInputError
 
 MARKER = ".ssflow-outputs.json"
 FORMAT = "ssflow-outputs/1"

@@ -32,9 +32,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ssflow.config import MAX_TILE_OVERLAP as MAX_OVERLAP
-from ssflow.errors import UserInputError
+from ssflow_runtime.errors import UserInputError
 
+MAX_OVERLAP = 0.75  # data.tile_overlap is a fraction in [0, MAX_OVERLAP)
 EDGE_WEIGHT = 0.05  # the tent's floor: pixels seen by one tile only still get that tile's value
 
 

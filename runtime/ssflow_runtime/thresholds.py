@@ -14,7 +14,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ssflow.errors import UserInputError
+from ssflow_runtime.errors import UserInputError
 
 
 class PrecisionRecall(NamedTuple):

@@ -3,7 +3,7 @@
 An exported file (``run_search.py export-model``, :mod:`ssflow.onnx_export`)
 is one graph ``images`` (N, 3, S, S) uint8 RGB -> ``anomaly_map`` (N, S, S)
 float32 and ``score`` (N,) float32 over a batch of model inputs (whole images
-or the tiles of one, :mod:`ssflow.tiling`: the runtime tiles and stitches), with everything needed to judge the
+or the tiles of one, :mod:`ssflow_runtime.tiling`: the runtime tiles and stitches), with everything needed to judge the
 scores in its metadata (string key -> string value, see :data:`METADATA_KEYS`).
 OpenVINO reads the same file (``openvino.Core().read_model("model.onnx")``).
 """
@@ -18,9 +18,9 @@ from typing import Any, Mapping
 import numpy as np
 import onnxruntime as ort
 
-from ssflow.calibration import Calibration, calibration_from_dict
-from ssflow.errors import UserInputError
-from ssflow.predict import OpenedModel, Scorer, model_settings
+from ssflow_runtime.calibration import Calibration, calibration_from_dict
+from ssflow_runtime.errors import UserInputError
+from ssflow_runtime.scoring import OpenedModel, Scorer, model_settings
 
 FORMAT = "ssflow-onnx/1"
 INPUT, MAP_OUTPUT, SCORE_OUTPUT = "images", "anomaly_map", "score"
@@ -91,7 +91,7 @@ def read_metadata(session: ort.InferenceSession, path: str | Path) -> dict[str, 
 
 
 def onnx_scorer(session: ort.InferenceSession) -> Scorer:
-    """A :data:`ssflow.predict.Scorer` over a session: (N, S, S, 3) uint8 in, maps and scores out."""
+    """A :data:`ssflow_runtime.scoring.Scorer` over a session: (N, S, S, 3) uint8 in, maps and scores out."""
 
     def score(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batch = np.ascontiguousarray(images.transpose(0, 3, 1, 2))

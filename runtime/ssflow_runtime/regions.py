@@ -6,7 +6,6 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 
 class Region(NamedTuple):
@@ -32,7 +31,9 @@ def find_regions(anomaly_map: np.ndarray, threshold: float, min_region_px: int =
     count, labels, stats, _ = cv2.connectedComponentsWithStats(above, connectivity=8)
     if count <= 1:
         return []
-    peaks = ndimage.maximum(anomaly_map, labels, index=np.arange(1, count))
+    peaks = np.full(count, -np.inf)
+    np.maximum.at(peaks, labels.ravel(), anomaly_map.ravel())
+    peaks = peaks[1:]  # label 0 is the background
     kept = [label for label in range(1, count) if stats[label, cv2.CC_STAT_AREA] >= max(1, min_region_px)]
     kept.sort(key=lambda label: -peaks[label - 1])
     return [Region(rank, int(stats[label, cv2.CC_STAT_LEFT]), int(stats[label, cv2.CC_STAT_TOP]),

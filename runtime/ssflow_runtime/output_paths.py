@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssflow.errors import UserInputError
+from ssflow_runtime.errors import UserInputError
 
 
 def _blocking_ancestor(path: Path) -> Path | None:

@@ -1,14 +1,14 @@
 """Scoring arbitrary image files with a trained model: paths in, decisions and maps out.
 
 Torch-free: the model is any :data:`Scorer` (the torch ``model.pt`` path in
-:mod:`ssflow.torch_scorer`, ONNX Runtime in :mod:`ssflow.onnx_model`, opened
-by :func:`ssflow.model_files.open_model`). Images are read, laid out and cut
-into the model's inputs by the same code as in training
-(:func:`ssflow.datasets.model_inputs.image_inputs`: squash, keep aspect or
-tiles) whatever the model runs on; the inputs' maps are stitched
-(:func:`ssflow.tiling.stitch`) at the model's resolution, where the image
-score is read as in training, and resized to the image's own size. Each image
-is judged against the threshold in use (:func:`ssflow.calibration.choose_threshold`).
+:mod:`ssflow.torch_scorer`, ONNX Runtime in :mod:`ssflow_runtime.onnx_model`).
+Images are read, laid out and cut into the model's inputs by the same code as
+in training (:func:`ssflow_runtime.model_inputs.image_inputs`: squash, keep
+aspect or tiles) whatever the model runs on; the inputs' maps are stitched
+(:func:`ssflow_runtime.tiling.stitch`) at the model's resolution, where the
+image score is read as in training, and resized to the image's own size. Each
+image is judged against the threshold in use
+(:func:`ssflow_runtime.calibration.choose_threshold`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from ssflow.calibration import Calibration
-from ssflow.datasets.images import decode, to_rgb
-from ssflow.datasets.listing import IMAGE_SUFFIXES, is_hidden
-from ssflow.datasets.model_inputs import InputSettings, image_inputs
-from ssflow.errors import UserInputError
-from ssflow.thresholds import normalized_scores
-from ssflow.tiling import TileLayout, image_map, scaled_shape
+from ssflow_runtime.calibration import Calibration
+from ssflow_runtime.images import decode, to_rgb
+from ssflow_runtime.model_inputs import InputSettings, image_inputs
+from ssflow_runtime.errors import UserInputError
+from ssflow_runtime.thresholds import normalized_scores
+from ssflow_runtime.tiling import TileLayout, image_map, scaled_shape
 
 # model inputs (T, S, S, 3) uint8 RGB -> (anomaly maps (T, S, S) float32, input scores (T,) float32)
 Scorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -66,40 +65,6 @@ class ScoredImage(NamedTuple):
     prediction: Prediction
     image: np.ndarray  # (H, W, 3) uint8 RGB at the file's own size
     anomaly_map: np.ndarray  # (H, W) float32, the stitched map at the file's own size
-
-
-def find_images(inputs: Sequence[str | Path], recursive: bool = False,
-                recursive_flag: str | None = "--recursive") -> list[Path]:
-    """Image files named by ``inputs``, in the given order, each file once.
-
-    A file is taken as it is, whatever its suffix; a folder contributes its
-    files with an image suffix (:data:`IMAGE_SUFFIXES`, any case), sorted by
-    path, from the folder itself or, with ``recursive``, from all its subfolders.
-    Inside a folder, dot-files and dot-folders and macOS's ``__MACOSX/`` are
-    skipped, as the dataset readers skip them.
-    """
-    found: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_file():
-            found.append(item)
-        elif item.is_dir():
-            candidates = item.rglob("*") if recursive else item.iterdir()
-            found.extend(sorted(path for path in candidates if _is_listed_image(path, item)))
-        else:
-            raise UserInputError(f"{item}: no such image file or folder")
-    unique = list(dict.fromkeys(found))
-    if not unique:
-        hint = f" (add {recursive_flag} for subfolders)" if recursive_flag else ""
-        where = "its subfolders" if recursive else f"the folders themselves{hint}"
-        raise UserInputError(f"no images found in {', '.join(map(str, inputs))}: looked for "
-                             f"{', '.join(IMAGE_SUFFIXES)} files in {where}")
-    return unique
-
-
-def _is_listed_image(path: Path, folder: Path) -> bool:
-    """A file below ``folder`` with an image suffix, not hidden and not inside a hidden folder."""
-    hidden = any(is_hidden(Path(part)) for part in path.relative_to(folder).parts)
-    return not hidden and path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def decide(paths: Sequence[str | Path], scores: np.ndarray, threshold: float,
