@@ -48,6 +48,9 @@ VARIANTS: dict[str, dict[str, object]] = {
     "per_image": {"data.normalize": "per_image"},
     "per_channel": {"data.normalize": "per_channel"},
     "photometric 1 + per_image": {"train.photometric": 1.0, "data.normalize": "per_image"},
+    "shading": {"data.normalize": "shading"},
+    "photometric 0.5 + shading": {"train.photometric": 0.5, "data.normalize": "shading"},
+    "photometric 0.75 + shading": {"train.photometric": 0.75, "data.normalize": "shading"},
 }
 BASELINES = ("padim", "patchcore")
 CORESET_RATIO = 0.01  # as quality.py: anomalib's 10 % default costs about 10x the fit time on these cores

@@ -43,7 +43,9 @@ class FeatureExtractor(nn.Module):
     ``per_image`` by its mean and standard deviation over all pixels and
     channels (an exposure or contrast change is gone, colours stay),
     ``per_channel`` by each channel's (a colour cast is gone too); ``features``
-    standardises each output channel over the input instead. The module stays in eval mode (``train()`` is a no-op) so BatchNorm
+    standardises each output channel over the input instead; ``shading``
+    divides out a linear light ramp (:func:`without_shading`), keeping the
+    input's exposure and colours, then uses the weights' mean/std. The module stays in eval mode (``train()`` is a no-op) so BatchNorm
     statistics never move, and its forward runs without autograd.
     """
 
@@ -95,6 +97,8 @@ class FeatureExtractor(nn.Module):
     def _standardised(self, images: torch.Tensor) -> torch.Tensor:
         if self.normalize in ("none", "features"):
             return (images - self.mean) / self.std
+        if self.normalize == "shading":
+            return (without_shading(images) - self.mean) / self.std
         return _standardised_over(images, (1, 2, 3) if self.normalize == "per_image" else (2, 3))
 
 
@@ -111,6 +115,33 @@ def _standardised_over(values: torch.Tensor, dims: tuple[int, ...]) -> torch.Ten
     return (centred / spread).to(values.dtype)
 
 
+_LOG_FLOOR = 1.0 / 255.0  # one grey level: black pixels keep a finite logarithm
+
+
+def without_shading(images: torch.Tensor) -> torch.Tensor:
+    """``images`` (N, 3, H, W) float in [0, 1] with each channel's linear light ramp divided out.
+
+    Shading correction: per input and channel, the plane ``a + b x + c y``
+    (x, y in [-1, 1] across the input) fitted by least squares to the
+    logarithm of the pixels; the tilt ``b x + c y`` is removed and the level
+    ``a`` kept, so a light ramp across the frame (a lamp to one side) is gone
+    while exposure, colour and every pattern smaller than the frame stay. The
+    fit has three numbers per channel, so a defect barely moves it. Returns
+    (N, 3, H, W) float, the same dtype; values may leave [0, 1] slightly.
+    Computed in float64 (the sums span the whole input; see :func:`_standardised_over`).
+    """
+    wide = images.double()
+    logs = torch.log(wide + _LOG_FLOOR)
+    height, width = images.shape[2], images.shape[3]
+    rows = torch.linspace(-1.0, 1.0, height, dtype=torch.float64, device=images.device).view(1, 1, height, 1)
+    columns = torch.linspace(-1.0, 1.0, width, dtype=torch.float64, device=images.device).view(1, 1, 1, width)
+    # x and y are centred and orthogonal over the grid, so each slope is a projection of its own.
+    slope_x = (logs * columns).mean(dim=(2, 3), keepdim=True) / columns.square().mean().clamp_min(1e-12)
+    slope_y = (logs * rows).mean(dim=(2, 3), keepdim=True) / rows.square().mean().clamp_min(1e-12)
+    level_logs = logs - slope_x * columns - slope_y * rows
+    return (torch.exp(level_logs) - _LOG_FLOOR).to(images.dtype)
+
+
 def configured_backbone(config: SSFlowConfig, device: torch.device | str = "cpu") -> FeatureExtractor:
     """:func:`build_backbone` as ``config`` describes it (``backbone.*`` and ``data.normalize``)."""
     return build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, device,
@@ -125,7 +156,7 @@ def build_backbone(name: str = EMBEDDED_MODEL, levels: tuple[int, ...] = (2, 3),
     timm model ``name`` (timm's or torchvision's names for the ResNets); empty:
     the embedded ImageNet weights for the EfficientNet-Lite models of
     :data:`ssflow.embedded_weights.EMBEDDED`, timm's hub for other names.
-    ``normalize``: ``none``, ``per_image`` or ``per_channel`` (:class:`FeatureExtractor`).
+    ``normalize``: one of :data:`ssflow.config.NORMALIZATIONS` (:class:`FeatureExtractor`).
     """
     require_known_model(name)
     target = _parse_device(device)

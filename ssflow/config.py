@@ -27,8 +27,9 @@ MIN_SCALE, MAX_SCALE = 0.05, 4.0
 # data.normalize: none = the backbone's fixed ImageNet mean/std; per_image = each model input standardised
 # by its own mean and std over all pixels and channels (exposure and contrast gone, colours kept);
 # per_channel = by each channel's own (also removes a colour cast: white balance per input); features = every
-# backbone feature channel standardised over the input (a global change of its response is gone).
-NORMALIZATIONS = ("none", "per_image", "per_channel", "features")
+# backbone feature channel standardised over the input (a global change of its response is gone); shading = a
+# linear light ramp across each input divided out per channel, exposure and colours kept (shading correction).
+NORMALIZATIONS = ("none", "per_image", "per_channel", "features", "shading")
 LOCALIZATION_METRICS = ("aupro", "aupro_05")  # validation.localization: MVTec AD's FPR 0.3, MVTec AD 2's 0.05
 MAX_PHOTOMETRIC_VIEWS = 32
 
@@ -64,7 +65,7 @@ class DataConfig:
     scale: float = 1.0  # resize factor applied first (< 1 for cameras whose pixels are finer than the defects)
     # Whole-image mode: reflect-pad a non-square image to a square instead of squashing it.
     keep_aspect: bool = False
-    normalize: str = "none"  # none | per_image | per_channel | features (NORMALIZATIONS): lighting invariance
+    normalize: str = "none"  # none | per_image | per_channel | features | shading (NORMALIZATIONS): lighting invariance
 
     def __post_init__(self) -> None:
         if self.tile_size != 0 and not MIN_TILE <= self.tile_size <= MAX_TILE:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.backbone import build_backbone
+from ssflow.backbone import build_backbone, without_shading
 from ssflow.feature_cache import DataIdentity, bank_key, cache_key, views_key
 from ssflow.features import images_to_tensor
 from ssflow.flat_config import config_from_flat
@@ -41,6 +41,30 @@ def test_per_channel_standardisation_also_removes_a_colour_cast() -> None:
     warmer = LightingChange(gain=1.15, temperature=0.08)
     assert _feature_change("per_channel", warmer) < 0.3 * _feature_change("per_image", warmer)
     assert _feature_change("per_channel", warmer) < 0.3 * _feature_change("none", warmer)
+
+
+def test_shading_correction_removes_a_light_ramp_and_keeps_exposure_and_defects() -> None:
+    ramp = LightingChange(ramp=0.25, angle=0.7)
+    assert _feature_change("shading", ramp) < 0.3 * _feature_change("none", ramp)
+    darker = LightingChange(gain=0.8)  # exposure is kept: the flow learns it from photometric augmentation
+    assert _feature_change("shading", darker) > 0.5 * _feature_change("none", darker)
+    image = _texture()
+    spotted = image.copy()
+    spotted[24:32, 24:32] = 250
+    backbone = build_backbone(levels=(2,), normalize="shading")
+    clean, marked = (backbone(images_to_tensor(x[None], CPU))[0] for x in (image, spotted))
+    change = (marked - clean).norm(dim=1)[0]  # (H / 8, W / 8): where the features moved
+    assert change[3, 3] > 5 * change[7, 7]  # at the spot, not across the frame
+
+
+def test_shading_correction_of_a_pure_ramp_is_flat() -> None:
+    flat = torch.full((1, 3, 32, 48), 0.5, dtype=torch.float32)
+    lit = torch.from_numpy(relight((flat[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8),
+                                   LightingChange(ramp=0.2, angle=2.0))).permute(2, 0, 1)[None].float() / 255
+    corrected = without_shading(lit)
+    assert float(lit.std()) > 0.02 and float(corrected.std()) < 0.2 * float(lit.std())
+    assert corrected.shape == lit.shape and corrected.dtype == torch.float32
+    assert abs(float(corrected.mean()) - float(lit.mean())) < 0.01  # the level stays
 
 
 def test_an_unknown_normalisation_is_refused() -> None:

@@ -65,7 +65,7 @@ def test_augmentation_is_seeded() -> None:
     ("train.photometric", 1.5, "a strength in [0, 1]"),
     ("train.photometric", -0.1, "a strength in [0, 1]"),
     ("train.photometric_views", 0, "an integer in [1, 32]"),
-    ("data.normalize", "per_pixel", "one of none, per_image, per_channel, features"),
+    ("data.normalize", "per_pixel", "one of none, per_image, per_channel, features, shading"),
     ("validation.localization", "aupro_01", "one of aupro, aupro_05"),
 ])
 def test_bad_lighting_settings_are_refused_naming_the_key(key: str, value: object, expected: str) -> None:
