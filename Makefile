@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test venv clean
+.PHONY: demo test docs venv clean
 
 venv: $(VENV)/.installed
 
@@ -25,5 +25,10 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q
 
+# The documentation site: a broken link, anchor or API docstring fails the build.
+docs: venv
+	$(PY) -m pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) data runs .pytest_cache
+	rm -rf $(VENV) data runs site .pytest_cache

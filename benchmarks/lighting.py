@@ -39,16 +39,16 @@ from ssflow.shifted_test import score_shifted, shifted_test
 from ssflow.train import fit
 
 # name -> config keys over the default config; "default" is the default before lighting robustness (no augmentation,
-# no normalisation), so rows of earlier runs keep their meaning.
+# no normalisation), so rows of earlier runs keep their meaning; a normalisation alone is without augmentation.
 VARIANTS: dict[str, dict[str, object]] = {
     "default": {"train.photometric": 0.0, "data.normalize": "none"},  # without lighting robustness
     "photometric 0.5": {"train.photometric": 0.5},
     "photometric 0.75": {"train.photometric": 0.75},
     "photometric 1": {"train.photometric": 1.0},
-    "per_image": {"data.normalize": "per_image"},
-    "per_channel": {"data.normalize": "per_channel"},
+    "per_image": {"train.photometric": 0.0, "data.normalize": "per_image"},
+    "per_channel": {"train.photometric": 0.0, "data.normalize": "per_channel"},
     "photometric 1 + per_image": {"train.photometric": 1.0, "data.normalize": "per_image"},
-    "shading": {"data.normalize": "shading"},
+    "shading": {"train.photometric": 0.0, "data.normalize": "shading"},
     "photometric 0.5 + shading": {"train.photometric": 0.5, "data.normalize": "shading"},
     "photometric 0.75 + shading": {"train.photometric": 0.75, "data.normalize": "shading"},
 }

@@ -19,9 +19,10 @@ from typing import NamedTuple, Sequence
 import cv2
 from rich.console import Console
 
+from cli.setting_flags import setting_flags
 from ssflow_runtime.text import plain
 from ssflow import __version__
-from ssflow.errors import IncompatibleDependency, UserInputError
+from ssflow.errors import IncompatibleDependency, SettingError, UserInputError
 
 
 class Command(NamedTuple):
@@ -101,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = argv[0] if argv and argv[0] in COMMANDS else "search"
     if name != "search" or (argv and argv[0] == "search"):
         argv = argv[1:]
-    args = command_parser(name, program).parse_args(argv)
+    parser = command_parser(name, program)
+    args = parser.parse_args(argv)
     try:
         module = importlib.import_module(COMMANDS[name].work)
     except IncompatibleDependency as error:
@@ -113,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return module.run(args, console)
     except UserInputError as error:
-        print(f"error: {plain(str(error))}", file=sys.stderr)  # names from outside, escaped
+        message = error.named(setting_flags(parser)) if isinstance(error, SettingError) else str(error)
+        print(f"error: {plain(message)}", file=sys.stderr)  # names from outside, escaped
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

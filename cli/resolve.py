@@ -12,22 +12,9 @@ from ssflow.config_files import load_config_file, parse_override
 from ssflow.errors import UserInputError
 from ssflow.exported import is_export_file, load_export_config
 from ssflow.flat_config import config_from_flat
+from cli.setting_flags import FLAG_KEYS
 from ssflow.presets import PRESETS, preset
 
-DATA_ROOT_HELP = "dataset folder in its official layout (a .csv or .parquet file for manifest)"
-
-# Command-line flags that are shorthands for config keys.
-FLAG_KEYS = {
-    "dataset": "data.dataset",
-    "category": "data.category",
-    "data_root": "data.root",
-    "shots": "data.shots",
-    "backbone": "backbone.name",
-    "backbone_weights": "backbone.weights",
-    "image_size": "backbone.image_size",
-    "epochs": "train.epochs",
-    "seed": "seed",
-}
 
 
 def base_config(config_arg: str | None, category: str | None) -> SSFlowConfig:

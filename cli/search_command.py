@@ -15,22 +15,21 @@ from cli.data_notes import squash_note
 from cli.live_view import LiveView
 from ssflow_runtime.output_paths import check_output_folder
 from cli.resolve import resolve_config
-from cli.search_arguments import DEFAULT_SAMPLES
 from cli.shown_text import shown
 from cli.budget_view import budget_line
 from cli.sweep_summary import feature_pass_line, outlier_lines, summary_table
-from results.portfolio import read_portfolio
 from results.ranking import trial_summary
 from results.schema import ENDED_WITHOUT_MODEL
 from results.store import ResultStore
 from search.cluster import check_reachable, connect, disconnect, quiet_ray
 from search.driver_lease import DriverLease
-from search.options import UNLIMITED_SAMPLES, SweepOptions, check_sweep_name, default_sweep_name
+from search.options import SweepOptions, check_sweep_name, default_sweep_name
+from search.sweep_flags import SweepContext, check_flag_values, option_values
 from search.scheduler import pruning_rungs
 from search.studies import open_storage, sqlite_on_network_filesystem, storage_url
 from search.space_checks import portfolio_notes
 from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, sweep_budget
-from search.time_budget import format_duration, parse_duration
+from search.time_budget import format_duration
 from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.config import SSFlowConfig
@@ -43,24 +42,7 @@ from ssflow.redaction import redacted
 def _validate(args: argparse.Namespace) -> None:
     if args.name is not None:
         check_sweep_name(args.name)  # first: a bad name must not reach any folder or study
-    positive = {"--num-samples": args.num_samples, "--grace-period": args.grace_period,
-                "--cpus-per-trial": args.cpus_per_trial}
-    for flag, value in positive.items():
-        if value is not None and value <= 0:
-            raise UserInputError(f"{flag} {value}: expected a value > 0")
-    if args.max_epochs is not None and args.max_epochs < 1:
-        raise UserInputError(f"--max-epochs {args.max_epochs}: expected an integer >= 1")
-    if args.reduction_factor < 2:
-        raise UserInputError(f"--reduction-factor {args.reduction_factor}: expected an integer >= 2")
-    non_negative = {"--max-failures": args.max_failures, "--finalists": args.finalists,
-                    "--finalist-seeds": args.finalist_seeds}
-    for flag, value in non_negative.items():
-        if value < 0:
-            raise UserInputError(f"{flag} {value}: expected an integer >= 0")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UserInputError(f"--concurrency {args.concurrency}: expected an integer >= 1")
-    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
-        raise UserInputError(f"--gpus-per-trial {args.gpus_per_trial}: expected a value >= 0")
+    check_flag_values(args)
 
 
 def _categories(args: argparse.Namespace, root: Path) -> list[str]:
@@ -74,47 +56,11 @@ def _categories(args: argparse.Namespace, root: Path) -> list[str]:
     return list(dict.fromkeys(args.categories))
 
 
-def _storage(value: str) -> str:
-    if "://" in value:
-        return value
-    return str(Path(value).resolve())
-
-
-def _feature_cache(args: argparse.Namespace) -> str:
-    if args.feature_cache == "off":
-        return ""
-    if args.feature_cache:
-        return str(Path(args.feature_cache).resolve())
-    if "://" in args.storage:
-        return str(Path.home() / ".cache" / "ssflow" / "features")
-    return str(Path(args.storage).resolve() / "feature_cache")
-
-
-def _num_samples(args: argparse.Namespace) -> int:
-    if args.num_samples is not None:
-        return args.num_samples
-    return UNLIMITED_SAMPLES if args.time_budget is not None else DEFAULT_SAMPLES
-
-
 def sweep_options(args: argparse.Namespace, base: SSFlowConfig, space: SearchSpace, name: str,
                   resources: Mapping[str, float]) -> SweepOptions:
     """The sweep the flags ask for on a cluster with ``resources`` (Ray's totals: CPU, GPU)."""
-    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if resources.get("GPU") else 0.0)
-    portfolio = tuple(read_portfolio(Path(args.portfolio), base)) if args.portfolio else ()
-    return SweepOptions(
-        base=base, space=space, name=name, storage=_storage(args.storage), num_samples=_num_samples(args),
-        max_epochs=args.max_epochs or int(space.fixed_values().get("train.epochs", base.train.epochs)),
-        grace_period=args.grace_period,
-        reduction_factor=args.reduction_factor,
-        concurrency=args.concurrency or max(1, int(resources.get("CPU", 1) // args.cpus_per_trial)),
-        cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus, max_failures=args.max_failures,
-        device=args.device, resume=args.resume, feature_cache=_feature_cache(args),
-        optuna_storage=args.optuna_storage or "", allow_leakage=args.allow_leakage, finalists=args.finalists,
-        finalist_seeds=args.finalist_seeds,
-        warm_start=args.warm_start or "", objective=args.objective,
-        time_budget_s=parse_duration(args.time_budget) if args.time_budget is not None else 0.0,
-        portfolio=portfolio, portfolio_source=Path(args.portfolio).name if args.portfolio else "",
-    )
+    values = option_values(args, SweepContext(base, space, resources))
+    return SweepOptions(base=base, space=space, name=name, **values)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

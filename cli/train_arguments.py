@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.resolve import DATA_ROOT_HELP
+from search.sweep_flags import DATA_ROOT_HELP, LEAKAGE_HELP
 from ssflow.datasets import DATASETS
 
 
@@ -38,6 +38,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_leakage_flag(parser: argparse.ArgumentParser) -> None:
     """``--allow-leakage``, shared by train and the sweep."""
-    parser.add_argument("--allow-leakage", action="store_true",
-                        help="go on when test images are copies of training images (exact or re-encoded; found by "
-                             "perceptual hash): they inflate every metric, so this is refused by default")
+    parser.add_argument("--allow-leakage", action="store_true", help=LEAKAGE_HELP)

@@ -7,12 +7,11 @@ written to ``<storage>/ray/<name>/sweep.json`` when a sweep starts; a resume
 that asks for another value of any of them is refused in one line naming the
 flag, its stored value and the new one. Settings that may change on resume
 (``--num-samples``, ``--concurrency``, resources, retries, finalists) are not
-compared.
+compared. Which is which: the ``resume`` column of :data:`search.sweep_flags.SWEEP_FLAGS`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from typing import Any, Mapping
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from search.options import SweepOptions, experiment_path
-from spaces.space import SearchSpace
+from search.sweep_flags import fixed_on_resume
 from ssflow.durable import sync_file
 from ssflow.errors import UserInputError
 from ssflow.flat_config import config_to_flat
@@ -32,25 +31,6 @@ FILE_NAME = "sweep.json"
 BUDGET_FILE = "budget.json"  # what a time-budgeted run bought (search.time_budget.TimeBudget.record)
 # Base-config keys set per category or derived from flags compared on their own.
 _PER_CATEGORY_KEYS = ("data.category", "train.epochs")
-
-
-def space_identity(space: SearchSpace) -> str:
-    """``<name>@<digest of its parameters>``: an edited space file gets another identity."""
-    digest = hashlib.sha256(repr(space.params).encode()).hexdigest()[:10]
-    return f"{space.name}@{digest}"
-
-
-def fixed_settings(options: SweepOptions) -> dict[str, Any]:
-    """The flags that cannot change on resume, with their values, keyed by the flag's name."""
-    return {
-        "--space": space_identity(options.space),
-        "--max-epochs": options.max_epochs,
-        "--grace-period": options.grace_period,
-        "--reduction-factor": options.reduction_factor,
-        "--seed": options.base.seed,
-        "--dataset": options.base.data.dataset,
-        "--objective": options.objective,
-    }
 
 
 def base_settings(options: SweepOptions) -> dict[str, Any]:
@@ -114,7 +94,7 @@ def read_manifest(options: SweepOptions) -> dict[str, Any] | None:
 
 def write_manifest(options: SweepOptions, categories: list[str]) -> None:
     """Record the sweep's fixed settings and categories (atomically: temporary file, then a rename)."""
-    content = {"format": FORMAT, "name": options.name, "fixed": fixed_settings(options),
+    content = {"format": FORMAT, "name": options.name, "fixed": fixed_on_resume(options),
                "base": base_settings(options), "categories": categories}
     _write_json(options, FILE_NAME, content)
 
@@ -156,7 +136,7 @@ def _write_json(options: SweepOptions, file_name: str, content: Mapping[str, Any
 
 def check_resume(options: SweepOptions, stored: Mapping[str, Any]) -> None:
     """Raise ``UserInputError`` naming the first flag whose value differs from the stored one."""
-    for flag, value in fixed_settings(options).items():
+    for flag, value in fixed_on_resume(options).items():
         before = stored.get("fixed", {}).get(flag)
         if before != value:
             raise UserInputError(

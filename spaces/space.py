@@ -21,6 +21,8 @@ samples nothing and never imports training code.
 
 from __future__ import annotations
 
+import hashlib
+
 import difflib
 import typing
 from dataclasses import dataclass
@@ -291,3 +293,9 @@ def _type_name(declared: Any) -> str:
     if typing.get_origin(declared) is tuple:
         return "a list"
     return {str: "a string", bool: "true/false"}.get(declared, getattr(declared, "__name__", str(declared)))
+
+
+def space_identity(space: SearchSpace) -> str:
+    """``<name>@<digest of its parameters>``: an edited space file gets another identity."""
+    digest = hashlib.sha256(repr(space.params).encode()).hexdigest()[:10]
+    return f"{space.name}@{digest}"

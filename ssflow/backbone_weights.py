@@ -27,9 +27,8 @@ from ssflow.embedded_weights import (
     file_digest,
     is_lukemelas_state_dict,
 )
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 
-WEIGHTS_FLAGS = "--backbone-weights FILE (train, predict, export-model) or --set backbone.weights=FILE (a sweep)"
 HUB_ADDRESS = ("huggingface.co", 443)  # where timm's pretrained weights come from
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -94,18 +93,18 @@ def _hub_model(name: str) -> nn.Module:
     config = timm.models.get_pretrained_cfg(name)
     if config is None or not (config.hf_hub_id or config.url):
         # timm would silently fall back to random weights here
-        raise UserInputError(f"backbone '{name}': timm has no pretrained weights for it; "
-                             f"pass a local weights file with {WEIGHTS_FLAGS}")
+        raise SettingError("backbone.name", name, "timm has no pretrained weights for it; give a local weights "
+                                                  "file as {backbone.weights} FILE")
     try:
         if _hub_reachable():
             return timm.create_model(name, pretrained=True)
         with _offline_hub():  # weights in the local cache still load; others fail at once instead of retrying
             return timm.create_model(name, pretrained=True)
     except Exception as error:  # network, cache and hub client errors all mean the same to the user
-        raise UserInputError(
-            f"backbone '{name}': pretrained weights could not be loaded from the model hub (offline?); "
-            f"pass a local weights file with {WEIGHTS_FLAGS} "
-            f"or use an embedded backbone ({', '.join(EMBEDDED)})") from error
+        raise SettingError(
+            "backbone.name", name, "pretrained weights could not be loaded from the model hub (offline?); give a "
+            f"local weights file as {{backbone.weights}} FILE or use an embedded backbone ({', '.join(EMBEDDED)})"
+        ) from error
 
 
 def _hub_reachable(timeout_s: float = 3.0) -> bool:
@@ -132,11 +131,11 @@ def _offline_hub() -> Iterator[None]:
 
 def _existing_file(path: Path) -> Path:
     if path.is_dir():
-        raise UserInputError(f"backbone weights '{path}': is a folder; name the state-dict file (.pth, .pt or "
-                             f".safetensors) in it with {WEIGHTS_FLAGS}")
+        raise SettingError("backbone.weights", path, "is a folder; name the state-dict file (.pth, .pt or "
+                                                     ".safetensors) in it")
     if not path.is_file():
-        raise UserInputError(f"backbone weights '{path}': file not found; "
-                             f"pass an existing state-dict file (.pth, .pt or .safetensors) with {WEIGHTS_FLAGS}")
+        raise SettingError("backbone.weights", path, "file not found; give an existing state-dict file (.pth, .pt "
+                                                     "or .safetensors)")
     return path
 
 

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import yaml
 
 from ssflow.config import SECTIONS, SSFlowConfig
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 from ssflow.flat_config import config_from_flat, config_to_flat, flat_keys, looks_numeric
 from ssflow.yaml_files import read_yaml
 
@@ -51,7 +51,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``--set key=value``; the value is read as YAML (``1e-3``, ``[2, 3]``, ``true``)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise UserInputError(f"--set {text!r}: expected key=value, e.g. flow.coupling_blocks=8")
+        raise SettingError("overrides", repr(text), "expected key=value, e.g. flow.coupling_blocks=8")
     if flat_keys().get(key.strip()) is str:  # as typed: YAML 1.1 would turn category 01 into 1, no into false
         return key.strip(), _unquoted(raw.strip())
     try:

@@ -29,7 +29,7 @@ from typing import Mapping, NamedTuple
 
 import torch
 
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 
 EMBEDDED_MODEL = "tf_efficientnet_lite0"  # the default backbone
 
@@ -134,7 +134,7 @@ def embedded_state_dict(template: Mapping[str, torch.Tensor], name: str = EMBEDD
     """
     path = embedded_weights_file(name)
     if not path.is_file():
-        raise UserInputError(f"embedded backbone weights '{path}': file not found; "
-                             f"reinstall {EMBEDDED[name].package} or pass --backbone-weights FILE")
+        raise SettingError("backbone.name", name, f"embedded backbone weights '{path}': file not found; reinstall "
+                                                 f"{EMBEDDED[name].package} or give {{backbone.weights}} FILE")
     source = torch.load(path, map_location="cpu", weights_only=True)
     return convert_lukemelas_state_dict(source, template, source_name=str(path))

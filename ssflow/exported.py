@@ -13,7 +13,7 @@ import yaml
 
 from ssflow.config import SSFlowConfig
 from ssflow.config_files import flatten_nested
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 from ssflow.flat_config import config_from_flat
 from ssflow.yaml_files import read_yaml
 
@@ -42,9 +42,8 @@ def load_export_config(path: Path, category: str | None) -> SSFlowConfig:
     categories = read_export(path)["categories"]
     if category is None:
         if len(categories) != 1:
-            raise UserInputError(
-                f"{path} holds {len(categories)} categories ({', '.join(categories)}); pick one with --category"
-            )
+            raise SettingError("data.category", None, f"{path} holds {len(categories)} categories "
+                                                        f"({', '.join(categories)}); pick one with {{data.category}}")
         category = next(iter(categories))
     if category not in categories:
         raise UserInputError(f"{path}: no category '{category}'; it holds {', '.join(categories)}")

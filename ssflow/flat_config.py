@@ -51,8 +51,7 @@ def coerce_value(key: str, value: Any, declared: Any) -> Any:
         except UserInputError:
             example = "[2, 3]" if item_type is int else "[...]"
             shown = list(value) if len(value) > 1 else value[0]
-            fail(key, shown, f"a list of {_TYPE_WORDS.get(item_type, 'values')}, e.g. {example} "
-                              f"(--set {key}={example.replace(' ', '')})")
+            fail(key, shown, f"a list of {_TYPE_WORDS.get(item_type, 'values')}, e.g. {example}")
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"config field {key} must not be a union")
     if declared is bool:

@@ -28,7 +28,7 @@ from PIL import Image
 
 from ssflow.data import SplitPlan
 from ssflow_runtime.images import decode
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError
 
 CANDIDATE_BITS = 10  # of pHash's 64
 COMPARE_SIZE = 32
@@ -123,6 +123,6 @@ def check_leakage(plan: SplitPlan, allow: bool) -> list[Leak]:
     where = f"{plan.dataset}/{plan.category}"
     leaks = split_leaks(plan)
     if leaks and not allow:
-        raise UserInputError(f"{leak_line(leaks, where)}: every metric would be inflated; remove them from one "
-                             "side, or pass --allow-leakage to go on anyway")
+        raise SettingError("allow_leakage", None, f"{leak_line(leaks, where)}: every metric would be inflated; "
+                                                   "remove them from one side, or set {allow_leakage} to go on anyway")
     return leaks

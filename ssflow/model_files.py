@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError
 from ssflow_runtime.model_kind import ONNX, model_kind
 from ssflow_runtime.onnx_model import open_onnx_model
 from ssflow_runtime.scoring import OpenedModel
@@ -25,8 +25,8 @@ def open_model(path: str | Path, device_name: str = "auto", backbone_weights: st
     """
     if model_kind(path) == ONNX:
         if backbone_weights:
-            raise UserInputError(f"--backbone-weights {backbone_weights}: {path} is an ONNX model, which holds its "
-                                 "backbone; the flag is for a model.pt")
+            raise SettingError("backbone.weights", backbone_weights, f"{path} is an ONNX model, which holds its "
+                                                                     "backbone; a weights file is for a model.pt")
         return open_onnx_model(path, device_name)
     # The one deferred import: torch, timm and FrEIA load only when a model.pt is opened.
     from ssflow.torch_scorer import open_torch_model

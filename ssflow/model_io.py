@@ -12,7 +12,7 @@ from ssflow_runtime.calibration import Calibration, calibration_from_dict, calib
 from ssflow.config import SSFlowConfig
 from ssflow.config_files import config_to_nested, flatten_nested
 from ssflow.durable import sync_file, sync_folder
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 from ssflow.flat_config import config_from_flat
 from ssflow.flow import MultiScaleFlow
 
@@ -95,12 +95,12 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", backbone_we
 def _with_weights(path: Path, config: SSFlowConfig, moved_to: str, recorded: str) -> SSFlowConfig:
     """``config`` with its backbone weights file at ``moved_to`` (if given), checked against ``recorded``."""
     if moved_to and not config.backbone.weights:
-        raise UserInputError(f"--backbone-weights {moved_to}: {path} uses the {config.backbone.name} weights it "
-                             "ships with, not a weights file; leave the flag out")
+        raise SettingError("backbone.weights", moved_to, f"{path} uses the {config.backbone.name} weights it "
+                                                       "ships with, not a weights file; leave it out")
     if moved_to:
         config = config_from_flat({"backbone.weights": moved_to}, config)
     if recorded and _weights_record(config) != recorded:
-        raise UserInputError(f"backbone weights '{config.backbone.weights}': not the file {path} was trained with "
-                             f"(digest {_weights_record(config)}, expected {recorded}); pass that file with "
-                             "--backbone-weights FILE")
+        raise SettingError("backbone.weights", config.backbone.weights,
+                           f"not the file {path} was trained with (digest {_weights_record(config)}, expected "
+                           f"{recorded}); give that file")
     return config

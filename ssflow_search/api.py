@@ -70,7 +70,8 @@ def train(dataset: str, category: str, out: str | Path, *, data_root: str | Path
         data_root: the dataset's folder or manifest file (``--data-root``); None: its default location.
         config: a config YAML, an export file or a preset name (``--config``).
         overrides: config keys and values, e.g. ``{"flow.coupling_blocks": 8}`` (``--set``).
-        epochs, seed: shortcuts for ``train.epochs`` and ``seed``.
+        epochs: a shortcut for ``train.epochs``.
+        seed: a shortcut for ``seed`` (data split, synthesis and initialisation).
         device: ``auto``, ``cpu`` or ``cuda``.
         export_onnx: also write ``model.onnx``, checked against torch.
         shifted_test: a second data root whose test images are scored too (``--shifted-test``).

@@ -16,10 +16,10 @@ def test_auto_takes_cuda_only_where_it_exists() -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_cuda_device_is_one_line() -> None:
-    with pytest.raises(UserInputError, match=r"^--device cuda: no CUDA device is available here"):
+    with pytest.raises(UserInputError, match=r"^device cuda: no CUDA device is available here; use device auto or cpu"):
         resolve_device("cuda")
 
 
 def test_an_unknown_device_name_is_refused() -> None:
-    with pytest.raises(UserInputError, match="--device tpu: expected one of auto, cpu, cuda"):
+    with pytest.raises(UserInputError, match="device tpu: expected one of auto, cpu, cuda"):
         resolve_device("tpu")

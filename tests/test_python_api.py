@@ -1,36 +1,14 @@
-"""The README's Python example, run as written, and the API's errors."""
+"""The Python API's errors and imports (its documented examples run in tests/test_docs_examples.py)."""
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import pytest
 
-from ssflow.datasets import default_root, prepare_root
 from ssflow.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _readme_example() -> str:
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("\n## Python\n"):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
-
-
-@pytest.mark.slow
-def test_the_readme_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture) -> None:
-    demo = prepare_root("demo", REPO / default_root("demo"))
-    (tmp_path / "data").mkdir()
-    os.symlink(demo, tmp_path / "data" / "demo")
-    monkeypatch.chdir(tmp_path)
-    exec(compile(_readme_example(), "README.md", "exec"), {})
-    printed = capsys.readouterr().out
-    assert "aupro_05" in printed and "0000_scratch.png" in printed and "wood-sweep" in printed
-    assert (tmp_path / "models" / "wood" / "model.pt").is_file() and (tmp_path / "runs").is_dir()
 
 
 def test_bad_values_raise_one_line_errors_instead_of_exiting(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from ssflow.photometric import LightingChange, relight
 
 from ssflow.datasets.demo_defects import DEFECTS, DefectStyle, apply_change
 from ssflow.datasets.demo_surfaces import SURFACES, Frame
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError
 
 # Bump when the generated images change, so cached copies are regenerated.
 GENERATOR_VERSION = 1
@@ -234,12 +234,10 @@ def ensure_demo(root: Path, seed: int = 0, settings: DemoSettings | None = None)
     if is_current(root, seed, settings):
         return root
     if root.exists() and not root.is_dir():
-        raise UserInputError(f"{root} is a file; the {settings.name} dataset needs a folder there (--data-root)")
+        raise SettingError("data.root", root, f"a file; the {settings.name} dataset needs a folder there")
     if root.is_dir() and not (root / MARKER).is_file() and any(root.iterdir()):
-        raise UserInputError(
-            f"{root} exists and is not a generated {settings.name} dataset (no {MARKER}); "
-            f"pass an empty or new folder with --data-root"
-        )
+        raise SettingError("data.root", root, f"exists and is not a generated {settings.name} dataset (no "
+                                              f"{MARKER}); give an empty or new folder")
     root.parent.mkdir(parents=True, exist_ok=True)
     partial = root.with_name(f".{root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:

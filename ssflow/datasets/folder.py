@@ -36,7 +36,7 @@ from ssflow.datasets.listing import (
     visible_folders,
 )
 from ssflow.datasets.records import GOOD, CategoryData, ImageRecord
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 
 TITLE = "folder"
 TRAIN, TEST = "train", "test"
@@ -49,12 +49,12 @@ NEEDS = ("the folder that holds one sub-folder per category, each with good/ and
 def require_folder_root(root: Path) -> None:
     """Raise when ``root`` is not a folder."""
     if root.is_file():
-        hint = "; a .csv or .parquet list of images is read with --dataset manifest" \
+        hint = "; a .csv or .parquet list of images is read with {data.dataset} manifest" \
             if root.suffix.lower() in (".csv", ".parquet", ".pq") else ""
-        raise UserInputError(f"--data-root {root}: a file, not a folder; --dataset folder takes {NEEDS}{hint}")
+        raise SettingError("data.root", root, f"a file, not a folder; dataset folder takes {NEEDS}{hint}")
     if not root.is_dir():
-        raise UserInputError(f"folder dataset root not found: looked in {root.absolute()}; pass {NEEDS} "
-                             "with --data-root")
+        raise SettingError("data.root", root, f"folder dataset root not found: looked in {root.absolute()}; "
+                                              f"give {NEEDS}")
 
 
 def _is_category(folder: Path) -> bool:

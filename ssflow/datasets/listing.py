@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ssflow.datasets.records import ImageRecord
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 from ssflow_runtime.image_files import is_hidden, is_image_file
 
 def visible_folders(folder: Path) -> list[Path]:
@@ -72,10 +72,9 @@ def index_by_stem(folder: Path) -> dict[str, Path]:
 def require_root(root: Path, title: str) -> None:
     """Raise when a downloaded dataset's root folder is missing."""
     if not root.is_dir():
-        raise UserInputError(
-            f"{title} data root not found: looked in {root.absolute()}; {title} must be downloaded by the user "
-            "from its official site and passed with --data-root (--dataset demo works offline)"
-        )
+        raise SettingError(
+            "data.root", root, f"{title} data root not found: looked in {root.absolute()}; {title} must be "
+            "downloaded from its official site and given as {data.root} ({data.dataset} demo works offline)")
 
 
 def require_category(category: str, found: Sequence[str], title: str, root: Path, layout: str = "") -> None:

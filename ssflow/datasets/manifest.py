@@ -31,7 +31,7 @@ import pandas as pd
 
 from ssflow.datasets.listing import require_category, require_records
 from ssflow.datasets.records import GOOD, CategoryData, ImageRecord
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 
 TITLE = "manifest"
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -60,10 +60,9 @@ class ManifestRow:
 def require_manifest(path: Path) -> None:
     """Raise when ``path`` is not an existing CSV or Parquet file."""
     if path.is_dir() or path.suffix.lower() not in SUFFIXES:
-        raise UserInputError(f"--dataset manifest: {path} is not a .csv or .parquet file; pass {NEEDS} "
-                             "with --data-root")
+        raise SettingError("data.root", path, f"not a .csv or .parquet file; dataset manifest takes {NEEDS}")
     if not path.is_file():
-        raise UserInputError(f"manifest file not found: {path.absolute()}; pass {NEEDS} with --data-root")
+        raise SettingError("data.root", path, f"manifest file not found: {path.absolute()}; give {NEEDS}")
 
 
 def _read_table(path: Path) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from ssflow.datasets import btad, dagm, folder, manifest, mvtec, mvtec_ad2, visa
 from ssflow.datasets.demo import DEMO_HARD, DEMO_HARD_LIGHTING, DEMO_HIRES, DemoSettings, ensure_demo
 from ssflow.datasets.listing import require_root
 from ssflow.datasets.records import CategoryData, ImageRecord
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ def default_root(dataset: str) -> Path:
     """
     entry = _lookup(dataset)
     if entry.default_root is None:
-        raise UserInputError(f"--dataset {dataset} needs --data-root (config key data.root): {entry.needs}")
+        raise SettingError("data.root", None, f"dataset {dataset} has no default location; give {{data.root}}: "
+                                              f"{entry.needs}")
     return Path(entry.default_root)
 
 

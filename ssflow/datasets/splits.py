@@ -125,7 +125,7 @@ def require_anomalies(test: Sequence[ImageRecord], category: str) -> None:
         normal = sum(1 for record in test if record.label == 0)
         raise UserInputError(
             f"category '{category}' has no anomalous test images ({normal} normal ones): with no defect to score "
-            "on, tune on synthetic anomalies (validation.synthetic_weight=1; --objective synthetic in a sweep) "
+            "on, tune on synthetic anomalies (validation.synthetic_weight=1; the synthetic objective in a sweep) "
             "or add images of defective parts to its test set"
         )
 

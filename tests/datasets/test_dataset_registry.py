@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from ssflow.datasets import DATASETS, default_root, list_categories, load_category, prepare_root
-from ssflow.errors import UserInputError
+from ssflow.errors import SettingError, UserInputError
 
 
 def test_names_and_default_roots() -> None:
@@ -15,8 +15,9 @@ def test_names_and_default_roots() -> None:
 
 @pytest.mark.parametrize("dataset", ["folder", "manifest"])
 def test_your_own_data_has_no_default_root(dataset: str) -> None:
-    with pytest.raises(UserInputError, match=f"--dataset {dataset} needs --data-root"):
+    with pytest.raises(SettingError, match=f"dataset {dataset} has no default location; give data.root: ") as caught:
         default_root(dataset)
+    assert (caught.value.key, caught.value.value) == ("data.root", None)
 
 
 def test_unknown_dataset_lists_the_known_ones() -> None:
@@ -44,7 +45,7 @@ def test_each_reader_through_the_registry(mvtec_root: Path, btad_root: Path, dag
 
 @pytest.mark.parametrize("dataset", ["mvtec", "btad", "dagm", "visa", "mvtec-ad2"])
 def test_downloaded_datasets_must_exist(tmp_path: Path, dataset: str) -> None:
-    hint = "not found.*must be downloaded.*--data-root.*--dataset demo works offline"
+    hint = "not found.*must be downloaded.*given as data.root .data.dataset demo works offline"
     with pytest.raises(UserInputError, match=hint):
         prepare_root(dataset, tmp_path / "absent")
     with pytest.raises(UserInputError, match="not found"):

@@ -111,7 +111,7 @@ def test_ensure_demo_refuses_a_foreign_folder(tmp_path: Path) -> None:
 
 def test_ensure_demo_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "demo").write_text("")
-    with pytest.raises(UserInputError, match="is a file"):
+    with pytest.raises(UserInputError, match=r"^data.root .*demo: a file; the demo dataset needs a folder there"):
         ensure_demo(tmp_path / "demo", settings=SMALL)
 
 

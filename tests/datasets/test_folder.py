@@ -115,13 +115,14 @@ def test_layout_mistakes_are_named(folder_root: Path, tmp_path: Path, image_writ
 def test_a_manifest_file_given_to_the_folder_reader_points_to_the_manifest_reader(tmp_path: Path) -> None:
     listing = tmp_path / "parts.csv"
     listing.write_text("image_path,label\n")
-    with pytest.raises(UserInputError, match=r"parts\.csv: a file, not a folder.*read with --dataset manifest"):
+    with pytest.raises(UserInputError, match=r"data.root .*parts\.csv: a file, not a folder.*read with data.dataset manifest"):
         list_categories("folder", listing)
 
 
 def test_folder_needs_a_data_root(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--dataset", "folder", "--category", "x", "--out", str(tmp_path / "out")]) == 2
-    assert "--dataset folder needs --data-root" in _error_line(capsys)
+    # the model layer names the setting; the command line names its flag
+    assert "dataset folder has no default location; give --data-root: " in _error_line(capsys)
 
 
 def test_duplicate_stems_stop_train_in_one_line(folder_root: Path, tmp_path: Path, image_writer,

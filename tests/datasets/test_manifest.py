@@ -112,7 +112,7 @@ def test_file_level_mistakes(manifest_images: Path, tmp_path: Path) -> None:
         read_manifest(_csv(tmp_path / "b.csv", ["image_path,label,mask", "x.png,0,"]))
     with pytest.raises(UserInputError, match="manifest file not found"):
         list_categories("manifest", tmp_path / "absent.csv")
-    with pytest.raises(UserInputError, match=r"is not a \.csv or \.parquet file"):
+    with pytest.raises(UserInputError, match=r"^data.root .*: not a \.csv or \.parquet file; dataset manifest takes"):
         list_categories("manifest", tmp_path)
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
     with pytest.raises(UserInputError, match="broken.parquet: not a readable parquet table"):
