@@ -35,11 +35,11 @@ from search.cluster import connect, disconnect
 from search.options import SweepOptions
 from search.sweep import plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.config_files import flatten_nested
-from ssflow.data import prepare_data
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import prepare_run
-from ssflow.train import fit
+from ssflow.settings.config_files import flatten_nested
+from ssflow.datasets.prepared import prepare_data
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import fit
 
 
 def asha_sweep(args: argparse.Namespace, storage: str):

@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from ssflow.backbone import build_backbone
-from ssflow.config import FlowConfig
-from ssflow.embedded_weights import EMBEDDED
-from ssflow.flow import MultiScaleFlow
+from ssflow.model.backbone import build_backbone
+from ssflow.settings.config import FlowConfig
+from ssflow.model.embedded_weights import EMBEDDED
+from ssflow.model.flow import MultiScaleFlow
 
 
 def gflop(run) -> float:

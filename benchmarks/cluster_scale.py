@@ -39,7 +39,7 @@ from search.cluster import connect, disconnect, quiet_ray
 from search.options import SweepOptions
 from search.sweep import CategoryPlan, run_sweep
 from spaces.space import load_space
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 
 ORDERS = ("concurrent", "sequential")

@@ -7,7 +7,7 @@ For each demo-hard category and contamination rate, a copy of the category
 has that share of its ``train/ok`` images replaced by defective images (the
 demo generator's own defects, painted on fresh surfaces of the category). The
 default config is trained on it; the training images it scores far above the
-rest (``ssflow.train_outliers``, as ``train`` lists them in
+rest (``ssflow.training.train_outliers``, as ``train`` lists them in
 ``train_outliers.csv``) are compared with the replaced ones (precision,
 recall), and the report split's AUPRO is given with and without
 ``--drop-outliers`` (the model trained again without the listed images).
@@ -28,14 +28,14 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.data import prepare_data
+from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, prepare_root
 from ssflow.datasets.demo import DEMO_HARD, defective_image, image_rng
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 from ssflow_runtime.overlay import write_png
-from ssflow.run_inputs import prepare_run
-from ssflow.train import fit
-from ssflow.train_outliers import OUTLIER_Z, find_outliers, image_scores, without_images
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import fit
+from ssflow.training.train_outliers import OUTLIER_Z, find_outliers, image_scores, without_images
 
 
 class Row(NamedTuple):

@@ -16,10 +16,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.data import prepare_data
+from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
-from ssflow.flat_config import config_from_flat
-from ssflow.train import fit, resolve_device
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.train import fit, resolve_device
 
 TARGET_AUROC, TARGET_SECONDS = 0.95, 180.0
 

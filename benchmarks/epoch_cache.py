@@ -39,17 +39,18 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from ssflow.backbone import build_backbone
-from ssflow.backbone_weights import weights_identity
-from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData, prepare_data
-from ssflow.feature_cache import bank_key, cache_key, cached_bank, cached_features, data_identity
-from ssflow.features import RunFeatures, compute_run_features, images_to_tensor
-from ssflow.flat_config import config_from_flat
-from ssflow.flow import MultiScaleFlow, image_nll_per_dim
-from ssflow.run_inputs import RunInputs
-from ssflow.synthetic_bank import build_synthetic_bank
-from ssflow.train import fit
+from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone_weights import weights_identity
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import PreparedData, prepare_data
+from ssflow.training.feature_cache import bank_key, cache_key, cached_bank, cached_features, data_identity
+from ssflow.training.run_features import RunFeatures, compute_run_features
+from ssflow.model.features import images_to_tensor
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.model.flow import MultiScaleFlow, image_nll_per_dim
+from ssflow.training.run_inputs import RunInputs
+from ssflow.training.synthetic_bank import build_synthetic_bank
+from ssflow.training.train import fit
 
 
 def main() -> None:

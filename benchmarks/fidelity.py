@@ -32,10 +32,10 @@ from scipy.stats import spearmanr
 
 from spaces.optuna_distributions import decode_params, distributions
 from spaces.space import load_space
-from ssflow.data import prepare_data
+from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
-from ssflow.flat_config import config_from_flat
-from ssflow.train import EpochReport, fit
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.train import EpochReport, fit
 
 
 class Row(NamedTuple):

@@ -6,7 +6,7 @@
 
 On ``demo-hires`` (1024 x 640 images, defects 3-20 px), every method trains
 on the normal training images of a category and is scored on its report
-split with :mod:`ssflow.metrics`, maps and masks at the metric resolution
+split with :mod:`ssflow.evaluation.metrics`, maps and masks at the metric resolution
 (:mod:`ssflow.datasets.model_inputs`: here the images' own size, since the
 smallest defects are 3 px across):
 
@@ -49,16 +49,16 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import config_to_nested
-from ssflow.data import prepare_data
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import config_to_nested
+from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, prepare_root, read_image
-from ssflow.flat_config import config_from_flat
-from ssflow.model_io import LoadedModel
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.deployment.model_io import LoadedModel
 from ssflow_runtime.scoring import OpenedModel, model_settings, score_images
-from ssflow.run_inputs import prepare_run
-from ssflow.torch_scorer import torch_scorer
-from ssflow.train import fit
+from ssflow.training.run_inputs import prepare_run
+from ssflow.deployment.torch_scorer import torch_scorer
+from ssflow.training.train import fit
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "squash": {},

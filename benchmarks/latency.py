@@ -17,7 +17,7 @@ every method from uint8 pixels (N, 3, S, S) to anomaly map and image score:
 Each method is timed in its own block with a pause before it: torch's and
 ONNX Runtime's thread pools both spin-wait after a call, and interleaving
 their calls on 2 cores made each several times slower. The torch row is
-:func:`ssflow.latency.pipeline_latency`, the timing the sweep records per
+:func:`ssflow.deployment.latency.pipeline_latency`, the timing the sweep records per
 trial. CUDA rows are added when torch (and, for ONNX Runtime, its CUDA
 provider) sees a GPU. Needs the ``bench`` extra (anomalib).
 """
@@ -38,15 +38,15 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.data import prepare_data
-from ssflow.flat_config import config_from_flat
-from ssflow.latency import Latency, pipeline_latency, random_images, time_calls
-from ssflow.model_io import LoadedModel
-from ssflow.onnx_export import build_pipeline, export_onnx
+from ssflow.datasets.prepared import prepare_data
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.deployment.latency import Latency, pipeline_latency, random_images, time_calls
+from ssflow.deployment.model_io import LoadedModel
+from ssflow.deployment.onnx_export import build_pipeline, export_onnx
 from ssflow_runtime.onnx_model import INPUT, create_session, usable_cpus
-from ssflow.pipeline import AnomalyPipeline
-from ssflow.run_inputs import prepare_run
-from ssflow.train import fit
+from ssflow.deployment.pipeline import AnomalyPipeline
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import fit
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # anomalib 2.7 imports deprecated timm paths

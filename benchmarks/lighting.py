@@ -28,15 +28,15 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.baselines import build_baseline, fit_baseline, score_baseline
-from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData, SplitData, prepare_data
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import PreparedData, SplitData, prepare_data
 from ssflow.datasets import default_root, prepare_root
 from ssflow.datasets.demo import DEMO_HARD
-from ssflow.evaluate import SplitMetrics, at_mask_size, split_metrics
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import prepare_run
-from ssflow.shifted_test import score_shifted, shifted_test
-from ssflow.train import fit
+from ssflow.evaluation.evaluate import SplitMetrics, at_mask_size, split_metrics
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import prepare_run
+from ssflow.evaluation.shifted_test import score_shifted, shifted_test
+from ssflow.training.train import fit
 
 # name -> config keys over the default config; "default" is the default before lighting robustness (no augmentation,
 # no normalisation), so rows of earlier runs keep their meaning; a normalisation alone is without augmentation.

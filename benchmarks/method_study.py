@@ -25,13 +25,13 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.backbone import build_backbone
-from ssflow.data import prepare_data
+from ssflow.model.backbone import build_backbone
+from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
-from ssflow.features import compute_run_features
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import RunInputs
-from ssflow.train import fit
+from ssflow.training.run_features import compute_run_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import RunInputs
+from ssflow.training.train import fit
 
 # name -> (overrides of the default config, what the variant asks)
 VARIANTS: dict[str, tuple[dict[str, Any], str]] = {

@@ -16,7 +16,7 @@ defect type), the split ssflow reports on and never selects on. The seed also
 sets ssflow's initialisation and synthesis, PatchCore's coreset sampling and
 PaDiM's channel subset. The baselines run on ssflow's backbone, weights,
 levels and normalisation (see ``baselines.py``); all maps are scored with
-:mod:`ssflow.metrics`.
+:mod:`ssflow.evaluation.metrics`.
 
 ``--backbones`` runs every method on each embedded backbone in turn (the same
 levels, strides 8 and 16, and the same input size for all methods): ssflow's
@@ -45,25 +45,26 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from rich.console import Console
-from rich.table import Table
 
-from ssflow.backbone import FeatureExtractor, build_backbone
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import load_config_file
-from ssflow.data import PreparedData, plan_splits, prepare_data
+from benchmarks.quality_tables import category_table, scored_images_note, summary_table
+
+from ssflow.model.backbone import FeatureExtractor, build_backbone
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import load_config_file
+from ssflow.datasets.prepared import PreparedData, plan_splits, prepare_data
 from ssflow.datasets import DATASETS, default_root, list_categories, prepare_root, read_image
 from ssflow.errors import UserInputError
-from ssflow.evaluate import SplitMetrics, evaluate
-from ssflow.exported import is_export_file, load_export_config
-from ssflow.features import compute_run_features, extract_features
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import RunInputs
+from ssflow.evaluation.evaluate import SplitMetrics, evaluate
+from ssflow.settings.exported import is_export_file, load_export_config
+from ssflow.training.run_features import compute_run_features
+from ssflow.model.features import extract_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import RunInputs
 from ssflow.devices import resolve_device
-from ssflow.train import fit
+from ssflow.training.train import fit
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # anomalib 2.7 imports deprecated timm and dinov2 paths
@@ -71,7 +72,6 @@ with warnings.catch_warnings():
 
 METHODS = ("ssflow", "ssflow-best", *BASELINES)
 BACKBONES = {f"lite{size}": f"tf_efficientnet_lite{size}" for size in (0, 1, 2)}  # --backbones: embedded ones
-METRICS = ("image_auroc", "pixel_auroc", "aupro")
 _NAN = float("nan")
 
 
@@ -151,47 +151,6 @@ def run_category(dataset: str, category: str, seed: int, methods: Sequence[str],
         rows.append(Row(dataset, category, seed, method, status, *metrics, run.train_seconds,
                         run.images_per_second, normal, len(data.report) - normal, backbone_key))
     return rows
-
-
-def _mean_std(values: Sequence[float]) -> str:
-    values = np.asarray(values, dtype=float)
-    if np.isnan(values).all():
-        return "-"
-    return f"{np.nanmean(values):.3f} ± {np.nanstd(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
-
-
-def summary_table(frame: pd.DataFrame, title: str) -> Table:
-    """Per method: each metric's mean over categories, then mean ± std over seeds; times averaged."""
-    table = Table(title=title, title_justify="left")
-    for column in ("method", "image AUROC", "pixel AUROC", "AUPRO", "train s / category", "inference img/s",
-                   "runs"):
-        table.add_column(column, justify="left" if column == "method" else "right")
-    for method, runs in frame.groupby("method", sort=False):
-        per_seed = runs.groupby("seed")[list(METRICS)].mean()
-        finished = int((runs["status"] == "finished").sum())
-        table.add_row(method, *(_mean_std(per_seed[metric]) for metric in METRICS),
-                      f"{runs['train_seconds'].mean():.1f}", f"{runs['images_per_second'].mean():.1f}",
-                      f"{finished}/{len(runs)}")
-    return table
-
-
-def category_table(frame: pd.DataFrame, title: str) -> Table:
-    """Per category and method: each metric's mean ± std over seeds."""
-    table = Table(title=title, title_justify="left")
-    for column in ("category", "method", "image AUROC", "pixel AUROC", "AUPRO"):
-        table.add_column(column, justify="left" if column in ("category", "method") else "right")
-    for (category, method), runs in frame.groupby(["category", "method"], sort=False):
-        table.add_row(category, method, *(_mean_std(runs[metric]) for metric in METRICS))
-    return table
-
-
-def scored_images_note(frame: pd.DataFrame) -> str:
-    """Which test images every method was scored on, with their counts."""
-    counts = frame.groupby("category")[["report_normal", "report_defective"]].first()
-    per_category = ", ".join(f"{name} {row.report_normal}+{row.report_defective}" for name, row in counts.iterrows())
-    return ("scored on the report split of each category's test set for each seed "
-            "(split_test(test, selection_fraction=0.5, seed), stratified by defect type), the same images for "
-            f"every method; normal+defective images per category: {per_category}")
 
 
 def _arguments() -> argparse.ArgumentParser:

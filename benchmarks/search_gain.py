@@ -56,16 +56,16 @@ from results.export import build_export
 from results.ranking import trial_summary
 from results.store import ResultStore
 from search.cluster import connect, disconnect, quiet_ray
-from search.manifest import read_budget, read_manifest
+from search.sweep_record import read_budget, read_sweep_record
 from search.options import UNLIMITED_SAMPLES, SweepOptions
 from search.sweep import category_base, plan_categories, run_sweep
 from spaces.space import load_space
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import flatten_nested
-from ssflow.data import prepare_data
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import flatten_nested
+from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
-from ssflow.flat_config import config_from_flat, config_to_flat
-from ssflow.train import fit
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
+from ssflow.training.train import fit
 
 
 class Run(NamedTuple):
@@ -130,7 +130,7 @@ def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: l
         portfolio = tuple(read_portfolio(args.portfolio, base)) if args.portfolio else ()
         options = dataclasses.replace(options, time_budget_s=budget_s, num_samples=UNLIMITED_SAMPLES,
                                       portfolio=portfolio, portfolio_source=args.portfolio.name if portfolio else "")
-    if args.resume and read_manifest(options) is not None:
+    if args.resume and read_sweep_record(options) is not None:
         options = dataclasses.replace(options, resume=True)
     plans = plan_categories(options, categories)
     connect(None, num_cpus=args.concurrency)

@@ -19,7 +19,7 @@ from typing import Any, Mapping, NamedTuple
 
 from ray import tune
 
-from ssflow.config import SSFlowConfig
+from ssflow.settings.config import SSFlowConfig
 
 FIXED_SHARE = 0.35  # of the default epoch: data, evaluation, everything the flow's size does not change
 ATTENTION_BLOCK = 3.38  # an attention block costs this many conv blocks (CA = 3.2x the default)

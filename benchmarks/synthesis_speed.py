@@ -1,4 +1,4 @@
-"""Time :func:`ssflow.synthesis.synthesize_batch` on a batch of 16 images of 256x256.
+"""Time :func:`ssflow.training.synthesis.synthesize_batch` on a batch of 16 images of 256x256.
 
 Run: ``.venv/bin/python benchmarks/synthesis_speed.py``. Uses one OpenCV
 thread so the number reflects one core.
@@ -13,8 +13,8 @@ import time
 import cv2
 import numpy as np
 
-from ssflow.config import BLEND_MODES, SynthesisConfig
-from ssflow.synthesis import synthesize_batch
+from ssflow.settings.config import BLEND_MODES, SynthesisConfig
+from ssflow.training.synthesis import synthesize_batch
 
 
 def textured_batch(count: int, side: int, seed: int) -> np.ndarray:

@@ -20,14 +20,15 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.backbone import build_backbone
-from ssflow.data import prepare_data
-from ssflow.evaluate import score_features
-from ssflow.features import compute_run_features, extract_features
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import RunInputs
+from ssflow.model.backbone import build_backbone
+from ssflow.datasets.prepared import prepare_data
+from ssflow.evaluation.evaluate import score_features
+from ssflow.training.run_features import compute_run_features
+from ssflow.model.features import extract_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import RunInputs
 from ssflow.devices import resolve_device
-from ssflow.train import fit
+from ssflow.training.train import fit
 
 
 def _images_per_second(run: Callable[[], object], images: int, repeats: int, device: torch.device) -> float:

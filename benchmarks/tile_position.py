@@ -25,12 +25,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.data import prepare_data
-from ssflow.evaluate import score_features
-from ssflow.features import extract_features
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import prepare_run
-from ssflow.train import fit
+from ssflow.datasets.prepared import prepare_data
+from ssflow.evaluation.evaluate import score_features
+from ssflow.model.features import extract_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import fit
 
 
 def eta_squared(scores: np.ndarray) -> float:

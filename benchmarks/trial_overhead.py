@@ -24,10 +24,10 @@ from search.cluster import connect, disconnect
 from search.options import SweepOptions
 from search.sweep import plan_categories, run_sweep
 from spaces.space import FixedParam, SearchSpace
-from ssflow.data import prepare_data
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import prepare_run
-from ssflow.train import fit
+from ssflow.datasets.prepared import prepare_data
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import fit
 
 
 def direct_seconds(config) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssflow.data import PreparedData
+from ssflow.datasets.prepared import PreparedData
 
 
 def squash_note(count: int) -> str:

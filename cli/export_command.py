@@ -21,7 +21,7 @@ from results.portfolio import build_portfolio, write_portfolio
 from results.ranking import seed_noise
 from ssflow import __version__
 from ssflow.errors import UserInputError
-from ssflow.exported import write_export
+from ssflow.settings.exported import write_export
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

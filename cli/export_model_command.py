@@ -1,7 +1,7 @@
 """``run_search.py export-model``: a ``model.pt`` as one ONNX graph for ONNX Runtime or OpenVINO.
 
 The file is checked before it is written (ONNX Runtime against torch on a few
-images, see :mod:`ssflow.onnx_export`); a file that disagrees is refused and
+images, see :mod:`ssflow.deployment.onnx_export`); a file that disagrees is refused and
 ``--out`` is left as it was.
 """
 
@@ -19,14 +19,14 @@ from cli.export_model_arguments import CHECK_IMAGES
 from ssflow_runtime.output_paths import check_output_file
 from cli.threshold_view import print_thresholds
 from ssflow_runtime.calibration import Calibration, choose_threshold
-from ssflow.config import SSFlowConfig
-from ssflow.data import input_settings
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import input_settings
 from ssflow_runtime.images import decode, to_rgb
 from ssflow_runtime.model_inputs import image_inputs
 from ssflow.errors import UserInputError
 from ssflow_runtime.model_kind import ONNX, model_kind
-from ssflow.model_io import load_model
-from ssflow.onnx_export import ExportMismatch, export_onnx
+from ssflow.deployment.model_io import load_model
+from ssflow.deployment.onnx_export import ExportMismatch, export_onnx
 from ssflow_runtime.image_files import find_images
 
 

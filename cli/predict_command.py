@@ -17,7 +17,7 @@ from rich.table import Table
 
 from cli.data_notes import squash_note
 from cli.shown_text import shown
-from ssflow.model_files import open_model
+from ssflow.deployment.model_files import open_model
 from ssflow_runtime.predict import PredictResult, run_predict
 from ssflow_runtime.predict_request import MAPS, OVERLAYS, REGIONS, SKIPPED, add_predict_arguments, request_from_args
 

@@ -7,13 +7,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import load_config_file, parse_override
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import load_config_file, parse_override
 from ssflow.errors import UserInputError
-from ssflow.exported import is_export_file, load_export_config
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.exported import is_export_file, load_export_config
+from ssflow.settings.flat_config import config_from_flat
 from cli.setting_flags import FLAG_KEYS
-from ssflow.presets import PRESETS, preset
+from ssflow.settings.presets import PRESETS, preset
 
 
 

@@ -32,10 +32,10 @@ from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, s
 from search.time_budget import format_duration
 from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
-from ssflow.config import SSFlowConfig
+from ssflow.settings.config import SSFlowConfig
 from ssflow.datasets import default_root, list_categories, prepare_root
 from ssflow.errors import UserInputError
-from ssflow.leakage import leak_line
+from ssflow.datasets.leakage import leak_line
 from ssflow.redaction import redacted
 
 

@@ -10,10 +10,10 @@ from rich.console import Console
 from ssflow_runtime.text import plain
 from cli.shown_text import shown
 from cli.table_format import metric
-from ssflow.config import SSFlowConfig
-from ssflow.evaluate import SplitMetrics, UnhealthyMaps
-from ssflow.flow import MultiScaleFlow
-from ssflow.shifted_test import ShiftedTest, metric_differences, score_shifted
+from ssflow.settings.config import SSFlowConfig
+from ssflow.evaluation.evaluate import SplitMetrics, UnhealthyMaps
+from ssflow.model.flow import MultiScaleFlow
+from ssflow.evaluation.shifted_test import ShiftedTest, metric_differences, score_shifted
 
 
 def shifted_summary(shifted: ShiftedTest, flow: MultiScaleFlow, backbone: torch.nn.Module, config: SSFlowConfig,

@@ -22,7 +22,7 @@ from results.plots import format_value, infer_rungs, short_names, varying_hyperp
 from results.ranking import rank_trials
 from results.schema import ENDED_WITHOUT_MODEL
 from results.store import ResultStore
-from search.manifest import read_budget
+from search.sweep_record import read_budget
 from ssflow.errors import UserInputError
 from ssflow.redaction import redacted
 

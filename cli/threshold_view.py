@@ -25,7 +25,7 @@ def print_thresholds(console: Console, calibration: Calibration, summary: Mappin
     """The threshold in use and each stored false-positive threshold.
 
     ``summary``: a dict with ``threshold`` and ``fpr_thresholds`` as
-    :func:`ssflow.calibration.threshold_report` makes them (``metrics.json``
+    :func:`ssflow.evaluation.calibration.threshold_summary` makes them (``metrics.json``
     carries them); None prints the calibrated values without precision/recall.
     """
     in_use = (summary or {}).get("threshold")

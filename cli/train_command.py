@@ -27,25 +27,25 @@ from ssflow_runtime.text import plain, safe_part
 from cli.shown_text import shown
 from cli.table_format import metric
 from cli.threshold_view import print_thresholds
-from ssflow.backbone import FeatureExtractor
-from ssflow.calibration import threshold_report
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import save_config_file
-from ssflow.data import PreparedData, data_root, plan_splits, prepare_data, tuned_label_free
+from ssflow.model.backbone import FeatureExtractor
+from ssflow.evaluation.calibration import threshold_summary
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import save_config_file
+from ssflow.datasets.prepared import PreparedData, data_root, plan_splits, prepare_data, tuned_label_free
 from ssflow.datasets import list_categories
 from ssflow.errors import UserInputError
 from ssflow_runtime.images import decode, to_rgb
-from ssflow.evaluate import evaluate
-from ssflow.features import extract_features
-from ssflow.leakage import check_leakage, leak_line
-from ssflow.model_io import LoadedModel, save_model
-from ssflow.onnx_export import ExportCheck, ExportMismatch, export_onnx
+from ssflow.evaluation.evaluate import evaluate
+from ssflow.model.features import extract_features
+from ssflow.datasets.leakage import check_leakage, leak_line
+from ssflow.deployment.model_io import LoadedModel, save_model
+from ssflow.deployment.onnx_export import ExportCheck, ExportMismatch, export_onnx
 from ssflow_runtime.overlay import heatmap_overlay, side_by_side, write_png
-from ssflow.run_inputs import RunInputs, prepare_run
-from ssflow.shifted_test import shifted_test
+from ssflow.training.run_inputs import RunInputs, prepare_run
+from ssflow.evaluation.shifted_test import shifted_test
 from ssflow.devices import resolve_device
-from ssflow.train import EpochReport, FitResult, fit
-from ssflow.train_outliers import OUTLIER_Z, TrainOutlier, find_outliers, image_scores, without_images
+from ssflow.training.train import EpochReport, FitResult, fit
+from ssflow.training.train_outliers import OUTLIER_Z, TrainOutlier, find_outliers, image_scores, without_images
 
 OVERLAY_COUNT = 6
 OUTLIERS_FILE = "train_outliers.csv"
@@ -153,7 +153,7 @@ def _publish_beside(staging: Path, folder: Path) -> None:
 
 def _fit(console: Console, config: SSFlowConfig, data: PreparedData, device: torch.device,
          inputs: RunInputs) -> FitResult:
-    """:func:`ssflow.train.fit` under a progress bar."""
+    """:func:`ssflow.training.train.fit` under a progress bar."""
     with _progress(console) as progress:
         task = progress.add_task("training", total=config.train.epochs, objective=float("nan"))
 
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             frame.assign(path=frame["path"].map(plain)).to_csv(staging / OUTLIERS_FILE, index=False)
         if result.flow is not None:
             report = _score_report(data, result, backbone, config, device)
-            summary.update(threshold_report(result.calibration, report.scores, data.report.labels))
+            summary.update(threshold_summary(result.calibration, report.scores, data.report.labels))
             if shifted is not None:
                 summary["shifted_test"] = shifted_summary(shifted, result.flow, backbone, config, result.report,
                                                           device)

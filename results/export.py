@@ -5,7 +5,7 @@ Per category the config is chosen by :func:`results.ranking.best_configs`
 runs); its report-split metrics travel along for reading, with the mean and
 standard deviation over its seeds. Only finished trials are exported: a
 pruned trial never ran its full budget. Writing is
-:func:`ssflow.exported.write_export`'s job.
+:func:`ssflow.settings.exported.write_export`'s job.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pandas as pd
 from results.objective_source import chosen_on, synthetic_weight, threshold_rule
 from results.ranking import best_configs
 from results.schema import REPORT_METRICS, SELECTION_METRICS
-from ssflow.config_files import config_to_nested, flatten_nested
+from ssflow.settings.config_files import config_to_nested, flatten_nested
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 
 class ExportContent(NamedTuple):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ssflow.calibration import LABEL_FREE_RATE
+from ssflow.evaluation.calibration import LABEL_FREE_RATE
 from ssflow_runtime.calibration import rate_label
-from ssflow.config import is_label_free
+from ssflow.settings.config import is_label_free
 
 WEIGHT_COLUMN = "hp.validation.synthetic_weight"
 

@@ -37,10 +37,10 @@ import yaml
 
 from results.ranking import config_summary
 from results.schema import HP_PREFIX
-from ssflow.config import SSFlowConfig
+from ssflow.settings.config import SSFlowConfig
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
-from ssflow.yaml_files import read_yaml
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.settings.yaml_files import read_yaml
 
 FORMAT = "ssflow-portfolio/1"
 _PORTABLE_SECTIONS = ("backbone.", "flow.", "synthesis.", "loss.", "train.", "map.")

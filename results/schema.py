@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 
-from ssflow.flat_config import flat_keys
+from ssflow.settings.flat_config import flat_keys
 
 # diverged: the flow produced NaN/Inf or a collapsed map (a result: its reason in ``error``); failed: the trial
 # crashed. Rows of older versions store a divergence as failed with an error starting "diverged".
@@ -26,12 +26,12 @@ HP_PREFIX = "hp."
 # both ways makes readers such as pandas fail to merge the two types.
 PARTITION_COLUMNS = ("dataset", "category")
 
-# The metrics of one split (ssflow.evaluate.SplitMetrics): aupro up to FPR 0.3 (MVTec AD), aupro_05 up to
+# The metrics of one split (ssflow.evaluation.evaluate.SplitMetrics): aupro up to FPR 0.3 (MVTec AD), aupro_05 up to
 # FPR 0.05 (MVTec AD 2's AucPro_0.05; null in rows of older versions).
 SPLIT_METRICS = ("image_auroc", "pixel_auroc", "aupro", "aupro_05")
 SELECTION_METRICS = (*(f"selection_{name}" for name in SPLIT_METRICS), "selection_objective")
 REPORT_METRICS = tuple(f"report_{name}" for name in SPLIT_METRICS)
-# The synthetic validation set's metrics (ssflow.validation_set); null when a run has none.
+# The synthetic validation set's metrics (ssflow.datasets.validation_set); null when a run has none.
 SYNTHETIC_METRICS = tuple(f"synthetic_{name}" for name in SPLIT_METRICS)
 # portfolio | base | warm_start | search | finalist (search.studies); finalists repeat the config of ``parent_trial``.
 ROLES = ("portfolio", "base", "warm_start", "search", "finalist")
@@ -51,7 +51,7 @@ FIXED_FIELDS: tuple[pa.Field, ...] = (
     pa.field("role", pa.string()),  # one of ROLES; null in rows of older versions (read as search)
     pa.field("parent_trial", pa.string()),  # a finalist's source trial; null otherwise
     pa.field("latency_ms", pa.float64()),  # inference ms per image at batch 1, measured on the trial's node
-    # JSON list of the training images the trial's model scores far above the rest (ssflow.train_outliers),
+    # JSON list of the training images the trial's model scores far above the rest (ssflow.training.train_outliers),
     # written at the trial's last epoch of a full budget; null otherwise and in rows of older versions.
     pa.field("train_outliers", pa.string()),
     # The trial ran the backbone over the clean images (False: its features came from the node's cache);

@@ -33,19 +33,10 @@ from search import studies
 from search.convergence import NOISE_PRIOR, remaining_gain, within_noise
 from search.options import SweepOptions
 from search.outcomes import Outcome, optuna_closing
-from search.studies import (
-    ROLE_BASE,
-    ROLE_FINALIST,
-    ROLE_PORTFOLIO,
-    ROLE_SEARCH,
-    ROLE_WARM,
-    SEARCH_ROLES,
-    TrialSpec,
-    applied_values,
-    attr,
-)
+from search.studies import (ROLE_BASE, ROLE_FINALIST, ROLE_PORTFOLIO, ROLE_SEARCH, ROLE_WARM, SEARCH_ROLES, TrialSpec,
+                            applied_values, attr)
 from spaces.optuna_distributions import decode_params, distributions, params_from_values
-from ssflow.flat_config import config_to_flat
+from ssflow.settings.flat_config import config_to_flat
 
 class CategoryStudy:
     """One category's study as the driver plans and records it."""
@@ -284,10 +275,7 @@ class CategoryStudy:
         objective; :func:`search.convergence.remaining_gain`); whether it ended."""
         if not self.options.time_budget_s or self.search_end or len(self.study.directions) > 1:
             return False
-        finished = [trial for trial in self.trials.values()
-                    if attr(trial, "role") in SEARCH_ROLES and attr(trial, "outcome") == "finished"
-                    and trial.state == TrialState.COMPLETE]
-        gain = remaining_gain(finished)
+        gain = remaining_gain(self._finished_searched())
         if gain is None or gain >= self.noise:
             return False
         self.end_search("converged")
@@ -299,11 +287,12 @@ class CategoryStudy:
 
     def top_configs(self, count: int) -> list[FrozenTrial]:
         """The ``count`` best searched trials that ran the full budget and did not diverge, best first."""
-        done = [trial for trial in self.trials.values()
-                if attr(trial, "role") in SEARCH_ROLES and attr(trial, "outcome") == "finished"
-                and trial.state == TrialState.COMPLETE]
-        done.sort(key=lambda trial: (-trial.values[0], trial.number))
-        return done[:count]
+        return sorted(self._finished_searched(), key=lambda trial: (-trial.values[0], trial.number))[:count]
+
+    def _finished_searched(self) -> list[FrozenTrial]:
+        """Searched trials that ran their full budget and did not diverge."""
+        return [trial for trial in self.trials.values() if attr(trial, "role") in SEARCH_ROLES
+                and attr(trial, "outcome") == "finished" and trial.state == TrialState.COMPLETE]
 
     def best_values(self) -> dict[str, Any] | None:
         """The applied config values of the best finished searched trial, for warm-starting other categories."""

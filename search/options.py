@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spaces.space import SearchSpace
-from ssflow.config import SSFlowConfig
+from ssflow.settings.config import SSFlowConfig
 from ssflow.errors import UserInputError
 from ssflow.redaction import redacted
 
@@ -61,7 +61,7 @@ class SweepOptions:
     finalists: int = 3  # top configs per category retrained with extra seeds before the study ends (0: none)
     finalist_seeds: int = 2  # extra training seeds per finalist
     warm_start: str = ""  # an earlier sweep in the same storage whose best configs start this one
-    allow_leakage: bool = False  # go on when test images are copies of training images (ssflow.leakage)
+    allow_leakage: bool = False  # go on when test images are copies of training images (ssflow.datasets.leakage)
     objective: str = "quality"  # quality | synthetic | quality,latency (see OBJECTIVES)
     time_budget_s: float = 0.0  # wall seconds for the whole sweep, finalists included (search.time_budget); 0: none
     # Configs tried first, before the base config (flat values each; search.portfolio), and where they came from.

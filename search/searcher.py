@@ -34,7 +34,7 @@ from search.outcomes import Outcome
 from search.studies import ROLE_FINALIST, TrialSpec
 from search.time_budget import TimeBudget
 
-OBJECTIVE = "objective"  # what trials report and the search maximises (ssflow.evaluate.selection_objective)
+OBJECTIVE = "objective"  # what trials report and the search maximises (ssflow.evaluation.evaluate.selection_objective)
 TIME_ATTR = "epoch"
 
 

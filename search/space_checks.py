@@ -15,11 +15,11 @@ from search.options import SweepOptions
 from search.trainable import variant_key
 from spaces.optuna_distributions import encode_choice
 from spaces.space import ChoiceParam, FixedParam
-from ssflow.backbone import check_levels
-from ssflow.backbone_weights import check_weights_available
-from ssflow.config import SSFlowConfig
+from ssflow.model.backbone import check_levels
+from ssflow.model.backbone_weights import check_weights_available
+from ssflow.settings.config import SSFlowConfig
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 # Every trial of a category shares one copy of its images and splits, so these cannot vary per trial;
 # ``seed`` varies only through finalist runs.

@@ -24,9 +24,9 @@ from results.schema import ENDED_WITHOUT_MODEL, REPORT_METRICS, SELECTION_METRIC
 from results.store import ResultStore
 from search.searcher import OBJECTIVE, TIME_ATTR
 from ssflow import __version__
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import config_to_nested
-from ssflow.flat_config import config_to_flat
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import config_to_nested
+from ssflow.settings.flat_config import config_to_flat
 
 METRIC_COLUMNS = (
     *SELECTION_METRICS[:-1], *REPORT_METRICS, *SYNTHETIC_METRICS, "loss", "seconds", "epoch_seconds", "latency_ms",

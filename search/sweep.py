@@ -25,7 +25,7 @@ from ray import tune
 from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tuner
 
 from results.store import ResultStore
-from search import manifest, studies
+from search import studies, sweep_record
 from search.category_study import CategoryStudy
 from search.checkpoints import latest_checkpoint
 from search.convergence import NOISE_PRIOR, seed_noise
@@ -39,13 +39,13 @@ from search.space_checks import check_space, input_variants
 from search.trainable import TrialSetup, describe_variant, run_trial, trial_config, variant_key
 from search.warm_start import earlier_bests, warm_configs
 from spaces.space import SearchSpace
-from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData, plan_splits, prepare_data, tuned_label_free
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import PreparedData, plan_splits, prepare_data, tuned_label_free
 from ssflow.errors import UserInputError, WriteFailed
-from ssflow.flat_config import config_from_flat
-from ssflow.leakage import Leak, leak_line, split_leaks
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.datasets.leakage import Leak, leak_line, split_leaks
 from ssflow.redaction import redacted
-from ssflow.run_inputs import cache_spec
+from ssflow.training.run_inputs import cache_spec
 
 @dataclass(frozen=True)
 class CategoryPlan:
@@ -86,7 +86,7 @@ def plan_categories(options: SweepOptions, categories: Sequence[str]) -> list[Ca
     Every category's layout and splits are checked first (no pixel read), so a
     category that cannot be scored stops the sweep in one line before any
     image is read or any Ray work starts. Then test images that copy training
-    images are looked for (:mod:`ssflow.leakage`). Raises ``UserInputError`` for a space
+    images are looked for (:mod:`ssflow.datasets.leakage`). Raises ``UserInputError`` for a space
     that varies shared keys, a category whose data cannot be read or split
     into scorable parts, or leakage without ``options.allow_leakage``.
     """
@@ -166,12 +166,12 @@ def bank_is_shared(space: SearchSpace) -> bool:
 
 def check_name(options: SweepOptions) -> None:
     """A new sweep must not reuse a name; a resumed one must exist and keep its fixed settings."""
-    stored = manifest.read_manifest(options)
+    stored = sweep_record.read_sweep_record(options)
     if options.resume:
         if stored is None:
             raise UserInputError(f"--resume --name {options.name}: no such sweep in {redacted(options.storage)} "
                                  "(see 'run_search.py show --storage ...')")
-        manifest.check_resume(options, stored)
+        sweep_record.check_resume(options, stored)
     elif stored is not None:
         raise UserInputError(f"--name {options.name}: a sweep of that name exists in {redacted(options.storage)}; "
                              "continue it with --resume or pick another --name")
@@ -232,13 +232,13 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
     """
     budget = budget or sweep_budget(options)
     if budget is None:
-        manifest.remove_budget(options)  # a run without a budget: an earlier run's record no longer describes it
+        sweep_record.remove_budget(options)  # a run without a budget: an earlier run's record no longer describes it
     store = ResultStore(options.storage)
     rows = store.read(experiment=options.name) if options.resume else pd.DataFrame()
     category_studies = _open_studies(options, plans, rows)
     if not options.resume:
         # Only now: a sweep that failed to start (bad database, unknown warm start) must not take its name.
-        manifest.write_manifest(options, [plan.category for plan in plans])
+        sweep_record.write_sweep_record(options, [plan.category for plan in plans])
     setups = {plan.category: plan.setup for plan in plans}
     scheduler = SweepScheduler(setups, options.max_epochs, options.grace_period, options.reduction_factor, budget)
     if options.resume:
@@ -275,7 +275,7 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
     finally:
         if budget is not None:
             try:
-                manifest.write_budget(options, budget.record())
+                sweep_record.write_budget(options, budget.record())
             except OSError as error:
                 store_callback.write_failure = store_callback.write_failure or error
     if store_callback.write_failure is not None:

@@ -2,7 +2,7 @@
 whether a resumed sweep may change it.
 
 The parser (:func:`add_sweep_flags`), the checks before any work (:func:`check_flag_values`), the
-:class:`~search.options.SweepOptions` of a run (:func:`option_values`) and the sweep manifest's settings that a
+:class:`~search.options.SweepOptions` of a run (:func:`option_values`) and the sweep record's settings that a
 resume must keep (:func:`fixed_on_resume`) are all read from :data:`SWEEP_FLAGS`. A new flag is one row; a
 row that fills an option names a :class:`~search.options.SweepOptions` field (tests check both ways).
 Light imports only: ``--help`` reads this table without Ray, Optuna or torch.
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
 from search.options import OBJECTIVES, UNLIMITED_SAMPLES, SweepOptions
-from spaces.space import SearchSpace, space_identity
-from ssflow.config import SSFlowConfig
+from spaces.space import SearchSpace
+from ssflow.settings.config import SSFlowConfig
 from ssflow.datasets import DATASETS
 from ssflow.errors import UserInputError
 
@@ -37,7 +37,7 @@ class SweepContext(NamedTuple):
 Check = Callable[[Any], "str | None"]
 # A row's resolver: the option fields a parsed value (and the other flags, the context) fill.
 Resolve = Callable[[Any, argparse.Namespace, SweepContext], Mapping[str, Any]]
-# A row's stored value in the sweep manifest, read from the options.
+# A row's stored value in the sweep record, read from the options.
 Stored = Callable[[SweepOptions], Any]
 
 
@@ -141,7 +141,7 @@ SWEEP_FLAGS: tuple[SweepFlag, ...] = (
     SweepFlag("--data-root", DATA_ROOT_HELP),
     SweepFlag("--categories", "default: every category found", {"nargs": "+"}),
     SweepFlag("--space", SPACES_HELP, resume=FIXED,
-              stored=lambda options: space_identity(options.space)),
+              stored=lambda options: options.space.identity),
     SweepFlag("--config", "base config YAML or preset: the first trial of every study"),
     SweepFlag("--set", "override a base config key", {"action": "append", "metavar": "KEY=VALUE"}),
     SweepFlag("--seed", parse={"type": int}, resume=FIXED, stored=lambda options: options.base.seed),

@@ -24,17 +24,17 @@ from ray import tune
 
 from search.checkpoints import EPOCH_FILE
 from search.searcher import OBJECTIVE, TIME_ATTR
-from ssflow.backbone import FeatureExtractor
-from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData
-from ssflow.evaluate import SplitMetrics
-from ssflow.flat_config import config_from_flat
-from ssflow.flow import MultiScaleFlow
-from ssflow.latency import inference_latency_ms
-from ssflow.run_inputs import CacheSpec, prepare_run
+from ssflow.model.backbone import FeatureExtractor
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import PreparedData
+from ssflow.evaluation.evaluate import SplitMetrics
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.model.flow import MultiScaleFlow
+from ssflow.deployment.latency import inference_latency_ms
+from ssflow.training.run_inputs import CacheSpec, prepare_run
 from ssflow.devices import resolve_device
-from ssflow.train import DIVERGED, EpochReport, fit
-from ssflow.train_outliers import find_outliers, image_scores
+from ssflow.training.train import DIVERGED, EpochReport, fit
+from ssflow.training.train_outliers import find_outliers, image_scores
 
 STATE_FILE = "state.pt"
 
@@ -137,7 +137,7 @@ def _load_checkpoint(resume_from: str) -> dict[str, Any] | None:
 
 def outlier_list(flow: MultiScaleFlow, train_features: list[torch.Tensor], data: PreparedData,
                  config: SSFlowConfig) -> str:
-    """JSON list of the training images ``flow`` scores far above the rest (:mod:`ssflow.train_outliers`)."""
+    """JSON list of the training images ``flow`` scores far above the rest (:mod:`ssflow.training.train_outliers`)."""
     paths, scores = image_scores(flow, train_features, data, config.map)
     return json.dumps([outlier.path for outlier in find_outliers(paths, scores)])
 

@@ -9,11 +9,11 @@ A space file looks like::
       backbone.levels: {type: choice, choices: [[2, 3], [1, 2, 3]]}
       train.epochs: 8            # a fixed value
 
-``preset: NAME`` (a preset of :mod:`ssflow.presets`) fixes every key of that
+``preset: NAME`` (a preset of :mod:`ssflow.settings.presets`) fixes every key of that
 preset first; the file's ``parameters`` search or override some of them, so a
 space around a preset never restates it.
 
-Every parameter name is a flat config key (``ssflow.config.flat_keys``) and
+Every parameter name is a flat config key (``ssflow.settings.config.flat_keys``) and
 every value the space can produce is checked against the config on load, so a
 bad space fails before any trial starts. This module only describes spaces; it
 samples nothing and never imports training code.
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 
 from ssflow.errors import UserInputError
-from ssflow.flat_config import coerce_value, config_from_flat, flat_keys, looks_numeric
-from ssflow.presets import PRESETS
-from ssflow.yaml_files import read_yaml
+from ssflow.settings.flat_config import coerce_value, config_from_flat, flat_keys, looks_numeric
+from ssflow.settings.presets import PRESETS
+from ssflow.settings.yaml_files import read_yaml
 
 SPACES_DIR = Path(__file__).resolve().parent
 TOP_LEVEL_KEYS = ("description", "preset", "parameters")
@@ -99,6 +99,11 @@ class SearchSpace:
     def searched(self) -> tuple[Param, ...]:
         """The parameters a searcher actually varies."""
         return tuple(p for p in self.params if not isinstance(p, FixedParam))
+
+    @property
+    def identity(self) -> str:
+        """``<name>@<digest of its parameters>``: an edited space file gets another identity."""
+        return f"{self.name}@{hashlib.sha256(repr(self.params).encode()).hexdigest()[:10]}"
 
 
 def shipped_spaces() -> list[str]:
@@ -167,7 +172,7 @@ def _parse_param(source: str, key: str, spec: Any, known: Mapping[str, Any]) -> 
     where = f"{source}: parameters.{key}"
     if key not in known:
         close = difflib.get_close_matches(key, list(known), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "see ssflow/config.py for the config keys"
+        hint = f"did you mean '{close[0]}'?" if close else "see ssflow/settings/config.py for the config keys"
         raise UserInputError(f"{where}: unknown config key; {hint}")
     declared = known[key]
     if not isinstance(spec, Mapping):
@@ -293,9 +298,3 @@ def _type_name(declared: Any) -> str:
     if typing.get_origin(declared) is tuple:
         return "a list"
     return {str: "a string", bool: "true/false"}.get(declared, getattr(declared, "__name__", str(declared)))
-
-
-def space_identity(space: SearchSpace) -> str:
-    """``<name>@<digest of its parameters>``: an edited space file gets another identity."""
-    digest = hashlib.sha256(repr(space.params).encode()).hexdigest()[:10]
-    return f"{space.name}@{digest}"

@@ -145,7 +145,7 @@ class Model:
     """A trained model (``model.pt`` or an exported ``.onnx``) ready to score image files."""
 
     def __init__(self, path: str | Path, device: str = "auto") -> None:
-        from ssflow.model_files import open_model
+        from ssflow.deployment.model_files import open_model
 
         self._opened = open_model(path, device)
 

@@ -6,7 +6,7 @@ import pytest
 
 from cli.main import main
 from ssflow.datasets.demo import DemoSettings, generate_demo
-from ssflow.datasets.demo_defects import DefectStyle
+from ssflow.datasets.painters import DefectStyle
 
 TRAINED_SIZE = 64  # the image size of the ``trained`` model
 

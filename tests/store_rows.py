@@ -9,8 +9,8 @@ from typing import Any
 
 from results.schema import hp_column
 from results.store import ResultStore
-from ssflow.config_files import config_to_nested
-from ssflow.flat_config import config_from_flat, config_to_flat
+from ssflow.settings.config_files import config_to_nested
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
 
 EXPERIMENT = "sweep1"
 EPOCHS = 6

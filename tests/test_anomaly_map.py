@@ -5,9 +5,9 @@ import pytest
 import torch
 from scipy import ndimage
 
-from ssflow.anomaly_map import anomaly_maps, gaussian_smooth, image_scores
-from ssflow.config import MapConfig
-from ssflow.flow import FlowOutput
+from ssflow.model.anomaly_map import anomaly_maps, gaussian_smooth, image_scores
+from ssflow.settings.config import MapConfig
+from ssflow.model.flow import FlowOutput
 
 
 def test_maps_are_upsampled_fused_and_highest_where_z_is_large():

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_sample_image
 
-from ssflow.backbone import FeatureExtractor, build_backbone
-from ssflow.backbone_weights import weights_identity
-from ssflow.embedded_weights import convert_lukemelas_state_dict, embedded_state_dict, embedded_weights_file
+from ssflow.model.backbone import FeatureExtractor, build_backbone
+from ssflow.model.backbone_weights import weights_identity
+from ssflow.model.embedded_weights import convert_lukemelas_state_dict, embedded_state_dict, embedded_weights_file
 from ssflow.errors import UserInputError
 
 LITE0 = "tf_efficientnet_lite0"
@@ -225,7 +225,7 @@ def test_weights_of_another_shape_are_rejected(resnet18_file: Path, tmp_path: Pa
 
 
 def test_missing_or_unreadable_weights_file_is_a_user_error(tmp_path: Path) -> None:
-    with pytest.raises(UserInputError, match="absent.pth': file not found"):
+    with pytest.raises(UserInputError, match=r"^backbone.weights .*absent.pth: file not found"):
         build_backbone("resnet18", levels=(1,), weights=tmp_path / "absent.pth")
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")

@@ -1,11 +1,11 @@
 import pytest
 
 from results.objective_source import chosen_on
-from ssflow.config import SSFlowConfig
-from ssflow.config_files import load_config_file, parse_override, save_config_file
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.config_files import load_config_file, parse_override, save_config_file
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat, config_to_flat
-from ssflow.presets import preset
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
+from ssflow.settings.presets import preset
 
 
 def test_flat_round_trip_and_file_round_trip(tmp_path):

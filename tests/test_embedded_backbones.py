@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssflow.backbone import build_backbone
-from ssflow.backbone_weights import weights_identity
-from ssflow.embedded_weights import EMBEDDED, embedded_state_dict, embedded_weights_file
+from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone_weights import weights_identity
+from ssflow.model.embedded_weights import EMBEDDED, embedded_state_dict, embedded_weights_file
 from ssflow.errors import UserInputError
 from test_backbone import BELL_COTE, DAISY, PALACE, _photo, _random_model
 

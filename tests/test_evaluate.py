@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from ssflow.data import SplitData
-from ssflow.evaluate import SplitMetrics, split_metrics
-from ssflow.metrics import image_auroc, pixel_metrics
+from ssflow.datasets.prepared import SplitData
+from ssflow.evaluation.evaluate import SplitMetrics, split_metrics
+from ssflow.evaluation.metrics import image_auroc, pixel_metrics
 
 
 def _split(known: list[bool] | None) -> tuple[SplitData, np.ndarray, np.ndarray]:

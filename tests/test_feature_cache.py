@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import torch
 
-from ssflow.data import prepare_data
-from ssflow.feature_cache import cache_key, cached_features, data_identity
-from ssflow.features import RunFeatures
-from ssflow.flat_config import config_from_flat
+from ssflow.datasets.prepared import prepare_data
+from ssflow.training.feature_cache import cache_key, cached_features, data_identity
+from ssflow.training.run_features import RunFeatures
+from ssflow.settings.flat_config import config_from_flat
 
 
 def _features(value: float) -> RunFeatures:

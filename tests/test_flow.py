@@ -5,9 +5,9 @@ import pytest
 import torch
 from FrEIA.modules import AllInOneBlock
 
-from ssflow.config import FlowConfig
-from ssflow.flow import HardPermutationBlock, MultiScaleFlow, image_nll_per_dim, position_energy
-from ssflow.subnets import subnet_constructor
+from ssflow.settings.config import FlowConfig
+from ssflow.model.flow import HardPermutationBlock, MultiScaleFlow, image_nll_per_dim, position_energy
+from ssflow.model.subnets import subnet_constructor
 
 
 def _perturbed_flow(pattern: str = "CA", seed: int = 0) -> MultiScaleFlow:

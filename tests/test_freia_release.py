@@ -50,7 +50,7 @@ def run(patch: str, code: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("patch, differs", [(GITHUB_CLAMP, "scale clamping"),
                                             (GITHUB_PERMUTATION, "hard permutation storage")])
 def test_another_all_in_one_block_is_refused_in_one_line(patch: str, differs: str, tmp_path: Path) -> None:
-    imported = run(patch, "\nimport ssflow.flow\n")
+    imported = run(patch, "\nimport ssflow.model.flow\n")
     assert imported.returncode != 0 and "IncompatibleDependency" in imported.stderr
     train = f"['train', '--dataset', 'demo', '--category', 'wood', '--out', '{tmp_path}/m']"
     command = run(patch, f"\nimport sys\nfrom cli.main import main\nsys.exit(main({train}))\n")
@@ -61,4 +61,4 @@ def test_another_all_in_one_block_is_refused_in_one_line(patch: str, differs: st
 
 
 def test_the_installed_release_passes() -> None:
-    assert run("", "\nimport ssflow.flow\n").returncode == 0
+    assert run("", "\nimport ssflow.model.flow\n").returncode == 0

@@ -12,7 +12,7 @@ from cli.main import main
 from search.options import SweepOptions
 from search.sweep import category_base
 from spaces.space import load_space
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from ssflow.config import LossConfig
-from ssflow.flow import FlowOutput
-from ssflow.loss import constrained_loss, hinge_loss, self_supervised_loss
+from ssflow.settings.config import LossConfig
+from ssflow.model.flow import FlowOutput
+from ssflow.model.loss import constrained_loss, hinge_loss, self_supervised_loss
 
 
 def test_constrained_keeps_only_synthetic_samples_below_the_bound():

@@ -11,7 +11,7 @@ from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from ssflow.errors import UserInputError
-from ssflow.metrics import aupro, image_auroc, pixel_auroc, pixel_metric_set, pixel_metrics, pro_curve
+from ssflow.evaluation.metrics import aupro, image_auroc, pixel_auroc, pixel_metric_set, pixel_metrics, pro_curve
 
 # ---------------------------------------------------------------- image AUROC
 

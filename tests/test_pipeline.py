@@ -7,13 +7,13 @@ import math
 import numpy as np
 import torch
 
-from ssflow.backbone import build_backbone
-from ssflow.evaluate import score_features
-from ssflow.features import extract_features
-from ssflow.flat_config import config_from_flat
-from ssflow.flow import MultiScaleFlow
-from ssflow.latency import inference_latency_ms, time_calls
-from ssflow.pipeline import AnomalyPipeline
+from ssflow.model.backbone import build_backbone
+from ssflow.evaluation.evaluate import score_features
+from ssflow.model.features import extract_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.model.flow import MultiScaleFlow
+from ssflow.deployment.latency import inference_latency_ms, time_calls
+from ssflow.deployment.pipeline import AnomalyPipeline
 
 CPU = torch.device("cpu")
 

@@ -8,8 +8,8 @@ import torch
 import yaml
 
 from cli.main import main
-from ssflow.exported import load_export_config
-from ssflow.model_io import load_model
+from ssflow.settings.exported import load_export_config
+from ssflow.deployment.model_io import load_model
 
 pytestmark = pytest.mark.slow
 

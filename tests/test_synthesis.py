@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ssflow.config import BLEND_MODES, SynthesisConfig
+from ssflow.settings.config import BLEND_MODES, SynthesisConfig
 from ssflow.errors import UserInputError
-from ssflow.synthesis import SyntheticSample, synthesize, synthesize_batch
+from ssflow.training.synthesis import SyntheticSample, synthesize, synthesize_batch
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 

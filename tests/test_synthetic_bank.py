@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.backbone import build_backbone
-from ssflow.data import prepare_data
+from ssflow.model.backbone import build_backbone
+from ssflow.datasets.prepared import prepare_data
 from ssflow.errors import UserInputError
-from ssflow.feature_cache import DataIdentity, bank_key, cached_bank
-from ssflow.features import compute_run_features
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import RunInputs
-from ssflow.synthetic_bank import build_synthetic_bank
-from ssflow.train import FINISHED, fit
+from ssflow.training.feature_cache import DataIdentity, bank_key, cached_bank
+from ssflow.training.run_features import compute_run_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import RunInputs
+from ssflow.training.synthetic_bank import build_synthetic_bank
+from ssflow.training.train import FINISHED, fit
 
 CPU = torch.device("cpu")
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ssflow.calibration import FPR_RATES, MIN_NORMAL_IMAGES, best_f1_threshold, calibrate_scores
+from ssflow.evaluation.calibration import FPR_RATES, MIN_NORMAL_IMAGES, best_f1_threshold, calibrate_scores
 from ssflow_runtime.calibration import Calibration, calibration_from_dict, calibration_to_dict, choose_threshold
 from ssflow.errors import UserInputError
 from ssflow_runtime.thresholds import normalized_scores, precision_recall, threshold_at_fpr

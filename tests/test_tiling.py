@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssflow.config import DataConfig
+from ssflow.settings.config import DataConfig
 from ssflow.errors import UserInputError
 from ssflow_runtime.tiling import axis_starts, cut_tiles, image_score, plan_layout, stitch
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.data import prepare_data
-from ssflow.flat_config import config_from_flat
-from ssflow.run_inputs import prepare_run
-from ssflow.train import DIVERGED, FINISHED, STOPPED, batch_indices, fit
+from ssflow.datasets.prepared import prepare_data
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import DIVERGED, FINISHED, STOPPED, batch_indices, fit
 
 FAST = {
     "data.dataset": "btad", "data.category": "wood", "backbone.image_size": 128,

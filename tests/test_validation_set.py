@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssflow.data import prepare_data
-from ssflow.evaluate import SplitMetrics, selection_objective
-from ssflow.flat_config import config_from_flat
-from ssflow.validation_set import VALIDATION_DEFECTS, painted_set
+from ssflow.datasets.prepared import prepare_data
+from ssflow.evaluation.evaluate import SplitMetrics, selection_objective
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.datasets.validation_set import VALIDATION_DEFECTS, painted_set
 
 
 def test_report_split_stays_fixed_while_the_training_seed_changes(small_demo_root):

@@ -3,7 +3,7 @@
 Pure numpy: stored in ``model.pt`` (as a dict) and in an exported ONNX
 file's metadata (as JSON); :func:`calibration_from_dict` reads both, including
 files written before the false-positive thresholds existed. Fitting one on a
-selection split is training's job (:mod:`ssflow.calibration`).
+selection split is training's job (:mod:`ssflow.evaluation.calibration`).
 """
 
 from __future__ import annotations

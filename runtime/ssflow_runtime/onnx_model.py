@@ -1,6 +1,6 @@
 """Exported ONNX models on ONNX Runtime: metadata, sessions, scoring. No torch, timm or FrEIA.
 
-An exported file (``run_search.py export-model``, :mod:`ssflow.onnx_export`)
+An exported file (``run_search.py export-model``, :mod:`ssflow.deployment.onnx_export`)
 is one graph ``images`` (N, 3, S, S) uint8 RGB -> ``anomaly_map`` (N, S, S)
 float32 and ``score`` (N,) float32 over a batch of model inputs (whole images
 or the tiles of one, :mod:`ssflow_runtime.tiling`: the runtime tiles and stitches), with everything needed to judge the
@@ -35,7 +35,7 @@ METADATA_KEYS = {
     "fpr_thresholds": "JSON {rate: threshold} at false-positive rates 0.001, 0.01, 0.05 on normal images",
     "score_range": "JSON [low, high]: normalized_score = clip((score - threshold) / (high - low) + 0.5, 0, 1)",
     "map_range": "JSON [low, high]: fixed colour scale for heatmaps",
-    "calibration": "JSON: the whole calibration (ssflow.calibration.Calibration)",
+    "calibration": "JSON: the whole calibration (ssflow.evaluation.calibration.Calibration)",
     "config": "JSON: the resolved training config",
     "export_check": "JSON: images compared with the torch model at export and the largest differences",
 }

@@ -1,7 +1,7 @@
 """Scoring arbitrary image files with a trained model: paths in, decisions and maps out.
 
 Torch-free: the model is any :data:`Scorer` (the torch ``model.pt`` path in
-:mod:`ssflow.torch_scorer`, ONNX Runtime in :mod:`ssflow_runtime.onnx_model`).
+:mod:`ssflow.deployment.torch_scorer`, ONNX Runtime in :mod:`ssflow_runtime.onnx_model`).
 Images are read, laid out and cut into the model's inputs by the same code as
 in training (:func:`ssflow_runtime.model_inputs.image_inputs`: squash, keep
 aspect or tiles) whatever the model runs on; the inputs' maps are stitched

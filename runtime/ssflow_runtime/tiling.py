@@ -195,7 +195,7 @@ def image_score(stitched: np.ndarray, image_score_kind: str, topk: float,
     """The image score of a stitched map (H, W): its max, or a top-k mean (``map.image_score``).
 
     ``topk_mean`` is the mean of the top ``topk`` share of the pixels of one
-    model input, as :func:`ssflow.anomaly_map.image_scores` computes it over a
+    model input, as :func:`ssflow.model.anomaly_map.image_scores` computes it over a
     tile map: over the whole map in whole-image mode, and in tiled mode the
     largest such mean over the tiles' places in the stitched map. So ``map.topk``
     means the same share of what the model sees whatever the image's size: over

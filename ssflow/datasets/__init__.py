@@ -1,8 +1,7 @@
-"""Dataset readers: benchmarks in their official layouts, your own folders and CSV/Parquet lists,
-and the generated demo datasets, all by name through :mod:`ssflow.datasets.registry`.
+"""The data: readers of every layout by name (:mod:`ssflow.datasets.registry`), the generated demos, a run's
+prepared splits, synthetic validation anomalies, lighting changes; beside the model, below evaluation.
 
-The torch ``Dataset`` wrapper lives in :mod:`ssflow.datasets.torch_dataset` and
-is not imported here, so reading folders does not pull in torch.
+(The torch ``Dataset`` wrapper, :mod:`ssflow.datasets.torch_dataset`, is not imported here.)
 """
 
 from ssflow.datasets.images import load_split, read_image, read_mask

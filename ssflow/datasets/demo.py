@@ -35,10 +35,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ssflow.photometric import LightingChange, relight
+from ssflow.datasets.photometric import LightingChange, relight
 
-from ssflow.datasets.demo_defects import DEFECTS, DefectStyle, apply_change
-from ssflow.datasets.demo_surfaces import SURFACES, Frame
+from ssflow.datasets.painters import DEFECTS, DefectStyle, apply_change
+from ssflow.datasets.canvas import Frame, SurfaceFn
+from ssflow.datasets.demo_surfaces import fabric, granite, washer, wood
+from ssflow.datasets.demo_textures import carpet, concrete, leather, marble
 from ssflow.errors import SettingError
 
 # Bump when the generated images change, so cached copies are regenerated.
@@ -47,6 +49,12 @@ MARKER = "ssflow_demo.json"
 _SPLIT_CODES = {"train": 0, "test_ok": 1, "test_ko": 2}
 _LIGHTING_STREAM = 0x1A4B  # the lighting of a test image draws apart from its scene
 
+
+
+SURFACES: dict[str, SurfaceFn] = {
+    "fabric": fabric, "wood": wood, "granite": granite, "washer": washer,  # demo
+    "leather": leather, "marble": marble, "carpet": carpet, "concrete": concrete,  # demo-hard
+}
 
 @dataclass(frozen=True)
 class DemoSettings:

@@ -18,7 +18,7 @@ files and ``__MACOSX/`` are skipped. A defect type without a mask folder is
 image-level only; with one, every image of it needs a mask of the same stem.
 A category without normal test images (the first layout always) has a seeded
 share of its good images held out for testing (``data.holdout_fraction``, see
-:func:`ssflow.data.split_category`). Layout modelled on anomalib's ``Folder``
+:func:`ssflow.datasets.prepared.split_category`). Layout modelled on anomalib's ``Folder``
 datamodule (normal, abnormal and mask folders), one folder per defect type.
 """
 

@@ -103,7 +103,7 @@ def hold_out(
     Two uses: for categories whose test set has no normal image (a folder of
     good parts and folders of defective ones) the held-out images are scored as
     normal test images; for a synthetic validation set
-    (:mod:`ssflow.validation_set`, ``purpose="validation"``) they are painted.
+    (:mod:`ssflow.datasets.validation_set`, ``purpose="validation"``) they are painted.
     A seeded share (``data.holdout_fraction``, count by :func:`holdout_count`);
     seeded like :func:`split_test`, by ``seed`` and the ``purpose``, so the two
     uses draw independently.

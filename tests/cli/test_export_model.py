@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-import ssflow.onnx_export as onnx_export
+import ssflow.deployment.onnx_export as onnx_export
 from cli.main import main
 from ssflow_runtime.calibration import calibration_to_dict
-from ssflow.model_io import load_model
+from ssflow.deployment.model_io import load_model
 from ssflow_runtime.onnx_model import open_onnx_model
 
 

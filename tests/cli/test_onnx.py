@@ -21,9 +21,9 @@ import pytest
 import ssflow
 from cli.main import main
 from ssflow_runtime.calibration import calibration_from_dict
-from ssflow.data import prepare_data
-from ssflow.flat_config import config_from_flat
-from ssflow.model_io import load_model
+from ssflow.datasets.prepared import prepare_data
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.deployment.model_io import load_model
 from ssflow_runtime.onnx_model import METADATA_KEYS, open_onnx_model
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,13 +13,13 @@ import torch
 
 from cli.main import main
 from ssflow_runtime.predict_outputs import overlay_names
-from ssflow.backbone import build_backbone
+from ssflow.model.backbone import build_backbone
 from ssflow_runtime.calibration import Calibration
 from ssflow_runtime.images import decode, to_rgb
-from ssflow.flat_config import config_from_flat
-from ssflow.flow import MultiScaleFlow
-from ssflow.model_files import open_model
-from ssflow.model_io import load_model, save_model
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.model.flow import MultiScaleFlow
+from ssflow.deployment.model_files import open_model
+from ssflow.deployment.model_io import load_model, save_model
 from ssflow_runtime.image_files import find_images
 from ssflow_runtime.scoring import score_images
 

@@ -6,9 +6,9 @@ import pytest
 
 from cli import search_arguments, search_command
 from cli.main import main
-from ssflow import backbone_weights as backbone_module
+from ssflow.model import backbone_weights as backbone_module
 from spaces.space import load_space
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 
 def _options(argv: list[str], resources: dict[str, float], space=None):

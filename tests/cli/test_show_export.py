@@ -10,8 +10,8 @@ import yaml
 
 from cli.main import main
 from results.store import ResultStore
-from ssflow.exported import load_export_config
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.exported import load_export_config
+from ssflow.settings.flat_config import config_from_flat
 from store_rows import EPOCHS, EXPERIMENT, TRIALS, build_store, trial_flat, trial_rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

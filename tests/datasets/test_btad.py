@@ -36,7 +36,7 @@ def test_upper_case_suffixes_are_images(btad_root: Path) -> None:
 
 
 def test_missing_root_hints_at_download_and_demo(tmp_path: Path) -> None:
-    with pytest.raises(UserInputError, match=r"BTAD data root not found.*downloaded.*--data-root.*--dataset demo"):
+    with pytest.raises(UserInputError, match=r"BTAD data root not found.*downloaded.*given as data.root .data.dataset demo works offline"):
         list_btad_categories(tmp_path / "absent")
 
 

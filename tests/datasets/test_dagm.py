@@ -94,5 +94,5 @@ def test_wrong_layout_and_unknown_class(dagm_root: Path) -> None:
 
 
 def test_missing_root(tmp_path: Path) -> None:
-    with pytest.raises(UserInputError, match=r"DAGM 2007 data root not found.*downloaded.*--dataset demo"):
+    with pytest.raises(UserInputError, match=r"DAGM 2007 data root not found.*downloaded.*data.dataset demo works offline"):
         scan_dagm(tmp_path / "absent", "Class1")

@@ -8,8 +8,8 @@ import pytest
 
 from ssflow.datasets.btad import scan_btad
 from ssflow.datasets.demo import MARKER, DemoSettings, ensure_demo, generate_demo, image_rng, is_current
-from ssflow.datasets.demo_defects import DEFECTS, DefectStyle, apply_change
-from ssflow.datasets.demo_surfaces import SURFACES
+from ssflow.datasets.painters import DEFECTS, DefectStyle, apply_change
+from ssflow.datasets.demo import SURFACES
 from ssflow.datasets.images import load_split, read_image
 from ssflow.errors import UserInputError
 

@@ -10,8 +10,9 @@ import pytest
 from ssflow.datasets import list_categories, load_category, prepare_root
 from ssflow.datasets.btad import scan_btad
 from ssflow.datasets.demo import DEMO_HARD, MARKER, DemoSettings, defective_image, generate_demo, image_rng
-from ssflow.datasets.demo_defects import DEFECTS
-from ssflow.datasets.demo_surfaces import SURFACES, Camera, photograph
+from ssflow.datasets.painters import DEFECTS
+from ssflow.datasets.demo import SURFACES
+from ssflow.datasets.demo_textures import Camera, photograph
 from ssflow.datasets.images import load_split
 
 SMALL_HARD = dataclasses.replace(DEMO_HARD, size=64, train=3, test_ok=2, test_ko=len(DEMO_HARD.defects))

@@ -14,8 +14,9 @@ from ssflow.datasets.btad import scan_btad
 from ssflow.datasets.demo import (
     DEMO_HARD, DEMO_HIRES, MARKER, DemoSettings, _marker, defective_image, generate_demo, image_rng,
 )
-from ssflow.datasets.demo_defects import DEFECTS, DefectStyle, apply_change
-from ssflow.datasets.demo_surfaces import SURFACES, Frame
+from ssflow.datasets.painters import DEFECTS, DefectStyle, apply_change
+from ssflow.datasets.canvas import Frame
+from ssflow.datasets.demo import SURFACES
 
 HEIGHT, WIDTH = 640, 1024
 # Every defect region (8-connected) spans this many pixels along its longer side of the bounding box.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from ssflow.config import DataConfig, SSFlowConfig
-from ssflow.data import plan_splits
+from ssflow.settings.config import DataConfig, SSFlowConfig
+from ssflow.datasets.prepared import plan_splits
 from ssflow.datasets import list_categories, load_category
 from ssflow.datasets.folder import list_folder_categories, scan_folder
 from ssflow.errors import UserInputError

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssflow.config import BackboneConfig, DataConfig, SSFlowConfig
-from ssflow.data import prepare_data
+from ssflow.settings.config import BackboneConfig, DataConfig, SSFlowConfig
+from ssflow.datasets.prepared import prepare_data
 
 # BTAD layout of the generated demo -> folder layout with train/ and test/
 MOVES = {"train/ok": "train/good", "test/ok": "test/good", "test/ko": "test/ko", "ground_truth/ko": "masks/ko"}

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssflow.data import prepare_data
+from ssflow.datasets.prepared import prepare_data
 from ssflow_runtime.images import decode, significant_bits
 from ssflow.datasets.images import load_split, read_image
 from ssflow.datasets.listing import list_images
 from ssflow.datasets.records import ImageRecord
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 from ssflow_runtime.image_files import find_images
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from ssflow.config import DataConfig, SSFlowConfig
-from ssflow.data import plan_splits
+from ssflow.settings.config import DataConfig, SSFlowConfig
+from ssflow.datasets.prepared import plan_splits
 from ssflow.datasets import list_categories, load_category
 from ssflow.datasets.manifest import read_manifest, scan_manifest
 from ssflow.errors import UserInputError

@@ -11,7 +11,7 @@ import pytest
 from ssflow.datasets.model_inputs import METRIC_PIXEL_BUDGET, MIN_REGION_PX, load_inputs, metric_factor, smallest_region
 from ssflow_runtime.model_inputs import InputSettings
 from ssflow.datasets.records import ImageRecord
-from ssflow.metrics import pixel_metrics
+from ssflow.evaluation.metrics import pixel_metrics
 from ssflow_runtime.tiling import plan_layout
 
 

@@ -31,7 +31,7 @@ def test_missing_root_names_place_and_download_hint(tmp_path: Path) -> None:
         scan_mvtec(tmp_path / "nowhere", "bottle")
     message = str(error.value)
     assert str(tmp_path / "nowhere") in message
-    assert "downloaded" in message and "--data-root" in message and "--dataset demo" in message
+    assert "downloaded" in message and "data.root" in message and "data.dataset demo" in message
 
 
 def test_wrong_layout_says_what_was_expected(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.backbone import build_backbone, without_shading
-from ssflow.feature_cache import DataIdentity, bank_key, cache_key, views_key
-from ssflow.features import images_to_tensor
-from ssflow.flat_config import config_from_flat
-from ssflow.photometric import LightingChange, relight
-from ssflow.photometric_views import PhotometricViews, ViewPool, build_photometric_views
+from ssflow.model.backbone import build_backbone, without_shading
+from ssflow.training.feature_cache import DataIdentity, bank_key, cache_key, views_key
+from ssflow.model.features import images_to_tensor
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.datasets.photometric import LightingChange, relight
+from ssflow.training.photometric_views import PhotometricViews, ViewPool, build_photometric_views
 
 CPU = torch.device("cpu")
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from ssflow.data import prepare_data
-from ssflow.evaluate import SplitMetrics, selection_objective
-from ssflow.flat_config import config_from_flat
-from ssflow.train import fit
+from ssflow.datasets.prepared import prepare_data
+from ssflow.evaluation.evaluate import SplitMetrics, selection_objective
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.training.train import fit
 
 
 def test_the_localisation_term_is_chosen_by_name() -> None:

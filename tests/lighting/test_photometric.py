@@ -1,4 +1,4 @@
-"""Lighting changes (ssflow.photometric) and the config keys that ask for them."""
+"""Lighting changes (ssflow.datasets.photometric) and the config keys that ask for them."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
-from ssflow.photometric import (
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.datasets.photometric import (
     MAX_GAIN,
     MAX_GAMMA,
     MAX_RAMP,

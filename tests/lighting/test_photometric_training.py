@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData, prepare_data
-from ssflow.evaluate import score_features
-from ssflow.features import extract_features
-from ssflow.flat_config import config_from_flat
-from ssflow.photometric import LightingChange, relight
-from ssflow.run_inputs import prepare_run
-from ssflow.train import fit
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import PreparedData, prepare_data
+from ssflow.evaluation.evaluate import score_features
+from ssflow.model.features import extract_features
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.datasets.photometric import LightingChange, relight
+from ssflow.training.run_inputs import prepare_run
+from ssflow.training.train import fit
 
 CPU = torch.device("cpu")
 DARKER = LightingChange(gain=0.8)

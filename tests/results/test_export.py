@@ -13,10 +13,10 @@ import pytest
 from results.export import build_export
 from results.schema import hp_column, to_table
 from results.store import frame_from_table
-from ssflow.config_files import config_to_nested
+from ssflow.settings.config_files import config_to_nested
 from ssflow.errors import UserInputError
-from ssflow.exported import load_export_config, write_export
-from ssflow.flat_config import config_from_flat, config_to_flat
+from ssflow.settings.exported import load_export_config, write_export
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
 
 NOW = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
 

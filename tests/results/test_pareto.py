@@ -14,9 +14,9 @@ from results.pareto import pareto_front
 from results.ranking import best_configs
 from results.schema import hp_column, to_table
 from results.store import frame_from_table
-from ssflow.config_files import config_to_nested
+from ssflow.settings.config_files import config_to_nested
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat, config_to_flat
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
 
 NOW = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone.utc)
 CONFIGS = {"A": (0.90, 30.0), "B": (0.85, 10.0), "C": (0.80, 20.0), "D": (0.70, 5.0)}

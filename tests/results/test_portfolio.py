@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from results.portfolio import build_portfolio, read_portfolio, write_portfolio
-from ssflow.config import SSFlowConfig
+from ssflow.settings.config import SSFlowConfig
 from ssflow.errors import UserInputError
 
 WIDE = {"hp.flow.hidden_channels": 96, "hp.train.lr": 4e-3}

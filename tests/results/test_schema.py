@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from results.schema import FILE_SCHEMA, HP_COLUMNS, RESULT_SCHEMA, STATUSES, hp_column, to_table
-from ssflow.flat_config import flat_keys
+from ssflow.settings.flat_config import flat_keys
 
 
 def test_one_typed_column_per_config_key() -> None:

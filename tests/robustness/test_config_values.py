@@ -4,9 +4,9 @@ import pytest
 
 from cli.main import main
 from file_fingerprints import folder_hashes
-from ssflow.config_files import load_config_file, parse_override
+from ssflow.settings.config_files import load_config_file, parse_override
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
 

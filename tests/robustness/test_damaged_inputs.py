@@ -12,8 +12,8 @@ from cli.main import main
 from file_fingerprints import folder_hashes
 from results.store import ResultStore
 from ssflow_runtime.calibration import calibration_from_dict
-from ssflow.feature_cache import cached_features
-from ssflow.features import RunFeatures
+from ssflow.training.feature_cache import cached_features
+from ssflow.training.run_features import RunFeatures
 from store_rows import EXPERIMENT, build_store
 
 

@@ -16,12 +16,12 @@ from file_fingerprints import folder_hashes
 from results.store import ResultStore
 from search.options import SweepOptions
 from spaces.space import load_space
-from ssflow.config import SSFlowConfig
-from ssflow.data import PreparedData, plan_splits
-from ssflow.flat_config import config_from_flat
-from ssflow.leakage import find_leaks, split_leaks
+from ssflow.settings.config import SSFlowConfig
+from ssflow.datasets.prepared import PreparedData, plan_splits
+from ssflow.settings.flat_config import config_from_flat
+from ssflow.datasets.leakage import find_leaks, split_leaks
 from store_rows import EXPERIMENT, TRIALS, trial_rows
-from ssflow.train_outliers import OUTLIER_Z, find_outliers, modified_z, without_images
+from ssflow.training.train_outliers import OUTLIER_Z, find_outliers, modified_z, without_images
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from cli.main import main
 from file_fingerprints import folder_hashes
 from search.options import SweepOptions, check_sweep_name, default_sweep_name
 from spaces.space import load_space
-from ssflow.config import SSFlowConfig
+from ssflow.settings.config import SSFlowConfig
 from ssflow.errors import UserInputError
 from ssflow.redaction import redacted, redacted_text
 

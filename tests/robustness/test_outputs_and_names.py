@@ -13,7 +13,7 @@ from cli.main import main
 from ssflow_runtime.predict_outputs import overlay_names
 from ssflow_runtime.text import plain, safe_part
 from file_fingerprints import folder_hashes
-from ssflow.train import FitResult
+from ssflow.training.train import FitResult
 
 ODD_NAMES = [b"caf\xff.png", b"two words #1.png", "\U0001f50d emoji.png".encode(), b"\x1b[31mred.png"]
 

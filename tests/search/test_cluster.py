@@ -23,9 +23,9 @@ from ray._private.worker import get_dashboard_url
 
 from search.cluster import connect, disconnect
 from spaces.space import load_space
-from ssflow.config_files import load_config_file
+from ssflow.settings.config_files import load_config_file
 from ssflow.errors import UserInputError
-from ssflow.model_io import load_model
+from ssflow.deployment.model_io import load_model
 
 LOST_WORKER_EPOCHS = 4  # the lost-worker sweep's budget: a trial seen at epoch 1 or 2 has two or more to go
 

@@ -20,8 +20,8 @@ from search.options import SweepOptions
 from search.searcher import OBJECTIVE, TIME_ATTR
 from search.sweep import plan_categories, run_sweep
 from spaces.space import parse_space
-from ssflow.feature_cache import data_identity
-from ssflow.flat_config import config_from_flat
+from ssflow.training.feature_cache import data_identity
+from ssflow.settings.flat_config import config_from_flat
 
 pytestmark = pytest.mark.cluster
 

@@ -28,7 +28,7 @@ from search.options import SweepOptions
 from search.sweep import CategoryOutcome, plan_categories, run_sweep
 from spaces.space import load_space
 from ssflow.errors import WriteFailed
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 pytestmark = pytest.mark.cluster
 

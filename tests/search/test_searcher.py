@@ -13,7 +13,7 @@ from search.category_study import CategoryStudy
 from search.options import SweepOptions
 from search.searcher import SweepSearcher
 from spaces.space import parse_space
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 SPACE = parse_space({"parameters": {"train.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
                                     "flow.coupling_blocks": {"type": "int", "low": 2, "high": 6}}}, "test", "t")
@@ -122,7 +122,7 @@ def test_a_new_sweep_may_not_reuse_a_study_name(tmp_path: Path) -> None:
 def stored_trial(category: str, trial_id: str, objective: float, **flat: Any) -> list[dict[str, Any]]:
     """An earlier sweep's finished trial as the results store holds it."""
     from results.schema import hp_column
-    from ssflow.flat_config import config_to_flat
+    from ssflow.settings.flat_config import config_to_flat
 
     config = config_from_flat({"data.dataset": "demo", "data.category": category, **flat})
     shared = {"experiment": "old", "dataset": "demo", "category": category, "trial_id": trial_id, "epoch": 4,

@@ -10,7 +10,7 @@ from cli.main import main
 from results.export import build_export
 from results.ranking import trial_summary
 from results.store import ResultStore
-from ssflow.flat_config import config_from_flat, config_to_flat
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 
 from search import sweep_flags
-from search.manifest import check_resume
+from search.sweep_record import check_resume
 from search.options import SweepOptions
 from search.sweep_flags import FIXED, SWEEP_FLAGS, SweepContext, SweepFlag, add_sweep_flags, option_values
 from spaces.space import load_space
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 # Fields the command fills itself, not from one flag: the base config (--config, --set, --seed, --dataset),
 # the space (--space) and the sweep's name (--name, or one made up).

@@ -20,7 +20,7 @@ from search.searcher import SweepSearcher
 from search.time_budget import FINALIST_SHARE, TimeBudget, format_duration, parse_duration
 from spaces.space import parse_space
 from ssflow.errors import UserInputError
-from ssflow.flat_config import config_from_flat
+from ssflow.settings.flat_config import config_from_flat
 
 SPACE = parse_space({"parameters": {"train.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
                                     "flow.coupling_blocks": {"type": "int", "low": 2, "high": 6}}}, "test", "t")

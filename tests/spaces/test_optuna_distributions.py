@@ -10,8 +10,8 @@ import pytest
 
 from spaces.optuna_distributions import decode_params, distributions, params_from_values
 from spaces.space import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace, load_space, shipped_spaces
-from ssflow.config import SSFlowConfig
-from ssflow.flat_config import config_from_flat, config_to_flat
+from ssflow.settings.config import SSFlowConfig
+from ssflow.settings.flat_config import config_from_flat, config_to_flat
 
 SPACE = SearchSpace(
     name="t",

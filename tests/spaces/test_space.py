@@ -61,7 +61,7 @@ def test_missing_file_lists_shipped_spaces(tmp_path: Path) -> None:
 
 BAD_CASES = [
     ("  flow.coupling_blokcs: {type: int, low: 2, high: 6}", r"parameters\.flow\.coupling_blokcs: unknown config key; did you mean 'flow\.coupling_blocks'"),
-    ("  zzz: 3", r"parameters\.zzz: unknown config key; see ssflow/config\.py"),
+    ("  zzz: 3", r"parameters\.zzz: unknown config key; see ssflow/settings/config\.py"),
     ("  flow.coupling_blocks: {type: int, low: 6, high: 2}", r"low \(6\) is greater than high \(2\)"),
     ("  train.lr: {type: float, low: 0.0, high: 0.1, log: true}", r"parameters\.train\.lr: log scale needs low > 0"),
     ("  flow.block_pattern: {type: choice, choices: []}", r"'choices' must be a non-empty list"),
@@ -136,7 +136,7 @@ def test_bad_file_structure(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_the_paper_space_is_built_on_the_paper_preset_so_they_cannot_drift() -> None:
-    from ssflow.presets import PRESETS
+    from ssflow.settings.presets import PRESETS
 
     space = load_space("paper")
     searched = {p.name for p in space.searched()}
