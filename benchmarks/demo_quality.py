@@ -19,7 +19,8 @@ from rich.table import Table
 from ssflow.datasets.prepared import prepare_data
 from ssflow.datasets import default_root, list_categories, prepare_root
 from ssflow.settings.flat_config import config_from_flat
-from ssflow.training.train import fit, resolve_device
+from ssflow.devices import resolve_device
+from ssflow.training.train import fit
 
 TARGET_AUROC, TARGET_SECONDS = 0.95, 180.0
 

@@ -27,7 +27,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.baselines import build_baseline, fit_baseline, score_baseline
+from baselines import build_baseline, fit_baseline, score_baseline  # benchmarks/ is on sys.path
 from ssflow.settings.config import SSFlowConfig
 from ssflow.datasets.prepared import PreparedData, SplitData, prepare_data
 from ssflow.datasets import default_root, prepare_root

@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from benchmarks.quality_tables import category_table, scored_images_note, summary_table
+from quality_tables import category_table, scored_images_note, summary_table  # benchmarks/ is on sys.path
 
 from ssflow.model.backbone import FeatureExtractor, build_backbone
 from ssflow.settings.config import SSFlowConfig
