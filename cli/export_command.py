@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.out is None:
         return 0
     if args.name is None:
-        raise UserInputError("--out needs --name: the sweep whose best configs to export (see 'run_search.py show')")
+        raise UserInputError("--out needs --name: the sweep whose best configs to export (see 'ssflow-search show')")
     out = Path(args.out)
     check_output_file(out, ".yml" if out.suffix.lower() == ".yml" else ".yaml")
     if args.max_latency_ms is not None and not 0 < args.max_latency_ms < math.inf:  # NaN fails too
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     first = next(iter(content.categories))
     count = len(content.categories)
     console.print(f"wrote {escape(str(out))} ({count} categor{'y' if count == 1 else 'ies'}); train one with "
-                  f"[bold]run_search.py train --config {escape(str(out))} --category {escape(first)} "
+                  f"[bold]ssflow-search train --config {escape(str(out))} --category {escape(first)} "
                   f"--out models/{escape(first)}[/]")
     return 0
 
@@ -99,4 +99,4 @@ def export_portfolio(args: argparse.Namespace, console: Console) -> None:
     covered = sum(len(config["covers"]) for config in configs)
     console.print(f"wrote {escape(str(out))}: {len(configs)} config{'s' if len(configs) != 1 else ''} covering "
                   f"{covered} of {studies} studies within {tolerance:.4f} of their best (the store's seed noise); "
-                  f"start a sweep from it with [bold]run_search.py --portfolio {escape(str(out))} ...[/]")
+                  f"start a sweep from it with [bold]ssflow-search --portfolio {escape(str(out))} ...[/]")

@@ -68,7 +68,7 @@ class LiveView(Callback):
         table = Table(box=box.SIMPLE_HEAD, title=f"sweep progress{self._clock()}", title_justify="left",
                       pad_edge=False,
                       caption="search, final: searched trials and finalist runs ended / planned; run, fin, pru, "
-                              "div/fail: running, finished, pruned, diverged, failed; best: selection objective",
+                              "div/fail: running, finished, pruned, diverged, failed; best: highest selection objective of any epoch (show ranks by the last epoch)",
                       caption_justify="left")
         table.add_column("category", no_wrap=True, max_width=NAME_WIDTH, overflow="ellipsis")
         table.add_column("search", justify="right", no_wrap=True)

@@ -20,6 +20,7 @@ import cv2
 from rich.console import Console
 
 from cli.setting_flags import setting_flags
+from ssflow_runtime.one_line_parser import EXIT_USAGE, OneLineParser
 from ssflow_runtime.text import plain
 from ssflow import __version__
 from ssflow.errors import IncompatibleDependency, SettingError, UserInputError
@@ -45,14 +46,6 @@ COMMANDS = {
     "export-model": Command("cli.export_model_arguments", "cli.export_model_command",
                             "write a model.pt as one ONNX graph (checked against torch)"),
 }
-EXIT_USAGE = 2
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake in one line instead of the whole usage block."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
 
 
 # Tables written to a log or pipe: rich would otherwise wrap them at 80 columns.

@@ -35,10 +35,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
     request = request_from_args(args)
     progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)
-    with progress:
-        task = progress.add_task("scoring", total=None)
+    task = progress.add_task("scoring", total=None)
+    started: list[bool] = []
+
+    def advance(done: int, total: int) -> None:
+        if not started:  # the bar appears with the first scored images: a refusal before them stays one line
+            progress.start()
+            started.append(True)
+        progress.update(task, completed=done, total=total)
+
+    try:
         result = run_predict(request, lambda: open_model(args.model, request.device, args.backbone_weights or ""),
-                             lambda done, total: progress.update(task, completed=done, total=total))
+                             advance)
+    finally:
+        if started:
+            progress.stop()
     _print_summary(console, result, request.save_maps)
     if result.squashed:
         console.print(f"[yellow]note[/]: {squash_note(result.squashed)} by this model (trained that way); a model "

@@ -34,15 +34,21 @@ from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.settings.config import SSFlowConfig
 from ssflow.datasets import default_root, list_categories, prepare_root
+from ssflow.devices import resolve_device
 from ssflow.errors import UserInputError
 from ssflow.datasets.leakage import leak_line
 from ssflow.redaction import redacted
+
+
+EXIT_NO_TRIAL = 1  # the sweep ran, but no trial of any category trained
 
 
 def _validate(args: argparse.Namespace) -> None:
     if args.name is not None:
         check_sweep_name(args.name)  # first: a bad name must not reach any folder or study
     check_flag_values(args)
+    if not args.address:  # trials run on this machine: its devices are theirs (a cluster's may differ)
+        resolve_device(args.device)
 
 
 def _categories(args: argparse.Namespace, root: Path) -> list[str]:
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     root = prepare_root(args.dataset, Path(args.data_root) if args.data_root else default_root(args.dataset))
     categories = _categories(args, root)
     if args.resume and not args.name:
-        raise UserInputError("--resume needs --name: the name of the sweep to continue (see 'run_search.py show')")
+        raise UserInputError("--resume needs --name: the name of the sweep to continue (see 'ssflow-search show')")
     name = args.name or default_sweep_name(args.dataset, space.name, time.strftime('%Y%m%d-%H%M%S'))
     if args.address:
         check_reachable(args.address)
@@ -160,6 +166,10 @@ def _drive(args: argparse.Namespace, console: Console, planned: SweepOptions, ca
         console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}",
                       soft_wrap=True)
         return 130
+    if not any(outcome.statuses.get("finished", 0) + outcome.statuses.get("pruned", 0) for outcome in outcomes):
+        console.print("[red]no trial trained[/]: every trial failed or diverged (their reasons are above and in "
+                      f"'show --name {name}')", soft_wrap=True)
+        return EXIT_NO_TRIAL
     return 0
 
 

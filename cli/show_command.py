@@ -168,7 +168,8 @@ def _natural_width(table: Table) -> int:
 
 def _leaderboard_table(title: str, id_width: int) -> Table:
     table = Table(title=escape(title), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  caption="ranked by the selection objective at the last epoch; AUROC and AUPRO: report split",
+                  caption="finished trials first (full budget), then running, pruned, failed; within each by the selection "
+                          "objective at the last epoch; AUROC and AUPRO: report split",
                   caption_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("trial", no_wrap=True, min_width=id_width)

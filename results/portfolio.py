@@ -128,7 +128,7 @@ def read_portfolio(path: Path, base: SSFlowConfig) -> list[dict[str, Any]]:
             bad value (one line naming the file and the config's number).
     """
     if not path.exists():
-        raise UserInputError(f"--portfolio {path}: no such file (write one with 'run_search.py export "
+        raise UserInputError(f"--portfolio {path}: no such file (write one with 'ssflow-search export-config "
                              "--portfolio FILE --name SWEEP')")
     content = read_yaml(path, "--portfolio")
     if not isinstance(content, dict) or content.get("format") != FORMAT or not isinstance(content.get("configs"),

@@ -170,7 +170,7 @@ def check_name(options: SweepOptions) -> None:
     if options.resume:
         if stored is None:
             raise UserInputError(f"--resume --name {options.name}: no such sweep in {redacted(options.storage)} "
-                                 "(see 'run_search.py show --storage ...')")
+                                 "(see 'ssflow-search show --storage ...')")
         sweep_record.check_resume(options, stored)
     elif stored is not None:
         raise UserInputError(f"--name {options.name}: a sweep of that name exists in {redacted(options.storage)}; "

@@ -154,7 +154,8 @@ SWEEP_FLAGS: tuple[SweepFlag, ...] = (
               f"(default: {DEFAULT_SAMPLES}, or as many as --time-budget allows)", {"type": int},
               option="num_samples", check=above_zero, resolve=_num_samples),
     SweepFlag("--time-budget", "wall time for the whole sweep over all categories, finalists included, e.g. 90s, "
-              "20m, 2h; with --num-samples whichever ends first. Every category keeps an exportable config",
+              "20m, 2h (a bare number is seconds); with --num-samples whichever ends first. Every category keeps an "
+              "exportable config (its first trial runs whatever the clock says)",
               {"metavar": "DURATION"}, option="time_budget_s", resolve=_time_budget),
     SweepFlag("--portfolio", "configs tried first in every category, before the base config (write one with "
               "'export-config --portfolio FILE'; the shipped one: spaces/portfolios/demo-hard.yaml)",

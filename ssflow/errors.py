@@ -36,6 +36,10 @@ class SettingError(UserInputError):
         self.key, self.value, self.reason = key, value, reason
         super().__init__(self.named({}))
 
+    def __reduce__(self) -> tuple[type, tuple[str, Any, str]]:
+        """Pickled with its fields (a trial's error crosses from a Ray worker to the driver)."""
+        return type(self), (self.key, self.value, self.reason)
+
     def named(self, names: Mapping[str, str]) -> str:
         """The one-line message with each setting shown as ``names[key]`` (the key itself where absent)."""
         reason = _MENTION.sub(lambda match: names.get(match.group(1), match.group(1)), self.reason)

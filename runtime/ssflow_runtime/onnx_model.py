@@ -83,7 +83,7 @@ def read_metadata(session: ort.InferenceSession, path: str | Path) -> dict[str, 
     raw: Mapping[str, str] = session.get_modelmeta().custom_metadata_map
     if raw.get("format") != FORMAT:
         raise UserInputError(f"{path}: an ONNX model without ssflow metadata (expected format {FORMAT}, "
-                             "a file written by 'run_search.py export-model')")
+                             "a file written by 'ssflow-search export-model')")
     try:
         return {key: json.loads(value) if key in JSON_KEYS else value for key, value in raw.items()}
     except json.JSONDecodeError as error:

@@ -67,7 +67,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu", backbone_we
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file
-        raise UserInputError(f"{path}: not a readable ssflow model ({type(error).__name__})") from None
+        raise UserInputError(f"{path}: not a model.pt written by 'train' (torch cannot read it: "
+                             f"{type(error).__name__}); expected a model.pt or an exported .onnx") from None
     stated = payload.get("format") if isinstance(payload, dict) else None
     if isinstance(stated, str) and stated.startswith("ssflow-model/") and stated != FORMAT:
         raise UserInputError(f"{path}: an ssflow model of format {stated}, which this version ({FORMAT}) cannot read")

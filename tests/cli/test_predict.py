@@ -175,7 +175,7 @@ def test_missing_and_invalid_model_files_are_one_line_errors(images: Path, tmp_p
     junk.write_text("this is not a model")
     assert main(["predict", "--model", str(junk), str(images), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert str(junk) in err and "not a readable ssflow model" in err and len(err.strip().splitlines()) == 1
+    assert str(junk) in err and "not a model.pt written by 'train'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 

@@ -43,3 +43,31 @@ def test_a_setting_error_without_a_flag_keeps_the_key() -> None:
     assert str(error) == "backbone.name resnet_x: no weights; give backbone.weights FILE"
     assert error.named({"backbone.weights": "--backbone-weights"}) == \
         "backbone.name resnet_x: no weights; give --backbone-weights FILE"
+
+
+def test_a_setting_error_crosses_processes_whole() -> None:
+    """A trial's error is pickled from a Ray worker to the driver; it must arrive with its fields."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(SettingError("device", "cuda", "no CUDA device; use {device} auto")))
+    assert (type(error), error.key, error.value) == (SettingError, "device", "cuda")
+    assert error.named({"device": "--device"}) == "--device cuda: no CUDA device; use --device auto"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_local_sweep_on_cuda_without_a_gpu_is_refused_before_ray(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    assert main(["--dataset", "demo", "--device", "cuda", "--storage", str(tmp_path / "runs")]) == 2
+    assert _error(capsys) == "error: --device cuda: no CUDA device is available here; use --device auto or cpu"
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--datset", "demo"], "unrecognized argument --datset; did you mean --dataset?"),
+    (["predict", "--modle", "m.onnx", "--out", "o", "x"], "unrecognized argument --modle; did you mean --model?"),
+])
+def test_a_misspelt_flag_is_named_before_a_missing_required_one(argv: list[str], line: str,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and line in _error(capsys)
