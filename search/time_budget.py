@@ -11,7 +11,8 @@ end of its last trial, over all categories together. How it is spent:
   category (its wall time as measured so far in this sweep) ends before the
   *search deadline*: the budget's end less the time kept for finalists (their
   planned runs x the category's trial time / the slots, at most
-  :data:`FINALIST_SHARE` of the budget).
+  :data:`FINALIST_SHARE` of the budget; nothing when that is shorter than one
+  finalist run, which could not finish in it anyway).
 - **Which category gets a free slot**: the one with the fewest trials running,
   then the one that has used the fewest slot-seconds. So a category whose
   trials are slow gets fewer of them, and time a category does not use (its
@@ -205,9 +206,12 @@ class TimeBudget:
     # Rules ------------------------------------------------------------------------------------------------
 
     def finalist_reserve_s(self, planned_runs: dict[str, int]) -> float:
-        """Wall seconds kept for the finalist runs still planned (``{category: runs}``), capped."""
-        slot_seconds = sum(runs * (self.trial_s(category) or 0.0) for category, runs in planned_runs.items())
-        return min(FINALIST_SHARE * self.seconds, slot_seconds / max(1, self.concurrency))
+        """Wall seconds kept for the finalist runs still planned (``{category: runs}``), capped; none when the
+        capped reserve is shorter than one finalist run (it could not finish one: the search keeps the time)."""
+        run_seconds = {category: self.trial_s(category) or 0.0 for category, runs in planned_runs.items() if runs}
+        slot_seconds = sum(planned_runs[category] * seconds for category, seconds in run_seconds.items())
+        reserve = min(FINALIST_SHARE * self.seconds, slot_seconds / max(1, self.concurrency))
+        return reserve if run_seconds and reserve >= max(run_seconds.values()) else 0.0
 
     def search_allows(self, category: str, planned_finalist_runs: dict[str, int]) -> bool:
         """Whether a searched trial of ``category`` started now is expected to end before the search deadline

@@ -139,11 +139,29 @@ def test_finalist_time_is_kept_from_the_search(tmp_path: Path) -> None:
     # 4 finalist runs x 100 s = 400 s wanted, capped at a quarter of the budget.
     assert budget.finalist_reserve_s({"a": 4}) == pytest.approx(FINALIST_SHARE * 1000.0)
     assert budget.finalist_reserve_s({"a": 1}) == pytest.approx(100.0)
+    assert budget.finalist_reserve_s({"a": 0}) == 0.0
     clock.now = budget.started_at + 1000.0 - 100.0 - 250.0 - 1.0
     assert budget.search_allows("a", {"a": 4})
     clock.now += 2.0
     assert not budget.search_allows("a", {"a": 4})
     assert budget.finalist_allows("a")
+
+
+def test_a_reserve_too_short_for_one_finalist_run_is_left_to_the_search(tmp_path: Path) -> None:
+    clock = Clock()
+    sweep = options(tmp_path, time_budget_s=300.0, finalists=3, finalist_seeds=2)
+    budget = TimeBudget(sweep.time_budget_s, 1, MAX_EPOCHS, clock=clock)
+    budget.start()
+    for key in ("a-0", "a-1"):
+        budget.trial_started("a", key, finalist=False)
+        for _ in range(MAX_EPOCHS):
+            clock.now += 25.0
+            budget.trial_result(key)
+        budget.trial_ended(key)
+    # 6 runs x 100 s wanted, capped at 75 s: shorter than one 100 s run, so nothing is kept from the search.
+    assert budget.finalist_reserve_s({"a": 6}) == 0.0
+    clock.now = budget.started_at + 150.0
+    assert budget.search_allows("a", {"a": 6})  # 150 s left, one 100 s trial fits: the search goes on
 
 
 def test_at_the_budgets_end_trials_stop_except_a_categorys_only_hope(tmp_path: Path) -> None:
