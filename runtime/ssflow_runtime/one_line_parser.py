@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from typing import Any, Sequence
 
@@ -19,7 +20,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
 
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
-        given = list(sys.argv[1:] if args is None else args)
+        given = _negative_values_joined(list(sys.argv[1:] if args is None else args))
         known = [option for action in self._actions for option in action.option_strings]
         for token in given:
             if token == "--":
@@ -30,3 +31,15 @@ class OneLineParser(argparse.ArgumentParser):
                 close = difflib.get_close_matches(flag, known, n=1)
                 self.error(f"unrecognized argument {flag}" + (f"; did you mean {close[0]}?" if close else ""))
         return super().parse_args(given, namespace)
+
+
+def _negative_values_joined(tokens: list[str]) -> list[str]:
+    """``--flag -5m`` as ``--flag=-5m``: argparse would take ``-5m`` for a flag and say ``--flag`` lacks its
+    value, where the value's own check names what is wrong with it."""
+    joined: list[str] = []
+    for token in tokens:
+        if re.fullmatch(r"-\d[\w.]*", token) and joined and joined[-1].startswith("--") and "=" not in joined[-1]:
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined

@@ -71,3 +71,10 @@ def test_a_misspelt_flag_is_named_before_a_missing_required_one(argv: list[str],
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2 and line in _error(capsys)
+
+
+def test_a_negative_value_reaches_its_own_check(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """argparse would read ``-5m`` as a flag and say --time-budget lacks its value."""
+    assert main(["--dataset", "demo", "--time-budget", "-5m", "--storage", str(tmp_path / "runs")]) == 2
+    assert _error(capsys) == "error: --time-budget -5m: expected a duration such as 90s, 20m, 2h or 1h30m"
+    assert not (tmp_path / "runs").exists()
