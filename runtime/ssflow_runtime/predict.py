@@ -68,10 +68,10 @@ def run_predict(request: PredictRequest, open_model: Callable[[], OpenedModel],
     request.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.partial-", dir=request.out.parent))
     skipped: list[Unreadable] = []
+    names = dict(zip(map(str, paths), overlay_names(paths)))  # overlay file per input path
     try:
-        scored = _score_into(staging, model, chosen.value, paths, request, skipped, on_progress)
+        scored = _score_into(staging, model, chosen.value, paths, names, request, skipped, on_progress)
         table_name = f"predictions.{request.file_format}"
-        names = dict(zip(map(str, paths), overlay_names(paths)))
         write_table(staging / table_name, TABLE_COLUMNS, table_rows(scored, names, request.save_maps),
                     request.file_format)
         write_table(staging / REGIONS, REGION_COLUMNS, region_rows(scored))
@@ -94,14 +94,13 @@ def _outside(paths: list[Path], out: Path) -> list[Path]:
     return kept
 
 
-def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], request: PredictRequest,
-                skipped: list[Unreadable], on_progress: OnProgress | None) -> list[Scored]:
-    """Score every path, writing overlays and maps into ``staging``; results in order.
+def _score_into(staging: Path, model: OpenedModel, threshold: float, paths: list[Path], names: dict[str, str],
+                request: PredictRequest, skipped: list[Unreadable], on_progress: OnProgress | None) -> list[Scored]:
+    """Score every path, writing overlays (file ``names[path]``) and maps into ``staging``; results in order.
 
     With ``request.skip_unreadable``, unreadable images are appended to ``skipped`` and left out; without,
     the first stops the run (one line).
     """
-    names = dict(zip(map(str, paths), overlay_names(paths)))
     (staging / OVERLAYS).mkdir()
     if request.save_maps:
         (staging / MAPS).mkdir()
