@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli.table_format import mean_std, metric, threshold_cell
 from results.objective_source import synthetic_weight, threshold_rule
+from results.base_guard import CONFIDENCE_Z
 from results.pareto import pareto_front
 from results.ranking import best_configs, config_summary
 
@@ -69,4 +70,14 @@ def shipped_line(rows: pd.DataFrame) -> str | None:
     return (f"export ships [bold]{escape(str(row['trial_id']))}[/] (selection objective "
             f"{mean_std(row['selection_objective_mean'], row['selection_objective_std'])}{over}); threshold "
             f"({escape(threshold_rule(synthetic_weight(rows)))}, report precision / recall): "
-            f"{threshold_cell(threshold)}")
+            f"{threshold_cell(threshold)}{_base_kept_note(rows, row)}")
+
+
+def _base_kept_note(rows: pd.DataFrame, chosen: pd.Series) -> str:
+    """Why the base config ships although a searched config scored higher (results.base_guard); '' otherwise."""
+    if not bool(chosen.get("base_kept", False)):
+        return ""
+    ahead = best_configs(rows, guard_base=False).iloc[0]
+    return (f"; the base config stays: {escape(str(ahead['trial_id']))} was ahead by "
+            f"{chosen['gain_over_base']:+.3f}, within the noise of the comparison ({CONFIDENCE_Z:g} x "
+            f"{chosen['gain_noise']:.3f}: selection-split bootstrap and seeds)")

@@ -25,7 +25,8 @@ def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) ->
     frame = ResultStore(options.storage).read(experiment=options.name)
     table = Table(title=f"{escape(options.name)}: summary", title_justify="left", box=box.SIMPLE_HEAD,
                   caption="best trial: by the selection objective (the mean over finalist seeds where there are "
-                          "finalists, ± standard deviation over seeds); image AUROC and AUPRO: report split, "
+                          "finalists, ± standard deviation over seeds); (base kept): a searched config scored higher "
+                          "but within the noise, so the base config stays; image AUROC and AUPRO: report split, "
                           "mean over seeds",
                   caption_justify="left")
     table.add_column("category", no_wrap=True, max_width=14, overflow="ellipsis")
@@ -44,7 +45,8 @@ def summary_table(options: SweepOptions, outcomes: Sequence[CategoryOutcome]) ->
             table.add_row(*cells, "-", "-", "-", "-")
             continue
         top = best.loc[outcome.category]
-        table.add_row(*cells, escape(str(top["trial_id"])),
+        kept = " (base kept)" if bool(top.get("base_kept", False)) else ""
+        table.add_row(*cells, escape(str(top["trial_id"])) + kept,
                       mean_std(top["selection_objective_mean"], top["selection_objective_std"]),
                       mean_std(top["report_image_auroc_mean"], None), mean_std(top["report_aupro_mean"], None))
     return table

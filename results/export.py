@@ -83,6 +83,7 @@ def category_entry(trial: pd.Series, dataset: str) -> dict[str, Any]:
         "selection": _metrics(trial, SELECTION_METRICS[:-1], "selection_"),
         "report": _metrics(trial, REPORT_METRICS, "report_"),
         **_over_seeds(trial),
+        **_against_base(trial),
         "latency_ms": _number(trial.get("latency_ms")),
         "threshold": {"value": _number(trial.get("threshold")), "rule": threshold_rule(weight),
                       "report_precision": _number(trial.get("report_precision")),
@@ -116,6 +117,15 @@ def _over_seeds(trial: pd.Series) -> dict[str, Any]:
         "report_mean": {name: _number(trial.get(f"report_{name}_mean")) for name in report},
         "report_std": {name: _number(trial.get(f"report_{name}_std")) for name in report},
     }
+
+
+def _against_base(trial: pd.Series) -> dict[str, Any]:
+    """The chosen config against the base config (:mod:`results.base_guard`): the gain on the selection
+    objective, the noise of that comparison, and whether the base was kept because the gain was within it."""
+    if "base_kept" not in trial.index:
+        return {}
+    return {"against_base": {"gain": _number(trial.get("gain_over_base")), "noise": _number(trial.get("gain_noise")),
+                             "base_kept": bool(trial.get("base_kept"))}}
 
 
 def _metrics(trial: pd.Series, columns: tuple[str, ...], prefix: str) -> dict[str, float | None]:

@@ -13,6 +13,7 @@ import math
 
 import pandas as pd
 
+from results.base_guard import guarded, mean_replicates
 from results.schema import ENDED_WITHOUT_MODEL, HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
 
 TRIAL_KEYS = ["experiment", "dataset", "category", "trial_id"]
@@ -20,7 +21,8 @@ STUDY_KEYS = ["experiment", "dataset", "category"]  # one study: a category of o
 REQUIRED_COLUMNS = [*TRIAL_KEYS, "status", "epoch", "selection_objective"]
 # Finished trials first, pruned after, failed last; a running trial has not lost yet.
 STATUS_ORDER = {"finished": 0, "running": 1, "pruned": 2, "diverged": 3, "failed": 4}
-AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss", "threshold", "report_precision", "report_recall"]
+AT_LAST_EPOCH = [*SELECTION_METRICS, *REPORT_METRICS, "loss", "threshold", "report_precision", "report_recall",
+                 "selection_replicates"]
 DESCRIPTIVE = ["device", "node", "node_ip", "started_at", "seed", "code_version", "config_json", "role",
                "parent_trial", "latency_ms"]
 # The metrics averaged over a config's runs (its own trial and its finalists).
@@ -118,7 +120,8 @@ def config_runs(df: pd.DataFrame) -> pd.DataFrame:
 def config_summary(df: pd.DataFrame) -> pd.DataFrame:
     """One row per config of every study: ``seeds`` (finished runs) and the mean and standard deviation
     (over runs, ``<metric>_mean`` / ``<metric>_std``, sample std, NaN for one run) of the selection
-    objective and the report metrics. Rows are the configs' own trials (``trial_id``), summary columns kept.
+    objective and the report metrics. Rows are the configs' own trials (``trial_id``), summary columns kept;
+    ``selection_replicates`` becomes the mean of the runs' bootstrap replicates (:mod:`results.base_guard`).
     """
     runs = config_runs(df)
     keys = [*STUDY_KEYS, "config_trial"]
@@ -128,12 +131,19 @@ def config_summary(df: pd.DataFrame) -> pd.DataFrame:
         stats[f"{column}_mean"] = grouped[column].mean()
         stats[f"{column}_std"] = grouped[column].std(ddof=1)
     own = runs[runs["trial_id"] == runs["config_trial"]].set_index(keys)
+    if "selection_replicates" in runs.columns:
+        stats["selection_replicates"] = grouped["selection_replicates"].agg(mean_replicates)
+        own = own.drop(columns="selection_replicates")
     return own.join(stats, how="inner").reset_index().drop(columns="config_trial")
 
 
-def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None) -> pd.DataFrame:
+def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None, guard_base: bool = True) -> pd.DataFrame:
     """The config to ship per study: among configs with finalist runs, the best mean selection objective;
-    without finalists, the best finished trial (as :func:`best_trials`). Columns of :func:`config_summary`.
+    without finalists, the best finished trial (as :func:`best_trials`). Columns of :func:`config_summary`
+    and :data:`results.base_guard.GUARD_COLUMNS`.
+
+    With ``guard_base`` the study's base config (the space's default) stays the answer unless the chosen
+    config beats it beyond the noise of the comparison (selection split and seeds, :mod:`results.base_guard`).
 
     With ``max_latency_ms`` only configs whose measured inference latency (ms
     per image at batch 1) is within it count; a study with none has no row.
@@ -148,7 +158,10 @@ def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None) -> pd.Da
     ranked = configs.sort_values(
         [*STUDY_KEYS, "_has_finalists", "selection_objective_mean", "trial_id"],
         ascending=[True, True, True, False, False, True], kind="stable")
-    return ranked.groupby(STUDY_KEYS, dropna=False).head(1).drop(columns="_has_finalists").reset_index(drop=True)
+    best = ranked.groupby(STUDY_KEYS, dropna=False).head(1).drop(columns="_has_finalists").reset_index(drop=True)
+    if not guard_base:
+        return best
+    return guarded(best, configs.drop(columns="_has_finalists"), seed_noise(df), STUDY_KEYS)
 
 
 NOISE_PRIOR = 0.01  # the objective's seed std when no store holds finalist runs (demo-hard measured 0.002-0.015)

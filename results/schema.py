@@ -57,6 +57,9 @@ FIXED_FIELDS: tuple[pa.Field, ...] = (
     # The trial ran the backbone over the clean images (False: its features came from the node's cache);
     # null in rows of older versions.
     pa.field("features_computed", pa.bool_()),
+    # Bootstrap replicates of the selection objective over the selection split's images, paired across trials
+    # (ssflow.evaluation.split_noise), written at the trial's last epoch of a full budget; null otherwise.
+    pa.field("selection_replicates", pa.list_(pa.float32())),
     pa.field("threshold", pa.float64()),  # best-F1 image-score threshold fitted on the selection split
     pa.field("report_precision", pa.float64()),  # of that threshold on the report split; null when nothing flagged
     pa.field("report_recall", pa.float64()),  # null when the report split holds no defect

@@ -119,6 +119,7 @@ class StoreCallback(Callback):
             "seed": config.seed,
             "code_version": __version__,
             "train_outliers": result.get("train_outliers"),
+            "selection_replicates": result.get("selection_replicates"),
             "config_json": json.dumps(config_to_nested(config), sort_keys=True),
         }
         row.update({name: result.get(name) for name in METRIC_COLUMNS})

@@ -172,6 +172,8 @@ def run_trial(config: dict[str, Any], setups: Mapping[str, TrialSetup],
         metrics = _epoch_metrics(report, device, latency_ms, inputs.features_computed)
         if report.epoch == run_config.train.epochs and report.flow is not None:  # the trial's last epoch
             metrics["train_outliers"] = outlier_list(report.flow, inputs.features.train, prepared, run_config)
+            replicates = report.selection_replicates() if report.selection_replicates else None
+            metrics["selection_replicates"] = None if replicates is None else [float(v) for v in replicates]
         with _checkpoint(report) as checkpoint:
             tune.report(metrics, checkpoint=checkpoint)
 

@@ -32,6 +32,9 @@ def test_fit_detects_real_defects(setup):
     assert result.report.pixel_auroc >= 0.9
     assert 0.0 < result.report.aupro <= 1.0
     assert result.calibration.map_low < result.calibration.map_high
+    replicates = epochs[-1].selection_replicates()  # the selection objective over resampled selection images
+    assert replicates.shape == (200,) and abs(float(replicates.mean()) - epochs[-1].objective) < 0.05
+    assert float(replicates.std()) > 0
 
 
 def test_fit_is_deterministic_for_a_seed(setup):

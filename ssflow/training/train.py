@@ -12,6 +12,7 @@ scheduler can prune on the *selection* split.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -32,46 +33,13 @@ from ssflow.datasets.photometric import augment
 from ssflow.training.photometric_views import PhotometricViews, ViewPool, build_photometric_views
 from ssflow.training.run_inputs import RunInputs, prepare_run
 from ssflow.training.synthetic_bank import SyntheticBank, build_synthetic_bank, synthesize_for
+from ssflow.evaluation.split_noise import objective_replicates
+from ssflow.training.run_reports import EpochReport, FitResult, ThresholdCheck
 from ssflow_runtime.thresholds import precision_recall
 
 FINISHED, DIVERGED, STOPPED = "finished", "diverged", "stopped"
-
-
-class EpochReport(NamedTuple):
-    epoch: int  # epochs completed, from 1
-    loss: float
-    nll_normal: float
-    nll_synthetic: float
-    objective: float  # what a search maximises (ssflow.evaluation.evaluate.selection_objective)
-    selection: SplitMetrics | None  # None where a split lacks normal or anomalous images
-    report: SplitMetrics | None
-    validation: SplitMetrics | None  # the synthetic validation set's; None without one
-    seconds: float  # training time so far, this run and resumed ones
-    epoch_seconds: float
-    checkpoint: Callable[[], dict[str, Any]]  # the state to resume from after this epoch
-    threshold: ThresholdCheck | None = None  # the calibrated threshold after this epoch, judged on the report split
-    flow: MultiScaleFlow | None = None  # the flow after this epoch: read it, do not train it
-
-
-class ThresholdCheck(NamedTuple):
-    """The best-F1 threshold a model would ship with, and how it does on the report split."""
-
-    value: float  # image score at or above which an image is flagged
-    report_precision: float | None  # None when nothing is flagged
-    report_recall: float | None  # None when the report split holds no defect
-
-
-class FitResult(NamedTuple):
-    status: str  # finished | diverged | stopped
-    reason: str  # why it diverged or stopped; empty when finished
-    epochs: int
-    seconds: float
-    selection: SplitMetrics | None
-    report: SplitMetrics | None
-    flow: MultiScaleFlow | None
-    calibration: Calibration | None
-    validation: SplitMetrics | None = None
-    objective: float | None = None  # the selection objective at the last epoch; None unless finished/stopped
+__all__ = ["DIVERGED", "FINISHED", "STOPPED", "Diverged", "EpochCallback", "EpochReport", "FitResult",
+           "ThresholdCheck", "batch_indices", "fit"]
 
 
 class Diverged(Exception):
@@ -210,6 +178,17 @@ class _Trainer:
         return selection_objective(evaluations.selection.metrics, validation,
                                    self.config.validation.synthetic_weight, self.config.validation.localization)
 
+    def replicates(self, evaluations: _Evaluations) -> np.ndarray | None:
+        """:meth:`objective` over bootstrap resamples of the selection split (the synthetic side held fixed)."""
+        weight, localization = self.config.validation.synthetic_weight, self.config.validation.localization
+        if weight >= 1.0 or evaluations.selection.metrics is None:
+            return None
+        selection, split = evaluations.selection, self.data.selection
+        real = objective_replicates(selection.scores, split.labels, selection.maps, split.masks, localization)
+        synthetic = evaluations.validation.metrics if weight > 0 and evaluations.validation else None
+        return (real if synthetic is None else (1.0 - weight) * real
+                + weight * synthetic.objective_with(localization)).astype(np.float32)
+
 
 def fit(config: SSFlowConfig, data: PreparedData, device: torch.device | str = "cpu",
         on_epoch: EpochCallback | None = None, resume: dict[str, Any] | None = None,
@@ -283,6 +262,7 @@ def _run(trainer: _Trainer, on_epoch: EpochCallback | None) -> FitResult:
                 trainer.epoch, loss, nll_normal, nll_synthetic, trainer.objective(evaluations),
                 evaluations.selection.metrics, evaluations.report.metrics, _metrics(evaluations.validation),
                 trainer.seconds, epoch_seconds, trainer.state, threshold, trainer.flow,
+                functools.partial(trainer.replicates, evaluations),
             )
             if on_epoch is not None and on_epoch(report) and trainer.epoch < config.train.epochs:
                 status, reason = STOPPED, f"stopped by the caller after epoch {trainer.epoch}"

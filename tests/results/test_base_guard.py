@@ -1,0 +1,68 @@
+"""The base config stays the exported answer unless a searched config beats it beyond the comparison's noise."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from results.base_guard import CONFIDENCE_Z
+from results.export import build_export
+from results.ranking import best_configs
+from results.store import ResultStore
+from tests.store_rows import EXPERIMENT, trial_rows
+
+BASE_OBJECTIVE = 0.80
+
+
+def _store(root: Path, gain: float, spread: float | None) -> pd.DataFrame:
+    """A carpet study: the base config and one searched config ``gain`` ahead on the selection objective whose
+    paired replicates differ from the base's by noise of ``spread`` (None: no replicates, an older store)."""
+    rng = np.random.default_rng(0)
+    base_replicates = BASE_OBJECTIVE + 0.05 * rng.normal(size=200)
+    searched_replicates = base_replicates + gain + (spread or 0.0) * rng.normal(size=200)
+    rows = []
+    for trial_id, role, objective, replicates in (("base", "base", BASE_OBJECTIVE, base_replicates),
+                                                  ("s1", "search", BASE_OBJECTIVE + gain, searched_replicates)):
+        trial = trial_rows(EXPERIMENT, "carpet", trial_id, "finished", [objective - 0.1, objective], objective,
+                           {"flow.coupling_blocks": 4 if role == "base" else 8})
+        for row in trial:
+            row["role"] = role
+        if spread is not None:
+            trial[-1]["selection_replicates"] = replicates.astype(np.float32).tolist()
+        rows += trial
+    store = ResultStore(root)
+    store.write_rows(rows)
+    return store.read()
+
+
+def test_a_gain_within_the_split_noise_keeps_the_base_config(tmp_path):
+    frame = _store(tmp_path, gain=0.04, spread=0.05)
+    chosen = best_configs(frame).iloc[0]
+    assert chosen["trial_id"] == "base" and chosen["base_kept"]
+    assert chosen["gain_over_base"] == pytest.approx(0.04)
+    assert 0.04 < chosen["gain_noise"] < 0.07  # the paired spread (0.05) and the seed prior (0.01) together
+    entry = build_export(frame, EXPERIMENT, "test", pd.Timestamp.now(tz="UTC").to_pydatetime()).categories["carpet"]
+    assert entry["trial_id"] == "base" and entry["against_base"]["base_kept"] is True
+    assert best_configs(frame, guard_base=False).iloc[0]["trial_id"] == "s1"  # the raw ranking is unchanged
+
+
+def test_a_gain_beyond_the_noise_replaces_the_base_config(tmp_path):
+    frame = _store(tmp_path, gain=0.10, spread=0.02)
+    chosen = best_configs(frame).iloc[0]
+    assert chosen["trial_id"] == "s1" and not chosen["base_kept"]
+    assert chosen["gain_over_base"] > CONFIDENCE_Z * chosen["gain_noise"]
+
+
+def test_without_replicates_the_best_config_is_kept(tmp_path):
+    frame = _store(tmp_path, gain=0.01, spread=None)
+    chosen = best_configs(frame).iloc[0]
+    assert chosen["trial_id"] == "s1" and not chosen["base_kept"] and np.isnan(chosen["gain_noise"])
+
+
+def test_show_says_why_the_base_config_ships(tmp_path):
+    from cli.show_configs import shipped_line
+
+    line = shipped_line(_store(tmp_path, gain=0.04, spread=0.05))
+    assert "export ships [bold]base[/]" in line
+    assert "the base config stays: s1 was ahead by +0.040, within the noise of the comparison (1.645 x 0.0" in line
