@@ -19,7 +19,8 @@ def budget_line(record: Mapping[str, Any]) -> str:
             + (f" (start-up before it: {format_duration(startup)})" if startup is not None else ""))
     parts = []
     for category, spent in record.get("categories", {}).items():
-        extra = [_count(spent["finalist_runs"], "finalist run")]
+        extra = [_count(spent["finalist_runs"], "finalist run")
+                 + (f": {spent['no_finalists']}" if spent.get("no_finalists") else "")]
         if spent["stopped_by_budget"]:
             extra.append(f"{spent['stopped_by_budget']} stopped at the budget's end")
         parts.append(f"{escape(category)} {_count(spent['trials'], 'trial')} ({', '.join(extra)}), "

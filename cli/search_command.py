@@ -161,7 +161,7 @@ def _drive(args: argparse.Namespace, console: Console, planned: SweepOptions, ca
         if passes:
             console.print(passes)
         if budget is not None:
-            console.print(budget_line(budget.record()), soft_wrap=True)
+            console.print(budget_line(budget.final_record or budget.record()), soft_wrap=True)
     if outcomes is None or not all(outcome.complete for outcome in outcomes):
         console.print(f"[yellow]interrupted[/]: continue with the same command plus --resume --name {name}",
                       soft_wrap=True)

@@ -4,9 +4,8 @@ The driver reads every category's images once (:func:`plan_categories`), puts
 them in Ray's object store, opens one Optuna study per category
 (:mod:`search.studies`) and runs one Tune experiment whose searcher
 (:class:`search.searcher.SweepSearcher`) hands out the categories' trials
-fairly and whose scheduler (:class:`search.scheduler.SweepScheduler`) keeps
-one ASHA per category. So no category waits for another's last trials, yet
-no study compares or learns across categories.
+fairly and whose scheduler (:class:`search.scheduler.SweepScheduler`) keeps one
+ASHA per category: no category waits for another's last trials, no study learns across categories.
 
 A resumed sweep (``--resume``) is a new Tune run over the same studies: the
 studies say which trials have ended (never run again) and which were running
@@ -27,6 +26,7 @@ from ray.tune import CheckpointConfig, FailureConfig, RunConfig, TuneConfig, Tun
 from results.store import ResultStore
 from search import studies, sweep_record
 from search.category_study import CategoryStudy
+from search.budget_notes import closing_notes
 from search.checkpoints import latest_checkpoint
 from search.convergence import NOISE_PRIOR, seed_noise
 from search.options import SweepOptions, experiment_path
@@ -275,7 +275,7 @@ def run_sweep(options: SweepOptions, plans: Sequence[CategoryPlan], callbacks: S
     finally:
         if budget is not None:
             try:
-                sweep_record.write_budget(options, budget.record())
+                sweep_record.write_budget(options, budget.record(closing_notes(category_studies, not budget.expired())))
             except OSError as error:
                 store_callback.write_failure = store_callback.write_failure or error
     if store_callback.write_failure is not None:

@@ -34,7 +34,7 @@ import re
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from search.studies import START_ROLES
 from ssflow.errors import UserInputError
@@ -120,6 +120,7 @@ class TimeBudget:
     epoch_s: dict[str, list[float]] = field(default_factory=dict)  # per category
     spending: dict[str, CategorySpending] = field(default_factory=dict)
     exportable: set[str] = field(default_factory=set)  # categories with a full-budget result
+    final_record: dict[str, Any] | None = None  # the record written when the sweep stopped (:meth:`record`)
 
     def keeps_running(self, category: str, role: str) -> bool:
         """Whether a trial may go on: before the budget's end any; after it only a start trial (portfolio,
@@ -249,20 +250,33 @@ class TimeBudget:
         if not spent.search_ended:
             spent.search_ended = reason
 
-    def record(self) -> dict[str, Any]:
-        """What the budget bought, for the sweep's record (``budget.json``) and ``show``."""
-        return {
+    def record(self, closing: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """What the budget bought, for the sweep's record (``budget.json``) and ``show``. ``closing``: per
+        category, ``finalists`` (why it ran none) and ``interrupted``, known once the sweep has stopped
+        (:func:`search.budget_notes.closing_notes`); the record then becomes :attr:`final_record`."""
+        closing = closing or {}
+        record = {
             "budget_s": self.seconds,
             "resumed": self.resumed,
             "sweep_s": round(self.elapsed(), 2),
             "startup_s": None if self.opened_at is None or self.started_at is None
             else round(self.started_at - self.opened_at, 2),
-            "categories": {category: {"slot_seconds": round(self.used_s(category), 2), "trials": spent.trials,
-                                      "finalist_runs": spent.finalist_runs,
-                                      "stopped_by_budget": spent.stopped_by_budget,
-                                      "search_ended": spent.search_ended or "still searching"}
-                           for category, spent in sorted(self.spending.items())},
+            "categories": {category: self._category_record(category, closing.get(category, {}))
+                           for category in sorted(self.spending)},
         }
+        if closing:
+            self.final_record = record
+        return record
+
+    def _category_record(self, category: str, closing: Mapping[str, Any]) -> dict[str, Any]:
+        spent = self.spending[category]
+        searching = ("interrupted" if closing.get("interrupted") else "time budget") if closing else "still searching"
+        entry = {"slot_seconds": round(self.used_s(category), 2), "trials": spent.trials,
+                 "finalist_runs": spent.finalist_runs, "stopped_by_budget": spent.stopped_by_budget,
+                 "search_ended": spent.search_ended or searching}
+        if not spent.finalist_runs and closing.get("finalists"):
+            entry["no_finalists"] = closing["finalists"]
+        return entry
 
 
 def _pooled(samples: dict[str, list[float]]) -> list[float]:

@@ -306,3 +306,27 @@ def test_a_slow_category_about_to_lose_its_last_start_goes_first(tmp_path: Path,
     started = _share_slots(searcher, clock, {"slow": 30.0, "fast": 5.0})
     assert started["slow"] == slow_trials and started["fast"] >= 3
     assert budget.elapsed() <= budget.seconds * 1.1
+
+
+def test_the_closing_record_says_why_no_finalist_ran_and_what_an_interrupt_left(tmp_path: Path) -> None:
+    from cli.budget_view import budget_line
+    from search.budget_notes import closing_notes
+
+    clock = Clock()
+    sweep = options(tmp_path, time_budget_s=100.0, finalists=0)
+    searcher, budget = budgeted(sweep, ["a"], clock)
+    while isinstance(run_trial(searcher, clock, f"t{clock.now}", epoch_s=7.0, objective=0.5), dict):
+        pass
+    closing = budget.record(closing_notes(searcher.studies, stopped_early=not budget.expired()))
+    entry = closing["categories"]["a"]
+    assert entry["no_finalists"] == "finalists off" and entry["search_ended"] == "time budget"
+    assert budget.final_record is closing
+    assert "0 finalist runs: finalists off" in budget_line(closing)
+
+    # Stopped (Ctrl-C) before the budget's end while a trial ran: that category was interrupted.
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path / "second", time_budget_s=1000.0, finalists=2), ["b"], clock)
+    assert isinstance(searcher.suggest("first"), dict)
+    entry = budget.record(closing_notes(searcher.studies, stopped_early=not budget.expired()))["categories"]["b"]
+    assert entry["search_ended"] == "interrupted" and entry["no_finalists"] == "its search had not ended"
+    assert budget.record()["categories"]["b"]["search_ended"] == "still searching"  # while the sweep runs
