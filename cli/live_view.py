@@ -100,14 +100,16 @@ class LiveView(Callback):
         return str(ended) if self.num_samples is None else f"{ended}/{self.num_samples}"
 
     def _clock(self) -> str:
-        """``, 2 min 5 s left, ends by 14:03:10`` on a running time budget; else empty."""
+        """``, 2 min 5 s left, ends by 14:03:10`` on a running time budget (``ends about`` when the runs still
+        to start are expected to end before the budget does); else empty."""
         if self.budget is None or self.budget.started_at is None:
             return ""
         left = self.budget.left()
         if left <= 0:
             return ", time budget spent: stopping the last trials"
-        ends = time.strftime("%H:%M:%S", time.localtime(time.time() + left))
-        return f", {format_duration(left)} left, ends by {ends}"
+        expected = self.budget.expected_left_s()
+        ends = time.strftime("%H:%M:%S", time.localtime(time.time() + expected))
+        return f", {format_duration(left)} left, ends {'by' if expected >= left else 'about'} {ends}"
 
     def _refresh(self) -> None:
         if self.log_lines:

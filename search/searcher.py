@@ -31,7 +31,8 @@ from ray.tune.search import Searcher
 
 from search.category_study import CategoryStudy
 from search.outcomes import Outcome
-from search.studies import ROLE_FINALIST, TrialSpec
+from search.options import UNLIMITED_SAMPLES
+from search.studies import ROLE_FINALIST, SEARCH_ROLES, TrialSpec
 from search.time_budget import TimeBudget
 
 OBJECTIVE = "objective"  # what trials report and the search maximises (ssflow.evaluation.evaluate.selection_objective)
@@ -101,6 +102,7 @@ class SweepSearcher(Searcher):
         self.live[trial_id] = spec
         if self.budget is not None:
             self.budget.trial_started(spec.category, spec.key, spec.role == ROLE_FINALIST)
+            self._update_outlook()
         return spec.as_config()
 
     def _priority(self, category: str) -> tuple[float, int, float, int]:
@@ -161,6 +163,8 @@ class SweepSearcher(Searcher):
         if self.budget is not None:
             self._account(spec, outcome)
         self._offer_best(spec.category)
+        if self.budget is not None:
+            self._update_outlook()
 
     def _account(self, spec: TrialSpec, outcome: Outcome) -> None:
         """Record a trial's end on the budget; a category whose search converged or ran its samples says so."""
@@ -173,6 +177,11 @@ class SweepSearcher(Searcher):
             self.budget.search_ended(spec.category, "converged")
         if study.search_done():
             self.budget.search_ended(spec.category, study.search_end or "samples")
+
+    def _update_outlook(self) -> None:
+        """Tell the budget the runs each category has still to start, for the live view's end estimate."""
+        assert self.budget is not None
+        self.budget.runs_to_start = {category: runs_to_start(study) for category, study in self.studies.items()}
 
     def _offer_best(self, category: str) -> None:
         """Once a category's search has ended, its best config becomes a warm start of the others."""
@@ -190,3 +199,14 @@ class SweepSearcher(Searcher):
     def finished(self) -> bool:
         """Every category's study has nothing left to run."""
         return not self.live and all(study.finished() for study in self.studies.values())
+
+
+def runs_to_start(study: CategoryStudy) -> int | None:
+    """Searched trials and finalist runs ``study`` has still to start; None while only the budget ends its search."""
+    finalists = study.waiting((ROLE_FINALIST,)) if study.search_done() else study.options.finalist_runs
+    if study.search_done():
+        return finalists
+    if study.sample_limit >= UNLIMITED_SAMPLES:
+        return None
+    started = study.searched() - study.waiting(SEARCH_ROLES)
+    return max(0, study.sample_limit - started) + finalists

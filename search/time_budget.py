@@ -121,6 +121,9 @@ class TimeBudget:
     spending: dict[str, CategorySpending] = field(default_factory=dict)
     exportable: set[str] = field(default_factory=set)  # categories with a full-budget result
     final_record: dict[str, Any] | None = None  # the record written when the sweep stopped (:meth:`record`)
+    # Runs still to start per category (searched and finalist), None for a search only the budget ends; kept
+    # by the searcher, read by :meth:`expected_left_s`.
+    runs_to_start: dict[str, int | None] = field(default_factory=dict)
 
     def keeps_running(self, category: str, role: str) -> bool:
         """Whether a trial may go on: before the budget's end any; after it only a start trial (portfolio,
@@ -203,6 +206,20 @@ class TimeBudget:
             return None
         epochs = self.epoch_s.get(category) or _pooled(self.epoch_s) or first
         return statistics.median(first) + (self.max_epochs - 1) * statistics.median(epochs)
+
+    def expected_left_s(self) -> float:
+        """Seconds the sweep is expected to run on: the budget left while some search is ended by the budget
+        alone (it fills the time); else the running trials' remaining time plus the runs still to start
+        (:attr:`runs_to_start` x a trial's expected time), shared over the slots, at most the budget left."""
+        left = self.left()
+        if not self.runs_to_start or any(runs is None for runs in self.runs_to_start.values()):
+            return left
+        now = self.clock()
+        running = [max(0.0, (self.trial_s(t.category) or 0.0) - (now - t.started))
+                   for t in self.trials.values() if t.ended is None]
+        waiting = sum(runs * (self.trial_s(category) or 0.0) for category, runs in self.runs_to_start.items()
+                      if runs)
+        return min(left, max([*running, (sum(running) + waiting) / max(1, self.concurrency)]))
 
     # Rules ------------------------------------------------------------------------------------------------
 

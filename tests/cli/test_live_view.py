@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
+import pytest
 from rich.console import Console
 
 from cli.live_view import LiveView
@@ -82,3 +83,22 @@ def test_on_a_time_budget_the_view_shows_the_time_left_and_counts_no_planned_tri
                            "2 min 5 s left, ends by ")
     now[0] += 200.0
     assert "time budget spent" in view._clock()
+
+
+def test_the_end_estimate_comes_before_the_deadline_once_the_remaining_runs_are_known() -> None:
+    now = [0.0]
+    budget = TimeBudget(600.0, 1, 2, clock=lambda: now[0])
+    view = LiveView(Console(file=io.StringIO(), width=160, force_terminal=False), ["carpet"], num_samples=3,
+                    finalist_runs=0, max_epochs=2, budget=budget)
+    budget.start()
+    for key in ("k0", "k1"):  # the first trial is cold; the second measures a trial: 2 epochs x 20 s
+        budget.trial_started("carpet", key, finalist=False)
+        for _ in range(2):
+            now[0] += 20.0
+            budget.trial_result(key)
+        budget.trial_ended(key)
+    budget.runs_to_start = {"carpet": None}  # a search only the budget ends fills it
+    assert "ends by" in view._clock()
+    budget.runs_to_start = {"carpet": 2}  # two 40 s runs left on one slot: about 80 s, well before 520 s left
+    assert budget.expected_left_s() == pytest.approx(80.0)
+    assert "8 min 40 s left, ends about" in view._clock()

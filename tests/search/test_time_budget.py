@@ -317,6 +317,7 @@ def test_the_closing_record_says_why_no_finalist_ran_and_what_an_interrupt_left(
     searcher, budget = budgeted(sweep, ["a"], clock)
     while isinstance(run_trial(searcher, clock, f"t{clock.now}", epoch_s=7.0, objective=0.5), dict):
         pass
+    assert budget.runs_to_start == {"a": 0}  # its search ended on time and it plans no finalist: nothing to start
     closing = budget.record(closing_notes(searcher.studies, stopped_early=not budget.expired()))
     entry = closing["categories"]["a"]
     assert entry["no_finalists"] == "finalists off" and entry["search_ended"] == "time budget"
@@ -327,6 +328,7 @@ def test_the_closing_record_says_why_no_finalist_ran_and_what_an_interrupt_left(
     clock = Clock()
     searcher, budget = budgeted(options(tmp_path / "second", time_budget_s=1000.0, finalists=2), ["b"], clock)
     assert isinstance(searcher.suggest("first"), dict)
+    assert budget.runs_to_start == {"b": None}  # only the budget ends its search
     entry = budget.record(closing_notes(searcher.studies, stopped_early=not budget.expired()))["categories"]["b"]
     assert entry["search_ended"] == "interrupted" and entry["no_finalists"] == "its search had not ended"
     assert budget.record()["categories"]["b"]["search_ended"] == "still searching"  # while the sweep runs
