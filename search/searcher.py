@@ -129,6 +129,7 @@ class SweepSearcher(Searcher):
         if study.next_is_search() and not self.budget.search_allows(category, self._planned_finalist_runs()):
             study.end_search("time budget")
             self.budget.search_ended(category, "time budget")
+            self._update_outlook()
         if not study.can_start():
             return False
         return study.next_is_search() or bool(study.resume) or self.budget.finalist_allows(category)
