@@ -16,6 +16,7 @@ timm's model hub.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -45,7 +46,9 @@ class FeatureExtractor(nn.Module):
     ``per_channel`` by each channel's (a colour cast is gone too); ``features``
     standardises each output channel over the input instead; ``shading``
     divides out a linear light ramp (:func:`without_shading`), keeping the
-    input's exposure and colours, then uses the weights' mean/std. The module stays in eval mode (``train()`` is a no-op) so BatchNorm
+    input's exposure and colours, then uses the weights' mean/std; ``lighting``
+    also sets each channel's level to a fixed one (:func:`without_lighting`:
+    exposure, colour cast and ramp gone, contrast kept), then the weights' mean/std. The module stays in eval mode (``train()`` is a no-op) so BatchNorm
     statistics never move, and its forward runs without autograd.
     """
 
@@ -97,8 +100,8 @@ class FeatureExtractor(nn.Module):
     def _standardised(self, images: torch.Tensor) -> torch.Tensor:
         if self.normalize in ("none", "features"):
             return (images - self.mean) / self.std
-        if self.normalize == "shading":
-            return (without_shading(images) - self.mean) / self.std
+        if self.normalize in _RELIGHTINGS:
+            return (_RELIGHTINGS[self.normalize](images) - self.mean) / self.std
         return _standardised_over(images, (1, 2, 3) if self.normalize == "per_image" else (2, 3))
 
 
@@ -130,6 +133,24 @@ def without_shading(images: torch.Tensor) -> torch.Tensor:
     (N, 3, H, W) float, the same dtype; values may leave [0, 1] slightly.
     Computed in float64 (the sums span the whole input; see :func:`_standardised_over`).
     """
+    return _levelled(images, keep_level=True)
+
+
+def without_lighting(images: torch.Tensor) -> torch.Tensor:
+    """:func:`without_shading` with each channel's level set to a fixed one (exposure and colour cast gone).
+
+    Every channel's log level ``a_c`` becomes ``log(REFERENCE_LEVEL)``: a gain
+    per channel (exposure, a warmer or colder lamp) and a light ramp are gone,
+    so is the product's own overall colour (a grey-world white balance); the
+    contrast stays. (N, 3, H, W) float in, same shape and dtype out.
+    """
+    return _levelled(images, keep_level=False)
+
+
+REFERENCE_LEVEL = 0.4  # geometric-mean intensity an input is set to; about ImageNet's, so the weights see familiar levels
+
+
+def _levelled(images: torch.Tensor, keep_level: bool) -> torch.Tensor:
     wide = images.double()
     logs = torch.log(wide + _LOG_FLOOR)
     height, width = images.shape[2], images.shape[3]
@@ -139,7 +160,12 @@ def without_shading(images: torch.Tensor) -> torch.Tensor:
     slope_x = (logs * columns).mean(dim=(2, 3), keepdim=True) / columns.square().mean().clamp_min(1e-12)
     slope_y = (logs * rows).mean(dim=(2, 3), keepdim=True) / rows.square().mean().clamp_min(1e-12)
     level_logs = logs - slope_x * columns - slope_y * rows
+    if not keep_level:
+        level_logs = level_logs - logs.mean(dim=(2, 3), keepdim=True) + math.log(REFERENCE_LEVEL)
     return (torch.exp(level_logs) - _LOG_FLOOR).to(images.dtype)
+
+
+_RELIGHTINGS = {"shading": without_shading, "lighting": without_lighting}
 
 
 def configured_backbone(config: SSFlowConfig, device: torch.device | str = "cpu") -> FeatureExtractor:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.model.backbone import build_backbone, without_shading
+from ssflow.model.backbone import REFERENCE_LEVEL, build_backbone, without_lighting, without_shading
 from ssflow.training.feature_cache import DataIdentity, bank_key, cache_key, views_key
 from ssflow.model.features import images_to_tensor
 from ssflow.settings.flat_config import config_from_flat
@@ -55,6 +55,31 @@ def test_shading_correction_removes_a_light_ramp_and_keeps_exposure_and_defects(
     clean, marked = (backbone(images_to_tensor(x[None], CPU))[0] for x in (image, spotted))
     change = (marked - clean).norm(dim=1)[0]  # (H / 8, W / 8): where the features moved
     assert change[3, 3] > 5 * change[7, 7]  # at the spot, not across the frame
+
+
+def test_lighting_levelling_removes_exposure_colour_cast_and_ramp_together() -> None:
+    changed = LightingChange(gain=0.8, temperature=0.06, ramp=0.2, angle=0.7)
+    assert _feature_change("lighting", changed) < 0.3 * _feature_change("none", changed)
+    assert _feature_change("lighting", changed) < 0.5 * _feature_change("shading", changed)
+
+
+def test_lighting_levelling_keeps_a_defect_local() -> None:
+    image = _texture()
+    spotted = image.copy()
+    spotted[24:32, 24:32] = 250
+    backbone = build_backbone(levels=(2,), normalize="lighting")
+    clean, marked = (backbone(images_to_tensor(x[None], CPU))[0] for x in (image, spotted))
+    change = (marked - clean).norm(dim=1)[0]
+    assert change[3, 3] > 5 * change[7, 7]
+
+
+def test_levelled_inputs_sit_at_the_reference_level() -> None:
+    image = torch.from_numpy(_texture()).permute(2, 0, 1)[None].float() / 255
+    for levelled in (without_lighting(image), without_lighting(image * 0.7), without_lighting(image * 1.2)):
+        geometric_mean = torch.exp(torch.log(levelled + 1 / 255).mean())
+        assert float(geometric_mean) == pytest.approx(REFERENCE_LEVEL, rel=0.02)
+    per_channel = torch.exp(torch.log(without_lighting(image) + 1 / 255).mean(dim=(2, 3)))
+    assert per_channel.flatten().tolist() == pytest.approx([REFERENCE_LEVEL] * 3, rel=0.02)
 
 
 def test_shading_correction_of_a_pure_ramp_is_flat() -> None:

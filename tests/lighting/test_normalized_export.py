@@ -10,7 +10,8 @@ from cli.main import main
 
 @pytest.mark.slow
 # per_channel at 128 px and 2 epochs: where float32 statistics once put ONNX Runtime 1.1e-4 off torch.
-@pytest.mark.parametrize(("normalize", "size", "epochs"), [("per_channel", 128, 2), ("features", 64, 1), ("shading", 64, 1)])
+@pytest.mark.parametrize(("normalize", "size", "epochs"), [("per_channel", 128, 2), ("features", 64, 1), ("shading", 64, 1),
+                                                         ("lighting", 64, 1)])
 def test_normalised_models_export_and_predict_as_trained(normalize: str, size: int, epochs: int,
                                                          small_demo_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "model"
