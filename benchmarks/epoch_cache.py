@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
-from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone import configured_backbone
 from ssflow.model.backbone_weights import weights_identity
 from ssflow.settings.config import SSFlowConfig
 from ssflow.datasets.prepared import PreparedData, prepare_data
@@ -108,7 +108,7 @@ def measure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs,
                                "synthesis.bank_rounds": 0, **overrides})
     data = prepare_data(config)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights)
+    backbone = configured_backbone(config)
     weights_id = weights_identity(config.backbone.name, config.backbone.weights)
     identity = data_identity(data)
 

@@ -42,15 +42,19 @@ from ssflow.training.train import fit
 # no normalisation), so rows of earlier runs keep their meaning; a normalisation alone is without augmentation.
 VARIANTS: dict[str, dict[str, object]] = {
     "default": {"train.photometric": 0.0, "data.normalize": "none"},  # without lighting robustness
-    "photometric 0.5": {"train.photometric": 0.5},
-    "photometric 0.75": {"train.photometric": 0.75},
-    "photometric 1": {"train.photometric": 1.0},
+    "photometric 0.5": {"train.photometric": 0.5, "data.normalize": "none"},
+    "photometric 0.75": {"train.photometric": 0.75, "data.normalize": "none"},
+    "photometric 1": {"train.photometric": 1.0, "data.normalize": "none"},
     "per_image": {"train.photometric": 0.0, "data.normalize": "per_image"},
     "per_channel": {"train.photometric": 0.0, "data.normalize": "per_channel"},
     "photometric 1 + per_image": {"train.photometric": 1.0, "data.normalize": "per_image"},
     "shading": {"train.photometric": 0.0, "data.normalize": "shading"},
     "photometric 0.5 + shading": {"train.photometric": 0.5, "data.normalize": "shading"},
     "photometric 0.75 + shading": {"train.photometric": 0.75, "data.normalize": "shading"},
+    "lighting": {"train.photometric": 0.0, "data.normalize": "lighting"},
+    "photometric 0.5 + lighting": {"train.photometric": 0.5, "data.normalize": "lighting"},
+    "photometric 0.75 + lighting": {"train.photometric": 0.75, "data.normalize": "lighting"},
+    "photometric 1 + lighting": {"train.photometric": 1.0, "data.normalize": "lighting"},
 }
 BASELINES = ("padim", "patchcore")
 CORESET_RATIO = 0.01  # as quality.py: anomalib's 10 % default costs about 10x the fit time on these cores

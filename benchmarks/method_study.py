@@ -107,7 +107,7 @@ def run_variant(variant: str, category: str, seed: int, dataset: str, cache: dic
     data = cache[data_key]
     levels = tuple(config.backbone.levels)
     if levels not in cache:
-        backbone = build_backbone(config.backbone.name, levels)
+        backbone = build_backbone(config.backbone.name, levels, normalize=config.data.normalize)
         cache[levels] = (backbone, compute_run_features(backbone, data, torch.device("cpu")))
     backbone, features = cache[levels]
     started = time.perf_counter()

@@ -20,7 +20,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone import configured_backbone
 from ssflow.datasets.prepared import prepare_data
 from ssflow.evaluation.evaluate import score_features
 from ssflow.training.run_features import compute_run_features
@@ -58,7 +58,7 @@ def main() -> None:
     device = resolve_device(args.device)
     config = config_from_flat({"data.category": args.category, "train.epochs": args.epochs})
     data = prepare_data(config)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, device=device)
+    backbone = configured_backbone(config, device)
     test_images = data.report.images
 
     backbone_rate = _images_per_second(lambda: extract_features(backbone, test_images, device),

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone import configured_backbone
 from ssflow.evaluation.evaluate import score_features
 from ssflow.model.features import extract_features
 from ssflow.settings.flat_config import config_from_flat
@@ -20,7 +20,7 @@ CPU = torch.device("cpu")
 
 def _model(size: int = 64):
     config = config_from_flat({"backbone.image_size": size, "flow.coupling_blocks": 2, "flow.hidden_channels": 8})
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, device=CPU)
+    backbone = configured_backbone(config, CPU)
     flow = MultiScaleFlow(backbone.channels, config.flow, seed=0)
     with torch.no_grad():  # leave the identity start: every coupling does something
         for parameter in flow.parameters():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone import configured_backbone
 from ssflow.datasets.prepared import prepare_data
 from ssflow.errors import UserInputError
 from ssflow.training.feature_cache import DataIdentity, bank_key, cached_bank
@@ -25,7 +25,7 @@ def setup(small_demo_root):
         "train.epochs": 3, "train.batch_size": 8, "synthesis.bank_rounds": 2,
     })
     data = prepare_data(config)
-    backbone = build_backbone(config.backbone.name, config.backbone.levels)
+    backbone = configured_backbone(config)
     return config, data, backbone
 
 

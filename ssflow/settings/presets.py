@@ -40,6 +40,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "train.weight_decay": 1e-5,
         "train.schedule": "cosine",
         "train.photometric": 0.0,  # the paper does not augment lighting
+        "data.normalize": "none",  # nor level it
         "map.score": "density",
         "map.smoothing_sigma": 0.0,
         "map.image_score": "max",

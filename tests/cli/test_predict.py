@@ -13,7 +13,7 @@ import torch
 
 from cli.main import main
 from ssflow_runtime.predict_outputs import overlay_names
-from ssflow.model.backbone import build_backbone
+from ssflow.model.backbone import configured_backbone
 from ssflow_runtime.calibration import Calibration
 from ssflow_runtime.images import decode, to_rgb
 from ssflow.settings.flat_config import config_from_flat
@@ -55,7 +55,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory, images: Path) -> Path:
     """A model.pt whose threshold is the median score of the images, so both decisions occur."""
     config = config_from_flat({"backbone.image_size": SIZE, "flow.coupling_blocks": 1,
                                "flow.hidden_channels": 8, "map.smoothing_sigma": 1.0})
-    backbone = build_backbone(config.backbone.name, config.backbone.levels, config.backbone.weights, CPU)
+    backbone = configured_backbone(config, CPU)
     flow = MultiScaleFlow(backbone.channels, config.flow, seed=0).eval()
     path = tmp_path_factory.mktemp("model") / "model.pt"
     save_model(path, config, flow, Calibration(0.0, 0.0, 1.0, 0.0, 1.0))
