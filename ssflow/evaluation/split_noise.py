@@ -3,7 +3,7 @@
 A selection split of a few dozen images ranks configs with noise of its own:
 another draw of its images would rank them differently, and a search that
 keeps the best of many trials picks up that luck (carpet on demo-hard: a config
-ahead by 0.04 on the selection split was behind by 0.06 on the report split).
+ahead by 0.04 on the selection split was behind by 0.06 image AUROC on the report split).
 The standard answer is a paired bootstrap over the images (Efron & Tibshirani,
 "An Introduction to the Bootstrap", 1993, ch. 16; for AUROC differences, as
 pROC's ``roc.test(method="bootstrap")``): resample the split's images with

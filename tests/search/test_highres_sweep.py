@@ -24,7 +24,10 @@ def sweep(wide_root, tmp_path_factory):
     code = main(["--dataset", "btad", "--data-root", str(wide_root), "--categories", "fabric",
                  "--space", str(space), "--objective", "quality,latency", "--num-samples", str(TRIALS),
                  "--max-epochs", "2", "--finalists", "0", "--concurrency", "1", "--storage", str(storage),
-                 "--name", "hr", "--set", "backbone.image_size=64", "--seed", "1"])
+                 "--name", "hr", "--set", "backbone.image_size=64", "--seed", "1",
+                 # Levelled whole images beat 96-px tiles on this tiny fixture (0.88 against 0.53 at epoch 1), so
+                 # ASHA prunes the tiles and the front holds whole images only; unlevelled, both kinds finish.
+                 "--set", "data.normalize=none"])
     return code, storage
 
 
