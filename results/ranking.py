@@ -148,7 +148,8 @@ def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None, guard_ba
     With ``max_latency_ms`` only configs whose measured inference latency (ms
     per image at batch 1) is within it count; a study with none has no row.
     """
-    configs = config_summary(df)
+    summary = config_summary(df)
+    configs = summary
     if max_latency_ms is not None:
         latency = configs["latency_ms"] if "latency_ms" in configs.columns else pd.Series(dtype=float)
         configs = configs[latency.notna() & (latency <= max_latency_ms)]
@@ -161,7 +162,7 @@ def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None, guard_ba
     best = ranked.groupby(STUDY_KEYS, dropna=False).head(1).drop(columns="_has_finalists").reset_index(drop=True)
     if not guard_base:
         return best
-    return guarded(best, configs.drop(columns="_has_finalists"), seed_noise(df), STUDY_KEYS)
+    return guarded(best, configs.drop(columns="_has_finalists"), _seed_noise_of(summary), STUDY_KEYS)
 
 
 NOISE_PRIOR = 0.01  # the objective's seed std when no store holds finalist runs (demo-hard measured 0.002-0.015)
@@ -170,9 +171,11 @@ NOISE_PRIOR = 0.01  # the objective's seed std when no store holds finalist runs
 def seed_noise(rows: pd.DataFrame, dataset: str | None = None) -> float:
     """The median seed std of the selection objective over configs with >= 2 finished runs in ``rows``
     (a results-store frame), those on ``dataset`` when it has any; :data:`NOISE_PRIOR` without such configs."""
-    if rows.empty:
-        return NOISE_PRIOR
-    configs = config_summary(rows)
+    return NOISE_PRIOR if rows.empty else _seed_noise_of(config_summary(rows), dataset)
+
+
+def _seed_noise_of(configs: pd.DataFrame, dataset: str | None = None) -> float:
+    """:func:`seed_noise` from a :func:`config_summary` frame."""
     spread = configs[configs["seeds"] > 1]
     if dataset is not None and (spread["dataset"] == dataset).any():
         spread = spread[spread["dataset"] == dataset]

@@ -195,7 +195,7 @@ def _roc_and_pro_areas(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarra
     anomalous_count = int(tp[-1])
     roc_area = wins_twice / (2.0 * anomalous_count * counts.normal_count)
     fpr, pro = _pro_from_counts(counts)
-    return roc_area, [float(_area_up_to(fpr, pro, limit) / limit) for limit in fpr_limits]
+    return roc_area, [float(area_up_to(fpr, pro, limit) / limit) for limit in fpr_limits]
 
 
 def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = MVTEC_AD_FPR_LIMIT) -> float:
@@ -216,7 +216,7 @@ def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = MVTEC_AD_FPR_L
     return pixel_metrics(maps, masks, fpr_limit)[1]
 
 
-def _area_up_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
+def area_up_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
     """Trapezoid area under y(x) for x in [x[0], limit]; ``x`` non-decreasing, x[0] <= limit <= x[-1]."""
     inside = int(np.searchsorted(x, limit, side="right"))
     area = float(np.trapezoid(y[:inside], x[:inside]))

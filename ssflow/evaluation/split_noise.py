@@ -28,7 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from ssflow.errors import UserInputError
-from ssflow.evaluation.metrics import MVTEC_AD2_FPR_LIMIT, MVTEC_AD_FPR_LIMIT
+from ssflow.evaluation.metrics import MVTEC_AD2_FPR_LIMIT, MVTEC_AD_FPR_LIMIT, area_up_to
 
 REPLICATES = 200  # resamples per trial: the standard error of a standard deviation from 200 is about 5 %
 RESAMPLING_SEED = 20_240_601  # fixed for every trial, so replicates pair across trials
@@ -92,7 +92,7 @@ def aupro_replicates(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray 
     fpr = (weights @ false_positives) / (weights @ normal_counts)[:, None]
     region_weights = weights[:, owners]
     pro = (region_weights @ overlaps) / region_weights.sum(axis=1, keepdims=True)
-    return np.array([_area_up_to(x, y, fpr_limit) / fpr_limit for x, y in zip(fpr, pro)])
+    return np.array([area_up_to(x, y, fpr_limit) / fpr_limit for x, y in zip(fpr, pro)])
 
 
 def objective_replicates(scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | Sequence[np.ndarray] | None,
@@ -150,13 +150,3 @@ def _region_overlaps(maps: np.ndarray | Sequence[np.ndarray], masks: np.ndarray 
             owners.append(index)
     width = thresholds.size
     return (np.stack(overlaps) if overlaps else np.zeros((0, width))), np.array(owners, dtype=np.int64)
-
-
-def _area_up_to(x: np.ndarray, y: np.ndarray, limit: float) -> float:
-    """Trapezoid area under y(x) from x[0] to ``limit``, y linearly interpolated at ``limit``."""
-    inside = x <= limit
-    xs, ys = x[inside], y[inside]
-    if xs[-1] < limit and inside.sum() < x.size:
-        xs = np.append(xs, limit)
-        ys = np.append(ys, np.interp(limit, x, y))
-    return float(np.trapezoid(ys, xs))
