@@ -166,8 +166,9 @@ def train_runs(options: SweepOptions, category: str, seeds: list[int], defaults:
     chosen = config_from_flat(flatten_nested(exported.categories[category]["config"], "export"))
     base, _ = category_base(options, category)
     configs = {"default": config_from_flat({"train.epochs": options.max_epochs}, base), "exported": chosen}
-    reused = [run._replace(objective=options.objective) for run in defaults
-              if run.category == category and run.method == "default" and run.seed in seeds]
+    by_seed = {run.seed: run for run in defaults
+               if run.category == category and run.method == "default" and run.seed in seeds}
+    reused = [run._replace(objective=options.objective) for run in by_seed.values()]
     if reused:
         del configs["default"]
     data = None
@@ -237,7 +238,9 @@ def anytime(args: argparse.Namespace, storage: Path, categories: list[str], cons
         for category in categories:
             if any(run.objective == label and run.category == category for run in runs):
                 continue
-            trained = train_runs(options, category, args.seeds, earlier_runs(args.defaults_from))
+            # The default config is the same at every budget: its runs of an earlier budget serve again.
+            defaults = earlier_runs(args.defaults_from) + [run for run in runs if run.method == "default"]
+            trained = train_runs(options, category, args.seeds, defaults)
             runs.extend(run._replace(objective=label) for run in trained)
             if args.output is not None:
                 pd.DataFrame(runs).to_csv(args.output, index=False)

@@ -5,7 +5,8 @@ for the driver. Order of work:
 
 1. trials a previous driver left running, from their last checkpoint;
 2. enqueued trials, in order: portfolio configs (``--portfolio``), the base
-   config, then warm starts;
+   config, then warm starts (on a time budget the base config follows the
+   first portfolio config: it is the base guard's reference);
 3. TPE proposals until ``num_samples`` searched trials exist, or, on a time
    budget (:mod:`search.time_budget`), until the next one would not end
    before the search deadline or the search has converged
@@ -68,21 +69,21 @@ class CategoryStudy:
     def enqueue_start(self, warm: Iterable[tuple[dict[str, Any], str]]) -> None:
         """A fresh study's first trials: the portfolio's configs (``options.portfolio``, at most
         ``num_samples`` - 1), the base config (unless a portfolio config has its parameters), then ``warm``
-        (values, source) configs, deduplicated.
+        (values, source) configs, deduplicated. On a time budget the base config comes right after the
+        first portfolio config, so a budget too short for every start trial still measures it.
 
         Warm starts fill at most a quarter of ``num_samples`` (the rest is the search's own).
         """
         seen: list[dict[str, Any]] = []
-        for number, values in enumerate(self.options.portfolio[:self.options.num_samples - 1], start=1):
-            params = params_from_values(self.options.space, values)
-            if params not in seen:
-                seen.append(params)
-                self._enqueue(decode_params(self.options.space, params), values, ROLE_PORTFOLIO,
-                              f"portfolio {self.options.portfolio_source} #{number}")
-        base_values = {key: value for key, value in config_to_flat(self.options.base).items()}
-        if params_from_values(self.options.space, base_values) not in seen:
-            self._enqueue({}, base_values, ROLE_BASE, "the base config")
-            seen.append(params_from_values(self.options.space, base_values))
+        portfolio = list(enumerate(self.options.portfolio[:self.options.num_samples - 1], start=1))
+        # A budget may end before every start trial has run; the base config is the guard's reference
+        # (results.base_guard) and the fallback, so there it follows the first portfolio config.
+        base_after = 1 if self.options.time_budget_s else len(portfolio)
+        for number, values in portfolio[:base_after]:
+            self._enqueue_portfolio(number, values, seen)
+        self._enqueue_base(seen)
+        for number, values in portfolio[base_after:]:
+            self._enqueue_portfolio(number, values, seen)
         room = min(self.options.num_samples - len(seen), max(1, self.options.num_samples // 4))
         for values, source in warm:
             params = params_from_values(self.options.space, values)
@@ -91,6 +92,20 @@ class CategoryStudy:
             seen.append(params)
             self._enqueue(decode_params(self.options.space, params), values, ROLE_WARM, source)
             room -= 1
+
+    def _enqueue_portfolio(self, number: int, values: dict[str, Any], seen: list[dict[str, Any]]) -> None:
+        params = params_from_values(self.options.space, values)
+        if params not in seen:
+            seen.append(params)
+            self._enqueue(decode_params(self.options.space, params), values, ROLE_PORTFOLIO,
+                          f"portfolio {self.options.portfolio_source} #{number}")
+
+    def _enqueue_base(self, seen: list[dict[str, Any]]) -> None:
+        base_values = config_to_flat(self.options.base)
+        params = params_from_values(self.options.space, base_values)
+        if params not in seen:
+            self._enqueue({}, base_values, ROLE_BASE, "the base config")
+            seen.append(params)
 
     def offer(self, values: dict[str, Any], source: str) -> bool:
         """Enqueue a config of another category as a warm start if this search still has room for it."""
