@@ -64,7 +64,8 @@ class SweepOptions:
     allow_leakage: bool = False  # go on when test images are copies of training images (ssflow.datasets.leakage)
     objective: str = "quality"  # quality | synthetic | quality,latency (see OBJECTIVES)
     time_budget_s: float = 0.0  # wall seconds for the whole sweep, finalists included (search.time_budget); 0: none
-    # Configs tried first, before the base config (flat values each; search.portfolio), and where they came from.
+    # Configs tried first, before the base config (only the first on a time budget; flat values each;
+    # search.portfolio), and where they came from.
     portfolio: tuple[dict[str, Any], ...] = ()
     portfolio_source: str = ""
 

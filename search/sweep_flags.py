@@ -157,7 +157,8 @@ SWEEP_FLAGS: tuple[SweepFlag, ...] = (
               "20m, 2h (a bare number is seconds); with --num-samples whichever ends first. Every category keeps an "
               "exportable config (its first trial runs whatever the clock says)",
               {"metavar": "DURATION"}, option="time_budget_s", resolve=_time_budget),
-    SweepFlag("--portfolio", "configs tried first in every category, before the base config (write one with "
+    SweepFlag("--portfolio", "configs tried first in every category, before the base config (on a time budget the base "
+              "config comes second; write one with "
               "'export-config --portfolio FILE'; the shipped one: spaces/portfolios/demo-hard.yaml)",
               {"metavar": "FILE"}, option="portfolio", resolve=_portfolio),
     SweepFlag("--warm-start", "an earlier sweep in --storage whose best configs are tried right after the base config",
