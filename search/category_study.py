@@ -4,9 +4,8 @@
 for the driver. Order of work:
 
 1. trials a previous driver left running, from their last checkpoint;
-2. enqueued trials, in order: portfolio configs (``--portfolio``), the base
-   config, then warm starts (on a time budget the base config follows the
-   first portfolio config: it is the base guard's reference);
+2. enqueued trials (:mod:`search.start_trials`): portfolio configs
+   (``--portfolio``), the base config, then warm starts;
 3. TPE proposals until ``num_samples`` searched trials exist, or, on a time
    budget (:mod:`search.time_budget`), until the next one would not end
    before the search deadline or the search has converged
@@ -34,10 +33,9 @@ from search import studies
 from search.convergence import NOISE_PRIOR, remaining_gain, within_noise
 from search.options import SweepOptions
 from search.outcomes import Outcome, optuna_closing
-from search.studies import (ROLE_BASE, ROLE_FINALIST, ROLE_PORTFOLIO, ROLE_SEARCH, ROLE_WARM, SEARCH_ROLES, TrialSpec,
-                            applied_values, attr)
+from search.start_trials import start_trials
+from search.studies import ROLE_FINALIST, ROLE_SEARCH, ROLE_WARM, SEARCH_ROLES, TrialSpec, applied_values, attr
 from spaces.optuna_distributions import decode_params, distributions, params_from_values
-from ssflow.settings.flat_config import config_to_flat
 
 class CategoryStudy:
     """One category's study as the driver plans and records it."""
@@ -67,45 +65,10 @@ class CategoryStudy:
     # Planning ---------------------------------------------------------------------------------------------
 
     def enqueue_start(self, warm: Iterable[tuple[dict[str, Any], str]]) -> None:
-        """A fresh study's first trials: the portfolio's configs (``options.portfolio``, at most
-        ``num_samples`` - 1), the base config (unless a portfolio config has its parameters), then ``warm``
-        (values, source) configs, deduplicated. On a time budget the base config comes right after the
-        first portfolio config, so a budget too short for every start trial still measures it.
-
-        Warm starts fill at most a quarter of ``num_samples`` (the rest is the search's own).
-        """
-        seen: list[dict[str, Any]] = []
-        portfolio = list(enumerate(self.options.portfolio[:self.options.num_samples - 1], start=1))
-        # A budget may end before every start trial has run; the base config is the guard's reference
-        # (results.base_guard) and the fallback, so there it follows the first portfolio config.
-        base_after = 1 if self.options.time_budget_s else len(portfolio)
-        for number, values in portfolio[:base_after]:
-            self._enqueue_portfolio(number, values, seen)
-        self._enqueue_base(seen)
-        for number, values in portfolio[base_after:]:
-            self._enqueue_portfolio(number, values, seen)
-        room = min(self.options.num_samples - len(seen), max(1, self.options.num_samples // 4))
-        for values, source in warm:
-            params = params_from_values(self.options.space, values)
-            if room <= 0 or not params or params in seen:
-                continue
-            seen.append(params)
-            self._enqueue(decode_params(self.options.space, params), values, ROLE_WARM, source)
-            room -= 1
-
-    def _enqueue_portfolio(self, number: int, values: dict[str, Any], seen: list[dict[str, Any]]) -> None:
-        params = params_from_values(self.options.space, values)
-        if params not in seen:
-            seen.append(params)
-            self._enqueue(decode_params(self.options.space, params), values, ROLE_PORTFOLIO,
-                          f"portfolio {self.options.portfolio_source} #{number}")
-
-    def _enqueue_base(self, seen: list[dict[str, Any]]) -> None:
-        base_values = config_to_flat(self.options.base)
-        params = params_from_values(self.options.space, base_values)
-        if params not in seen:
-            self._enqueue({}, base_values, ROLE_BASE, "the base config")
-            seen.append(params)
+        """Enqueue a fresh study's start trials (:func:`search.start_trials.start_trials`: portfolio configs,
+        the base config, then ``warm`` (values, source) configs)."""
+        for trial in start_trials(self.options, warm):
+            self._enqueue(trial.applied, trial.values, trial.role, trial.source)
 
     def offer(self, values: dict[str, Any], source: str) -> bool:
         """Enqueue a config of another category as a warm start if this search still has room for it."""
