@@ -227,22 +227,6 @@ def test_portfolio_configs_are_the_first_trials_then_the_base_config(tmp_path: P
                                                                                  "portfolio p.yaml #2"]
 
 
-def test_on_a_time_budget_the_base_config_follows_the_first_portfolio_config(tmp_path: Path) -> None:
-    # A short budget may end before every start trial: the base config, the guard's reference, runs second.
-    portfolio = ({"train.lr": 5e-3, "flow.coupling_blocks": 3}, {"train.lr": 8e-3, "flow.coupling_blocks": 4})
-    sweep = options(tmp_path, portfolio=portfolio, portfolio_source="p.yaml", concurrency=1)
-    storage = studies.open_storage(studies.storage_url(sweep))
-    study = CategoryStudy(studies.load_or_create(storage, sweep, "a"), "a", sweep, lambda key, dirs: "")
-    study.enqueue_start([])
-    specs = []
-    for _ in range(3):
-        spec = study.next_trial(lambda key: f"/r/{key}")
-        specs.append(spec)
-        study.complete(spec.key, study_outcome(0.5))
-    assert [spec.role for spec in specs] == ["portfolio", "base", "portfolio"]
-    assert [specs[0].values, specs[2].values] == list(portfolio)
-
-
 def study_outcome(objective: float) -> Outcome:
     return Outcome("finished", MAX_EPOCHS, objective)
 
