@@ -113,7 +113,9 @@ def run_variant(variant: str, category: str, seed: int, dataset: str, cache: dic
     started = time.perf_counter()
     result = fit(config, data, "cpu", inputs=RunInputs(backbone, features, None))  # fit builds a bank if asked
     seconds = time.perf_counter() - started
-    metrics = tuple(result.report) if result.report is not None else (float("nan"),) * 3
+    report = result.report
+    metrics = ((report.image_auroc, report.pixel_auroc, report.aupro) if report is not None
+               else (float("nan"),) * 3)
     return Run(variant, category, seed, result.status, *metrics, seconds)
 
 

@@ -116,10 +116,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: list[str],
-          budget_s: float = 0.0) -> SweepOptions:
-    """Run (or, with ``--resume``, continue) the sweep of ``objective`` (on ``budget_s`` seconds when > 0,
-    then named after the budget); its options."""
+def sweep_options(args: argparse.Namespace, objective: str, storage: Path, budget_s: float = 0.0) -> SweepOptions:
+    """The options of the sweep of ``objective`` (on ``budget_s`` seconds when > 0, then named after the
+    budget)."""
     base = config_from_flat({"data.dataset": args.dataset})
     options = SweepOptions(
         base=base, space=load_space(args.space),
@@ -130,6 +129,13 @@ def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: l
         portfolio = tuple(read_portfolio(args.portfolio, base)) if args.portfolio else ()
         options = dataclasses.replace(options, time_budget_s=budget_s, num_samples=UNLIMITED_SAMPLES,
                                       portfolio=portfolio, portfolio_source=args.portfolio.name if portfolio else "")
+    return options
+
+
+def sweep(args: argparse.Namespace, objective: str, storage: Path, categories: list[str],
+          budget_s: float = 0.0) -> SweepOptions:
+    """Run (or, with ``--resume``, continue) the sweep of ``objective`` (:func:`sweep_options`); its options."""
+    options = sweep_options(args, objective, storage, budget_s)
     if args.resume and read_sweep_record(options) is not None:
         options = dataclasses.replace(options, resume=True)
     plans = plan_categories(options, categories)
@@ -184,7 +190,9 @@ def train_runs(options: SweepOptions, category: str, seeds: list[int], defaults:
             data = data or prepare_data(base)  # both share the sweep's data settings, so one copy serves both
             started = time.perf_counter()
             result = fit(seeded, data, "cpu")
-            metrics = tuple(result.report) if result.report is not None else (float("nan"),) * 3
+            report = result.report
+            metrics = ((report.image_auroc, report.pixel_auroc, report.aupro) if report is not None
+                       else (float("nan"),) * 3)
             runs.append(Run(options.objective, category, seed, method, *metrics, time.perf_counter() - started))
     return runs
 
@@ -222,9 +230,20 @@ def patchcore_seconds(args: argparse.Namespace, category: str) -> float:
     return run_baseline("patchcore", data.train, data.report, 0, torch.device("cpu"), 0.1).train_seconds
 
 
+def patchcore_fits(args: argparse.Namespace, storage: Path, categories: list[str]) -> dict[str, float]:
+    """PatchCore fit seconds per category, timed now, or with ``--resume`` those this run timed before it was
+    interrupted (kept in ``storage``: the unit of its budgets, so a resumed run's budgets stay the same)."""
+    path = storage / "patchcore_fits.json"
+    if args.resume and path.is_file():
+        return json.loads(path.read_text())
+    fits = {category: patchcore_seconds(args, category) for category in categories}
+    path.write_text(json.dumps(fits))
+    return fits
+
+
 def anytime(args: argparse.Namespace, storage: Path, categories: list[str], console: Console) -> None:
     """The ``--budgets`` run: PatchCore timed per category, then one budgeted sweep per multiple."""
-    fits = {category: patchcore_seconds(args, category) for category in categories}
+    fits = patchcore_fits(args, storage, categories)
     unit = sum(fits.values())
     console.print(f"PatchCore fits (10 % coreset): {', '.join(f'{c} {s:.0f} s' for c, s in fits.items())}; "
                   f"1x budget = {unit:.0f} s")
@@ -232,8 +251,12 @@ def anytime(args: argparse.Namespace, storage: Path, categories: list[str], cons
     spent = {}
     for multiple in args.budgets:
         label = f"budget-{multiple:g}x"
-        options = sweep(args, label, storage, categories, budget_s=multiple * unit)
-        record = read_budget(options.storage, options.name) or {}
+        record = read_budget(str(storage), f"gain-{label}") if args.resume else None
+        if record is None:  # a resumed run does not run a budget's finished sweep again (it would get a new budget)
+            options = sweep(args, label, storage, categories, budget_s=multiple * unit)
+            record = read_budget(options.storage, options.name) or {}
+        else:
+            options = sweep_options(args, label, storage, multiple * unit)
         spent[label] = (multiple * unit, float(record.get("sweep_s", float("nan"))))
         for category in categories:
             if any(run.objective == label and run.category == category for run in runs):

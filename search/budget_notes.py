@@ -11,13 +11,16 @@ from search.studies import ROLE_FINALIST
 
 def finalist_note(study: CategoryStudy) -> str:
     """Why ``study`` ran no finalist run (read when it ran none): finalists off, its search had not ended, no
-    time was left for the runs it planned, or its best config led the rest beyond the seed noise."""
+    time was left for the runs it planned, fewer than two configs to choose between, or its best config led
+    the rest beyond the seed noise."""
     if not study.options.finalist_runs:
         return "finalists off"
     if not study.search_done():
         return "its search had not ended"
     if study.waiting((ROLE_FINALIST,)):
         return "no time left for the finalist runs it planned"
+    if len(study.top_configs(2)) < 2:
+        return "fewer than two configs ran the full budget"
     return "its best config led the rest beyond the seed noise"
 
 

@@ -332,3 +332,16 @@ def test_the_closing_record_says_why_no_finalist_ran_and_what_an_interrupt_left(
     entry = budget.record(closing_notes(searcher.studies, stopped_early=not budget.expired()))["categories"]["b"]
     assert entry["search_ended"] == "interrupted" and entry["no_finalists"] == "its search had not ended"
     assert budget.record()["categories"]["b"]["search_ended"] == "still searching"  # while the sweep runs
+
+
+def test_a_category_with_one_full_budget_config_has_nothing_for_finalists_to_decide(tmp_path: Path) -> None:
+    from search.budget_notes import closing_notes
+
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path, time_budget_s=30.0, finalists=2), ["a"], clock)
+    run_trial(searcher, clock, "first", epoch_s=7.0, objective=0.5)  # 28 s: the full budget
+    run_trial(searcher, clock, "second", epoch_s=7.0, objective=0.6, epochs=1)  # stopped at the budget's end
+    assert not isinstance(searcher.suggest("third"), dict)
+    entry = budget.record(closing_notes(searcher.studies, stopped_early=False))["categories"]["a"]
+    assert entry["finalist_runs"] == 0
+    assert entry["no_finalists"] == "fewer than two configs ran the full budget"
