@@ -51,6 +51,7 @@ from scipy.stats import spearmanr
 
 from cli.sweep_summary import feature_pass_line
 from gain_tables import anytime_table, gain_table, sweep_table  # benchmarks/ is on sys.path
+from patchcore_unit import patchcore_fits, patchcore_seconds
 from results.portfolio import read_portfolio
 from results.export import build_export
 from results.ranking import trial_summary
@@ -222,28 +223,9 @@ def earlier_runs(path: Path | None) -> list[Run]:
     return [Run(*row) for row in pd.read_csv(path)[list(Run._fields)].itertuples(index=False)]
 
 
-def patchcore_seconds(args: argparse.Namespace, category: str) -> float:
-    """Seconds of one anomalib PatchCore fit of ``category`` (default settings, 10 % coreset) on this machine."""
-    from baselines import run_baseline  # needs the [bench] extra
-
-    data = prepare_data(config_from_flat({"data.dataset": args.dataset, "data.category": category}))
-    return run_baseline("patchcore", data.train, data.report, 0, torch.device("cpu"), 0.1).train_seconds
-
-
-def patchcore_fits(args: argparse.Namespace, storage: Path, categories: list[str]) -> dict[str, float]:
-    """PatchCore fit seconds per category, timed now, or with ``--resume`` those this run timed before it was
-    interrupted (kept in ``storage``: the unit of its budgets, so a resumed run's budgets stay the same)."""
-    path = storage / "patchcore_fits.json"
-    if args.resume and path.is_file():
-        return json.loads(path.read_text())
-    fits = {category: patchcore_seconds(args, category) for category in categories}
-    path.write_text(json.dumps(fits))
-    return fits
-
-
 def anytime(args: argparse.Namespace, storage: Path, categories: list[str], console: Console) -> None:
     """The ``--budgets`` run: PatchCore timed per category, then one budgeted sweep per multiple."""
-    fits = patchcore_fits(args, storage, categories)
+    fits = patchcore_fits(args.dataset, categories, storage, args.resume)
     unit = sum(fits.values())
     console.print(f"PatchCore fits (10 % coreset): {', '.join(f'{c} {s:.0f} s' for c, s in fits.items())}; "
                   f"1x budget = {unit:.0f} s")
@@ -292,7 +274,7 @@ def main() -> None:
             if args.output is not None:
                 pd.DataFrame(runs).to_csv(args.output, index=False)
     frame = pd.DataFrame(runs)
-    patchcore = {categories[0]: patchcore_seconds(args, categories[0])} if args.patchcore else {}
+    patchcore = {categories[0]: patchcore_seconds(args.dataset, categories[0])} if args.patchcore else {}
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads"
     for cost in costs:
         console.print(gain_table(frame[frame["objective"] == cost.objective], cost, args, machine))

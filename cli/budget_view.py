@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from rich.markup import escape
 
-from search.time_budget import format_duration
+from search.durations import format_duration
 
 
 def budget_line(record: Mapping[str, Any]) -> str:

@@ -25,7 +25,8 @@ from rich.table import Table
 from results.schema import ENDED_WITHOUT_MODEL
 from search.searcher import OBJECTIVE
 from search.store_callback import trial_outcome
-from search.time_budget import TimeBudget, format_duration
+from search.durations import format_duration
+from search.time_budget import TimeBudget
 
 NAME_WIDTH = 18
 STATES = ("running", "finished", "pruned", "diverged", "failed")

@@ -29,7 +29,7 @@ from search.scheduler import pruning_rungs
 from search.studies import open_storage, sqlite_on_network_filesystem, storage_url
 from search.space_checks import portfolio_notes
 from search.sweep import CategoryPlan, check_name, plan_categories, run_sweep, sweep_budget
-from search.time_budget import format_duration
+from search.durations import format_duration
 from search.warm_start import earlier_bests
 from spaces.space import SearchSpace, load_space
 from ssflow.settings.config import SSFlowConfig

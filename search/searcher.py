@@ -113,7 +113,7 @@ class SweepSearcher(Searcher):
             return len(study.running), 1, len(study.trials), self.order.index(category)
         urgent = study.next_is_search() and self._behind(category) \
             and self.budget.is_urgent(category, self._planned_finalist_runs())
-        return len(study.running), 0 if urgent else 1, self.budget.used_s(category), self.order.index(category)
+        return len(study.running), 0 if urgent else 1, self.budget.share_s(category), self.order.index(category)
 
     def _behind(self, category: str) -> bool:
         """Whether ``category`` has started fewer trials than some other category still searching."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
+from search.durations import parse_duration
 from search.options import OBJECTIVES, UNLIMITED_SAMPLES, SweepOptions
 from spaces.space import SearchSpace
 from ssflow.settings.config import SSFlowConfig
@@ -84,8 +85,6 @@ def _num_samples(value: int | None, args: argparse.Namespace, context: SweepCont
 
 
 def _time_budget(value: str | None, args: argparse.Namespace, context: SweepContext) -> dict[str, Any]:
-    from search.time_budget import parse_duration  # Optuna comes with it: not for --help
-
     return {"time_budget_s": parse_duration(value) if value is not None else 0.0}
 
 

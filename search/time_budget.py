@@ -14,7 +14,8 @@ end of its last trial, over all categories together. How it is spent:
   :data:`FINALIST_SHARE` of the budget; nothing when that is shorter than one
   finalist run, which could not finish in it anyway).
 - **Which category gets a free slot**: the one with the fewest trials running,
-  then the one that has used the fewest slot-seconds. So a category whose
+  then the one that has used the fewest slot-seconds (less the one-off costs
+  of its first trials: worker starts, feature passes). So a category whose
   trials are slow gets fewer of them, and time a category does not use (its
   search converged, see :mod:`search.convergence`) goes to the others.
 - **Finalist runs** start while one fits before the budget's end.
@@ -30,50 +31,15 @@ category (other categories' median until a category has its own).
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from search.studies import START_ROLES
-from ssflow.errors import UserInputError
 
 FINALIST_SHARE = 0.25  # at most this share of the budget is kept for finalist runs
 URGENT_SHARE = 0.5  # of a category's trial time: a shorter chance to start one makes it go first
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smh])")
-_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds of a duration such as ``90s``, ``20m``, ``2h``, ``1h30m`` or ``1.5h`` (a bare number: seconds).
-
-    Raises:
-        UserInputError: not such a duration, or not > 0 (one line naming ``--time-budget`` and the value).
-    """
-    value = text.strip().lower()
-    try:
-        seconds = float(value)
-    except ValueError:
-        parts = _PART.findall(value)
-        if not parts or "".join(number + unit for number, unit in parts) != value:
-            raise UserInputError(f"--time-budget {text}: expected a duration such as 90s, 20m, 2h or 1h30m") from None
-        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    if not seconds > 0 or seconds == float("inf"):
-        raise UserInputError(f"--time-budget {text}: expected a duration > 0, such as 90s, 20m or 2h")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``12 min 5 s``, ``2 h 3 min``: a duration for people."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 @dataclass
@@ -83,6 +49,7 @@ class _TrialClock:
     last: float  # time of the last result (or the start)
     cold: bool  # among the first trials of the sweep: its first result also paid for starting a worker
     results: int = 0
+    one_off_first_s: float | None = None  # delay to a first result that also paid one-off costs
     ended: float | None = None
 
 
@@ -169,7 +136,9 @@ class TimeBudget:
         now = self.clock()
         if trial.results == 0:
             self.first_result_any_s.setdefault(trial.category, []).append(now - trial.last)
-            if not (trial.cold or features_computed):
+            if trial.cold or features_computed:
+                trial.one_off_first_s = now - trial.last
+            else:
                 self.first_result_s.setdefault(trial.category, []).append(now - trial.last)
         else:
             self.epoch_s.setdefault(trial.category, []).append(now - trial.last)
@@ -189,6 +158,19 @@ class TimeBudget:
         now = self.clock()
         running = sum(now - t.started for t in self.trials.values() if t.category == category and t.ended is None)
         return self.spending.get(category, CategorySpending()).slot_seconds + running
+
+    def share_s(self, category: str) -> float:
+        """Slot-seconds that count against ``category``'s share of the budget: :meth:`used_s` less what its
+        trials' first results paid beyond a warm first result (a worker's start, the backbone's pass over the
+        category's images). Every category pays those once, but not equally (only the sweep's first trials
+        start workers), so they say nothing about what its trials cost."""
+        warm = _pooled(self.first_result_s)
+        if not warm:
+            return self.used_s(category)
+        typical = statistics.median(warm)
+        one_off = sum(max(0.0, trial.one_off_first_s - typical) for trial in self.trials.values()
+                      if trial.category == category and trial.one_off_first_s is not None)
+        return self.used_s(category) - one_off
 
     def trial_s(self, category: str) -> float | None:
         """Expected wall seconds of one full-budget trial of ``category``; None before any trial reported.

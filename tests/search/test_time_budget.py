@@ -17,7 +17,8 @@ from search.outcomes import Outcome
 from search.scheduler import SweepScheduler
 from search.space_checks import portfolio_notes
 from search.searcher import SweepSearcher
-from search.time_budget import FINALIST_SHARE, TimeBudget, format_duration, parse_duration
+from search.durations import format_duration, parse_duration
+from search.time_budget import FINALIST_SHARE, TimeBudget
 from spaces.space import parse_space
 from ssflow.errors import UserInputError
 from ssflow.settings.flat_config import config_from_flat
@@ -345,3 +346,25 @@ def test_a_category_with_one_full_budget_config_has_nothing_for_finalists_to_dec
     entry = budget.record(closing_notes(searcher.studies, stopped_early=False))["categories"]["a"]
     assert entry["finalist_runs"] == 0
     assert entry["no_finalists"] == "fewer than two configs ran the full budget"
+
+
+def test_one_off_costs_do_not_cost_a_category_its_start_trials(tmp_path: Path) -> None:
+    """The sweep's first trial also starts a worker (40 s here): charged to its category's share, the other
+    category would run its base config first and be ahead for every later slot, though its trials cost the same
+    (on demo-hard at half a PatchCore fit, two categories never got to their base config that way)."""
+    clock = Clock()
+    sweep = options(tmp_path, time_budget_s=160.0, portfolio=({"train.lr": 5e-3, "flow.coupling_blocks": 3},),
+                    portfolio_source="p.yaml")
+    searcher, budget = budgeted(sweep, ["a", "b"], clock)
+    ran = []
+    for index in range(10):
+        spec = searcher.suggest(f"t{index}")
+        if not isinstance(spec, dict):
+            break
+        ran.append((spec["category"], spec["role"]))
+        for epoch in range(1, MAX_EPOCHS + 1):
+            clock.now += 7.0 + (40.0 if index == 0 and epoch == 1 else 0.0)
+            searcher.on_trial_result(f"t{index}", {"epoch": epoch, "objective": 0.5, "status": "running"})
+        searcher.on_trial_complete(f"t{index}", {"epoch": MAX_EPOCHS, "objective": 0.5, "status": "running"})
+    assert ran[:4] == [("a", "portfolio"), ("b", "portfolio"), ("a", "base"), ("b", "base")]
+    assert budget.used_s("a") == pytest.approx(68.0 + 28.0) and budget.share_s("a") == pytest.approx(56.0)
