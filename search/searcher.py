@@ -135,8 +135,10 @@ class SweepSearcher(Searcher):
         return study.next_is_search() or bool(study.resume) or self.budget.finalist_allows(category)
 
     def _planned_finalist_runs(self) -> dict[str, int]:
-        """Finalist runs the budget keeps time for: all for a category still searching, else those waiting."""
-        return {category: study.options.finalist_runs if not study.search_done() else study.waiting((ROLE_FINALIST,))
+        """Finalist runs the budget keeps time for: those waiting for a category whose search has ended; for
+        one still searching, those its current top configs would get (:meth:`CategoryStudy.finalist_parents`),
+        or all while it has fewer than two full-budget configs to tell apart."""
+        return {category: study.waiting((ROLE_FINALIST,)) if study.search_done() else _expected_finalist_runs(study)
                 for category, study in self.studies.items()}
 
     def _budget_idle(self) -> bool:
@@ -200,6 +202,14 @@ class SweepSearcher(Searcher):
     def finished(self) -> bool:
         """Every category's study has nothing left to run."""
         return not self.live and all(study.finished() for study in self.studies.values())
+
+
+def _expected_finalist_runs(study: CategoryStudy) -> int:
+    """Finalist runs a category still searching would plan if its search ended now (all of them while fewer
+    than two of its configs ran the full budget: nothing to judge the lead by yet)."""
+    if len(study.top_configs(2)) < 2:
+        return study.options.finalist_runs
+    return len(study.finalist_parents()) * study.options.finalist_seeds
 
 
 def runs_to_start(study: CategoryStudy) -> int | None:

@@ -12,7 +12,9 @@ end of its last trial, over all categories together. How it is spent:
   *search deadline*: the budget's end less the time kept for finalists (their
   planned runs x the category's trial time / the slots, at most
   :data:`FINALIST_SHARE` of the budget; nothing when that is shorter than one
-  finalist run, which could not finish in it anyway).
+  finalist run, which could not finish in it anyway). A category still
+  searching plans what its current top configs would get
+  (:class:`search.searcher.SweepSearcher`).
 - **Which category gets a free slot**: the one with the fewest trials running,
   then the one that has used the fewest slot-seconds (less the one-off costs
   of its first trials: worker starts, feature passes). So a category whose

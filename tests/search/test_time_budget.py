@@ -368,3 +368,16 @@ def test_one_off_costs_do_not_cost_a_category_its_start_trials(tmp_path: Path) -
         searcher.on_trial_complete(f"t{index}", {"epoch": MAX_EPOCHS, "objective": 0.5, "status": "running"})
     assert ran[:4] == [("a", "portfolio"), ("b", "portfolio"), ("a", "base"), ("b", "base")]
     assert budget.used_s("a") == pytest.approx(68.0 + 28.0) and budget.share_s("a") == pytest.approx(56.0)
+
+
+def test_time_kept_for_finalists_follows_the_finalists_a_search_would_plan(tmp_path: Path) -> None:
+    """Each trial takes 28 s; the finalist reserve would be 35 s of the 140 s (a quarter). The base config leads
+    the others beyond the noise, so no finalist would run: the search keeps that time (5 trials, not 3)."""
+    clock = Clock()
+    searcher, budget = budgeted(options(tmp_path, time_budget_s=140.0, finalists=2), ["a"], clock)
+    objectives = iter([0.9] + [0.5] * 10)
+    while isinstance(run_trial(searcher, clock, f"t{clock.now}", epoch_s=7.0, objective=next(objectives)), dict):
+        pass
+    record = budget.record()["categories"]["a"]
+    assert record["trials"] == 5 and record["finalist_runs"] == 0
+    assert budget.elapsed() <= budget.seconds
