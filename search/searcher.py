@@ -214,7 +214,7 @@ def _expected_finalist_runs(study: CategoryStudy) -> int:
 
 def runs_to_start(study: CategoryStudy) -> int | None:
     """Searched trials and finalist runs ``study`` has still to start; None while only the budget ends its search."""
-    finalists = study.waiting((ROLE_FINALIST,)) if study.search_done() else study.options.finalist_runs
+    finalists = study.waiting((ROLE_FINALIST,)) if study.search_done() else _expected_finalist_runs(study)
     if study.search_done():
         return finalists
     if study.sample_limit >= UNLIMITED_SAMPLES:
