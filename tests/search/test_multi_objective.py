@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from cli.main import main
+from results.base_guard import CONFIDENCE_Z
 from results.pareto import pareto_front
 from results.ranking import config_summary
 from results.store import ResultStore
@@ -74,7 +75,13 @@ def test_export_picks_the_best_config_within_a_latency_budget(sweep, tmp_path, c
     entry = yaml.safe_load(out.read_text())["categories"]["wood"]
     within = front[front["latency_ms"] <= budget]
     assert entry["latency_ms"] <= budget
-    assert entry["trial_id"] == within.sort_values("selection_objective_mean").iloc[-1]["trial_id"]
+    best = within.sort_values("selection_objective_mean").iloc[-1]
+    guard = entry["against_base"]
+    if guard["base_kept"]:  # the base config is within the budget and the best was not ahead beyond the noise
+        assert guard["gain"] == pytest.approx(best["selection_objective_mean"] - entry["selection_objective_mean"])
+        assert guard["gain"] < CONFIDENCE_Z * guard["noise"]
+    else:
+        assert entry["trial_id"] == best["trial_id"]
     assert main(["export", "--storage", str(storage), "--name", "mo", "--out", str(tmp_path / "none.yaml"),
                  "--max-latency-ms", "0.001"]) == 2
     assert "within 0.001 ms" in capsys.readouterr().err
