@@ -8,7 +8,7 @@ time-budgeted sweep tries first) train for 10 epochs, as a sweep's trials do.
 The table gives the challenger's gain on the selection objective, the paired
 split noise of that gain (``ssflow.evaluation.split_noise``: bootstrap over the
 selection images), its z = gain / noise and the guard's verdict at
-``results.base_guard.CONFIDENCE_Z`` (the seed noise left out: one run each),
+``results.base_guard.winners_curse_z`` for one searched config (the seed noise left out: one run each),
 beside the gain on the report split that no choice may read.
 """
 
@@ -21,7 +21,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from results.base_guard import CONFIDENCE_Z
+from results.base_guard import winners_curse_z
 from ssflow.datasets.demo import DEMO_HARD
 from ssflow.datasets.prepared import prepare_data
 from ssflow.evaluation.split_noise import paired_noise
@@ -55,7 +55,7 @@ def main() -> None:
                                      "data.split_seed": seed, "train.epochs": 10})
             first, second = trained(base), trained(config_from_flat(dict(challenger), base))
             gain, noise = second[0] - first[0], paired_noise(second[1], first[1])
-            verdict = "replaced" if gain >= CONFIDENCE_Z * noise else "base kept"
+            verdict = "replaced" if gain >= winners_curse_z(1) * noise else "base kept"
             table.add_row(category, str(seed), f"{gain:+.3f}", f"{noise:.3f}", f"{gain / noise:.2f}", verdict,
                           f"{second[2] - first[2]:+.3f}")
     Console(width=120).print(table)

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from cli.table_format import mean_std, metric, threshold_cell
 from results.objective_source import synthetic_weight, threshold_rule
-from results.base_guard import CONFIDENCE_Z
 from results.pareto import pareto_front
 from results.ranking import best_configs, config_summary
 
@@ -79,5 +78,6 @@ def _base_kept_note(rows: pd.DataFrame, chosen: pd.Series) -> str:
         return ""
     ahead = best_configs(rows, guard_base=False).iloc[0]
     return (f"; the base config stays: {escape(str(ahead['trial_id']))} was ahead by "
-            f"{chosen['gain_over_base']:+.3f}, within the noise of the comparison ({CONFIDENCE_Z:g} x "
+            f"{chosen['gain_over_base']:+.3f}, short of the {chosen['gain_threshold']:.3f} it needed "
+            f"({chosen['gain_threshold'] / chosen['gain_noise']:.2f} x the comparison's noise "
             f"{chosen['gain_noise']:.3f}: selection-split bootstrap and seeds)")

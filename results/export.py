@@ -125,6 +125,7 @@ def _against_base(trial: pd.Series) -> dict[str, Any]:
     if "base_kept" not in trial.index:
         return {}
     return {"against_base": {"gain": _number(trial.get("gain_over_base")), "noise": _number(trial.get("gain_noise")),
+                             "threshold": _number(trial.get("gain_threshold")),
                              "base_kept": bool(trial.get("base_kept"))}}
 
 

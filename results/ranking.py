@@ -13,7 +13,7 @@ import math
 
 import pandas as pd
 
-from results.base_guard import guarded, mean_replicates
+from results.base_guard import GuardRule, guarded, mean_replicates, winners_curse_z
 from results.schema import ENDED_WITHOUT_MODEL, HP_PREFIX, REPORT_METRICS, SELECTION_METRICS
 
 TRIAL_KEYS = ["experiment", "dataset", "category", "trial_id"]
@@ -137,13 +137,15 @@ def config_summary(df: pd.DataFrame) -> pd.DataFrame:
     return own.join(stats, how="inner").reset_index().drop(columns="config_trial")
 
 
-def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None, guard_base: bool = True) -> pd.DataFrame:
+def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None, guard_base: bool = True,
+                 guard_rule: GuardRule = winners_curse_z) -> pd.DataFrame:
     """The config to ship per study: among configs with finalist runs, the best mean selection objective;
     without finalists, the best finished trial (as :func:`best_trials`). Columns of :func:`config_summary`
     and :data:`results.base_guard.GUARD_COLUMNS`.
 
     With ``guard_base`` the study's base config (the space's default) stays the answer unless the chosen
-    config beats it beyond the noise of the comparison (selection split and seeds, :mod:`results.base_guard`).
+    config beats it beyond the noise of the comparison (selection split and seeds, :mod:`results.base_guard`;
+    ``guard_rule`` sets how far beyond).
 
     With ``max_latency_ms`` only configs whose measured inference latency (ms
     per image at batch 1) is within it count; a study with none has no row.
@@ -162,7 +164,7 @@ def best_configs(df: pd.DataFrame, max_latency_ms: float | None = None, guard_ba
     best = ranked.groupby(STUDY_KEYS, dropna=False).head(1).drop(columns="_has_finalists").reset_index(drop=True)
     if not guard_base:
         return best
-    return guarded(best, configs.drop(columns="_has_finalists"), _seed_noise_of(summary), STUDY_KEYS)
+    return guarded(best, configs.drop(columns="_has_finalists"), _seed_noise_of(summary), STUDY_KEYS, guard_rule)
 
 
 NOISE_PRIOR = 0.01  # the objective's seed std when no store holds finalist runs (demo-hard measured 0.002-0.015)

@@ -1,12 +1,13 @@
 """The base config stays the exported answer unless a searched config beats it beyond the comparison's noise."""
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from results.base_guard import CONFIDENCE_Z
+from results.base_guard import MIN_Z, expected_max_z, winners_curse_z
 from results.export import build_export
 from results.ranking import best_configs
 from results.store import ResultStore
@@ -15,17 +16,21 @@ from tests.store_rows import EXPERIMENT, trial_rows
 BASE_OBJECTIVE = 0.80
 
 
-def _store(root: Path, gain: float, spread: float | None) -> pd.DataFrame:
+def _store(root: Path, gain: float, spread: float | None, others: int = 0) -> pd.DataFrame:
     """A carpet study: the base config and one searched config ``gain`` ahead on the selection objective whose
-    paired replicates differ from the base's by noise of ``spread`` (None: no replicates, an older store)."""
+    paired replicates differ from the base's by noise of ``spread`` (None: no replicates, an older store), and
+    ``others`` searched configs behind it (as good as the base)."""
     rng = np.random.default_rng(0)
     base_replicates = BASE_OBJECTIVE + 0.05 * rng.normal(size=200)
     searched_replicates = base_replicates + gain + (spread or 0.0) * rng.normal(size=200)
+    trials = [("base", "base", BASE_OBJECTIVE, base_replicates),
+              ("s1", "search", BASE_OBJECTIVE + gain, searched_replicates)]
+    trials += [(f"o{index}", "search", BASE_OBJECTIVE, base_replicates + (spread or 0.0) * rng.normal(size=200))
+               for index in range(others)]
     rows = []
-    for trial_id, role, objective, replicates in (("base", "base", BASE_OBJECTIVE, base_replicates),
-                                                  ("s1", "search", BASE_OBJECTIVE + gain, searched_replicates)):
+    for number, (trial_id, role, objective, replicates) in enumerate(trials):
         trial = trial_rows(EXPERIMENT, "carpet", trial_id, "finished", [objective - 0.1, objective], objective,
-                           {"flow.coupling_blocks": 4 if role == "base" else 8})
+                           {"flow.coupling_blocks": 4 if role == "base" else 8, "flow.hidden_channels": 8 + number})
         for row in trial:
             row["role"] = role
         if spread is not None:
@@ -51,7 +56,26 @@ def test_a_gain_beyond_the_noise_replaces_the_base_config(tmp_path):
     frame = _store(tmp_path, gain=0.10, spread=0.02)
     chosen = best_configs(frame).iloc[0]
     assert chosen["trial_id"] == "s1" and not chosen["base_kept"]
-    assert chosen["gain_over_base"] > CONFIDENCE_Z * chosen["gain_noise"]
+    assert chosen["gain_threshold"] == pytest.approx(MIN_Z * chosen["gain_noise"])  # one searched config
+    assert chosen["gain_over_base"] > chosen["gain_threshold"]
+
+
+def test_the_best_of_many_configs_must_lead_by_more(tmp_path):
+    # The same lead that replaces the base when one config was searched keeps it when ten were.
+    alone = best_configs(_store(tmp_path / "one", gain=0.045, spread=0.03)).iloc[0]
+    assert not alone["base_kept"] and alone["gain_over_base"] > alone["gain_threshold"]
+    among_ten = best_configs(_store(tmp_path / "ten", gain=0.045, spread=0.03, others=9)).iloc[0]
+    assert among_ten["trial_id"] == "base" and among_ten["base_kept"]
+    assert among_ten["gain_threshold"] == pytest.approx(expected_max_z(10) * among_ten["gain_noise"])
+
+
+def test_the_winners_curse_term_is_the_expected_maximum_of_normals():
+    # Closed forms: E[max of 2] = 1 / sqrt(pi), E[max of 3] = 3 / (2 sqrt(pi)); tables give 1.5388 for 10.
+    assert expected_max_z(1) == 0.0
+    assert expected_max_z(2) == pytest.approx(1 / math.sqrt(math.pi), abs=1e-6)
+    assert expected_max_z(3) == pytest.approx(3 / (2 * math.sqrt(math.pi)), abs=1e-6)
+    assert expected_max_z(10) == pytest.approx(1.5388, abs=1e-4)
+    assert winners_curse_z(2) == MIN_Z and winners_curse_z(10) == pytest.approx(1.5388, abs=1e-4)
 
 
 def test_without_replicates_the_best_config_is_kept(tmp_path):
@@ -65,4 +89,5 @@ def test_show_says_why_the_base_config_ships(tmp_path):
 
     line = shipped_line(_store(tmp_path, gain=0.04, spread=0.05))
     assert "export ships [bold]base[/]" in line
-    assert "the base config stays: s1 was ahead by +0.040, within the noise of the comparison (1.645 x 0.0" in line
+    assert "the base config stays: s1 was ahead by +0.040, short of the 0.05" in line
+    assert "(1.00 x the comparison's noise 0.05" in line
