@@ -138,8 +138,7 @@ class SweepSearcher(Searcher):
         """Finalist runs the budget keeps time for: those waiting for a category whose search has ended; for
         one still searching, those its current top configs would get (:meth:`CategoryStudy.finalist_parents`),
         or all while it has fewer than two full-budget configs to tell apart."""
-        return {category: study.waiting((ROLE_FINALIST,)) if study.search_done() else _expected_finalist_runs(study)
-                for category, study in self.studies.items()}
+        return {category: finalist_runs_ahead(study) for category, study in self.studies.items()}
 
     def _budget_idle(self) -> bool:
         """On a time budget: nothing runs and nothing may start, so waiting for the clock would buy nothing."""
@@ -204,9 +203,12 @@ class SweepSearcher(Searcher):
         return not self.live and all(study.finished() for study in self.studies.values())
 
 
-def _expected_finalist_runs(study: CategoryStudy) -> int:
-    """Finalist runs a category still searching would plan if its search ended now (all of them while fewer
-    than two of its configs ran the full budget: nothing to judge the lead by yet)."""
+def finalist_runs_ahead(study: CategoryStudy) -> int:
+    """Finalist runs ``study`` has still to start: those waiting once its search has ended; while it searches,
+    those it would plan if its search ended now (all of them while fewer than two of its configs ran the full
+    budget: nothing to judge the lead by yet)."""
+    if study.search_done():
+        return study.waiting((ROLE_FINALIST,))
     if len(study.top_configs(2)) < 2:
         return study.options.finalist_runs
     return len(study.finalist_parents()) * study.options.finalist_seeds
@@ -214,7 +216,7 @@ def _expected_finalist_runs(study: CategoryStudy) -> int:
 
 def runs_to_start(study: CategoryStudy) -> int | None:
     """Searched trials and finalist runs ``study`` has still to start; None while only the budget ends its search."""
-    finalists = study.waiting((ROLE_FINALIST,)) if study.search_done() else _expected_finalist_runs(study)
+    finalists = finalist_runs_ahead(study)
     if study.search_done():
         return finalists
     if study.sample_limit >= UNLIMITED_SAMPLES:
