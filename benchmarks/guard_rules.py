@@ -34,8 +34,9 @@ RULES: dict[str, GuardRule | None] = {
     "no guard": None,
     "z 1.645 (fixed)": fixed_z(1.645),
     "z 1.0 (fixed)": fixed_z(1.0),
-    "E[max of k] (k configs compared)": expected_max_z,
-    "max(1.0, E[max of k]) (the default)": winners_curse_z,
+    "E[max of k], independent": lambda compared, correlation: expected_max_z(compared),
+    "max(1, E[max of k]), independent": lambda compared, correlation: winners_curse_z(compared),
+    "max(1, sqrt(1 - rho) E[max of k]) (the default)": winners_curse_z,
 }
 LOSS = 0.01
 
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="CSV of every decision")
     args = parser.parse_args()
     decisions = replay(args.storage)
-    console = Console(width=140)
+    console = Console(width=200)
     if decisions.empty:
         console.print("no study in these stores has the base config and a searched config finished")
         return

@@ -16,17 +16,20 @@ from tests.store_rows import EXPERIMENT, trial_rows
 BASE_OBJECTIVE = 0.80
 
 
-def _store(root: Path, gain: float, spread: float | None, others: int = 0) -> pd.DataFrame:
+def _store(root: Path, gain: float, spread: float | None, others: int = 0, shared: float = 0.0) -> pd.DataFrame:
     """A carpet study: the base config and one searched config ``gain`` ahead on the selection objective whose
     paired replicates differ from the base's by noise of ``spread`` (None: no replicates, an older store), and
-    ``others`` searched configs behind it (as good as the base)."""
+    ``others`` searched configs behind it (as good as the base) whose noise shares a fraction ``shared`` of its
+    variance with the first one's (0: independent errors, 1: the same errors)."""
     rng = np.random.default_rng(0)
     base_replicates = BASE_OBJECTIVE + 0.05 * rng.normal(size=200)
-    searched_replicates = base_replicates + gain + (spread or 0.0) * rng.normal(size=200)
+    common = rng.normal(size=200)
+    searched_replicates = base_replicates + gain + (spread or 0.0) * common
     trials = [("base", "base", BASE_OBJECTIVE, base_replicates),
               ("s1", "search", BASE_OBJECTIVE + gain, searched_replicates)]
-    trials += [(f"o{index}", "search", BASE_OBJECTIVE, base_replicates + (spread or 0.0) * rng.normal(size=200))
-               for index in range(others)]
+    for index in range(others):
+        error = np.sqrt(shared) * common + np.sqrt(1.0 - shared) * rng.normal(size=200)
+        trials.append((f"o{index}", "search", BASE_OBJECTIVE, base_replicates + (spread or 0.0) * error))
     rows = []
     for number, (trial_id, role, objective, replicates) in enumerate(trials):
         trial = trial_rows(EXPERIMENT, "carpet", trial_id, "finished", [objective - 0.1, objective], objective,
@@ -66,7 +69,14 @@ def test_the_best_of_many_configs_must_lead_by_more(tmp_path):
     assert not alone["base_kept"] and alone["gain_over_base"] > alone["gain_threshold"]
     among_ten = best_configs(_store(tmp_path / "ten", gain=0.045, spread=0.03, others=9)).iloc[0]
     assert among_ten["trial_id"] == "base" and among_ten["base_kept"]
-    assert among_ten["gain_threshold"] == pytest.approx(expected_max_z(10) * among_ten["gain_noise"])
+    assert among_ten["gain_threshold"] == pytest.approx(expected_max_z(10) * among_ten["gain_noise"], rel=0.05)
+
+
+def test_configs_that_share_their_errors_cannot_win_by_luck(tmp_path):
+    # Ten configs whose leads over the base share 95 % of their noise: the best of them is as good as one draw.
+    among_ten = best_configs(_store(tmp_path, gain=0.045, spread=0.03, others=9, shared=0.95)).iloc[0]
+    assert among_ten["trial_id"] == "s1" and not among_ten["base_kept"]
+    assert among_ten["gain_threshold"] == pytest.approx(MIN_Z * among_ten["gain_noise"])
 
 
 def test_the_winners_curse_term_is_the_expected_maximum_of_normals():
@@ -76,6 +86,9 @@ def test_the_winners_curse_term_is_the_expected_maximum_of_normals():
     assert expected_max_z(3) == pytest.approx(3 / (2 * math.sqrt(math.pi)), abs=1e-6)
     assert expected_max_z(10) == pytest.approx(1.5388, abs=1e-4)
     assert winners_curse_z(2) == MIN_Z and winners_curse_z(10) == pytest.approx(1.5388, abs=1e-4)
+    assert winners_curse_z(50, correlation=0.75) == pytest.approx(max(MIN_Z, 0.5 * expected_max_z(50)))
+    with pytest.raises(ValueError, match="correlation 1.5"):
+        winners_curse_z(10, correlation=1.5)
 
 
 def test_without_replicates_the_best_config_is_kept(tmp_path):
