@@ -223,9 +223,10 @@ def _is_utf8(name: bytes) -> bool:
 
 
 def _misfit_column(fragment: ds.Fragment) -> str | None:
-    """The first column of a file that cannot be read as the schema's type; None when all fit."""
+    """The first column of a file that cannot be read as the schema's type; None when all fit. Only columns
+    stored as another type are read (a read per column costs a file open: a whole store's worth took seconds)."""
     for field in fragment.physical_schema:
-        if field.name not in RESULT_SCHEMA.names:
+        if field.name not in RESULT_SCHEMA.names or field.type == RESULT_SCHEMA.field(field.name).type:
             continue
         try:
             fragment.to_table(columns=[field.name], schema=RESULT_SCHEMA)
