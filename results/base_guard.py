@@ -16,8 +16,9 @@ configs' bootstrap replicates over the selection images
 deviation of the objective (:func:`results.ranking.seed_noise`), ``runs`` each
 config's finished runs (its own trial and its finalists), ``k`` the number of
 searched configs that finished (the pool the chosen one is the best of) and
-``rho`` the mean correlation of their leads over the base across the
-bootstrap replicates. The second term is the winner's curse: the best of k
+``rho`` the mean correlation of their leads over the base (the split's share,
+measured across the bootstrap replicates, and the base config's seed luck,
+which every lead shares). The second term is the winner's curse: the best of k
 configs exactly as good as the base leads it by that many standard deviations
 on average (1.03 for 4, 1.54 for 10, 2.25 for 50, when their errors are
 independent); configs that err on the same images share their luck and
@@ -104,9 +105,12 @@ def guarded(best: pd.DataFrame, configs: pd.DataFrame, seed_noise: float, study_
     for _, chosen in best.iterrows():
         study = _study_of(chosen, configs, study_keys)
         base = _base_of(chosen, study)
-        gain, noise = _comparison(chosen, base, seed_noise)
+        gain, split, seeds_chosen, seeds_base = _comparison(chosen, base, seed_noise)
+        noise = math.sqrt(split ** 2 + seeds_chosen + seeds_base)
         searched = study[study["role"] != BASE_ROLE] if "role" in study.columns else study
-        threshold = rule(len(searched), _lead_correlation(searched, base)) * noise
+        # The leads share the split's correlated part and all of the base config's seed luck.
+        shared = (_lead_correlation(searched, base) * split ** 2 + seeds_base) / noise ** 2 if noise > 0 else 0.0
+        threshold = rule(len(searched), min(1.0, max(0.0, shared))) * noise if math.isfinite(noise) else math.nan
         keep_base = base is not None and math.isfinite(noise) and gain < threshold
         row = (base if keep_base else chosen).copy()
         row["gain_over_base"], row["gain_noise"], row["gain_threshold"] = gain, noise, threshold
@@ -130,7 +134,8 @@ def _base_of(chosen: pd.Series, study: pd.DataFrame) -> pd.Series | None:
 
 def _lead_correlation(searched: pd.DataFrame, base: pd.Series | None) -> float:
     """The mean pairwise correlation, over the bootstrap replicates, of the searched configs' leads over the
-    base config, clipped to [0, 1]; 0 (independent: the larger correction) with fewer than two to correlate."""
+    base config (the split's share of their noise), clipped to [0, 1]; 0 (independent: the larger correction)
+    with fewer than two to correlate."""
     if base is None or not _is_vector(base.get("selection_replicates")):
         return 0.0
     reference = np.asarray(base["selection_replicates"], dtype=np.float64)
@@ -144,17 +149,18 @@ def _lead_correlation(searched: pd.DataFrame, base: pd.Series | None) -> float:
     return min(1.0, max(0.0, mean))
 
 
-def _comparison(chosen: pd.Series, base: pd.Series | None, seed_noise: float) -> tuple[float, float]:
-    """(chosen - base on the mean selection objective, the standard deviation of that difference)."""
+def _comparison(chosen: pd.Series, base: pd.Series | None, seed_noise: float
+                ) -> tuple[float, float, float, float]:
+    """(chosen - base on the mean selection objective, the split noise of that difference (sd), the seed
+    variance of the chosen config's mean and of the base config's); NaN where there is nothing to compare."""
     if base is None:
-        return math.nan, math.nan
+        return (math.nan,) * 4
     gain = float(chosen["selection_objective_mean"] - base["selection_objective_mean"])
     first, second = chosen.get("selection_replicates"), base.get("selection_replicates")
     if not (_is_vector(first) and _is_vector(second)) or np.size(first) != np.size(second):
-        return gain, math.nan
+        return gain, math.nan, math.nan, math.nan
     split = paired_noise(np.asarray(first), np.asarray(second))
-    seeds = seed_noise ** 2 * (1.0 / float(chosen["seeds"]) + 1.0 / float(base["seeds"]))
-    return gain, math.sqrt(split ** 2 + seeds)
+    return gain, split, seed_noise ** 2 / float(chosen["seeds"]), seed_noise ** 2 / float(base["seeds"])
 
 
 def _is_vector(value: object) -> bool:

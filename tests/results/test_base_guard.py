@@ -65,9 +65,9 @@ def test_a_gain_beyond_the_noise_replaces_the_base_config(tmp_path):
 
 def test_the_best_of_many_configs_must_lead_by_more(tmp_path):
     # The same lead that replaces the base when one config was searched keeps it when ten were.
-    alone = best_configs(_store(tmp_path / "one", gain=0.045, spread=0.03)).iloc[0]
+    alone = best_configs(_store(tmp_path / "one", gain=0.13, spread=0.1)).iloc[0]
     assert not alone["base_kept"] and alone["gain_over_base"] > alone["gain_threshold"]
-    among_ten = best_configs(_store(tmp_path / "ten", gain=0.045, spread=0.03, others=9)).iloc[0]
+    among_ten = best_configs(_store(tmp_path / "ten", gain=0.13, spread=0.1, others=9)).iloc[0]
     assert among_ten["trial_id"] == "base" and among_ten["base_kept"]
     assert among_ten["gain_threshold"] == pytest.approx(expected_max_z(10) * among_ten["gain_noise"], rel=0.05)
 
