@@ -41,7 +41,8 @@ RULES: dict[str, GuardRule | None] = {
 LOSS = 0.01
 
 
-def _report_objective(configs: pd.DataFrame) -> pd.Series:
+def _report_objective(configs: pd.DataFrame | pd.Series) -> pd.Series | float:
+    """(image AUROC + AUPRO) / 2 on the report split, mean over runs: per config of a frame, or of one config."""
     return 0.5 * (configs["report_image_auroc_mean"] + configs["report_aupro_mean"])
 
 
@@ -67,7 +68,7 @@ def decision_gains(cut: pd.DataFrame) -> dict[str, float | bool]:
     decision: dict[str, float | bool] = {}
     for name, rule in RULES.items():
         shipped = best_configs(cut, guard_base=rule is not None, guard_rule=rule or winners_curse_z).iloc[0]
-        decision[name] = float(0.5 * (shipped["report_image_auroc_mean"] + shipped["report_aupro_mean"]) - base)
+        decision[name] = float(_report_objective(shipped) - base)
         decision[f"{name} replaced"] = shipped["role"] != BASE_ROLE
     return decision
 

@@ -110,7 +110,7 @@ def guarded(best: pd.DataFrame, configs: pd.DataFrame, seed_noise: float, study_
         searched = study[study["role"] != BASE_ROLE] if "role" in study.columns else study
         # The leads share the split's correlated part and all of the base config's seed luck.
         shared = (_lead_correlation(searched, base) * split ** 2 + seeds_base) / noise ** 2 if noise > 0 else 0.0
-        threshold = rule(len(searched), min(1.0, max(0.0, shared))) * noise if math.isfinite(noise) else math.nan
+        threshold = rule(len(searched), shared) * noise if math.isfinite(noise) else math.nan
         keep_base = base is not None and math.isfinite(noise) and gain < threshold
         row = (base if keep_base else chosen).copy()
         row["gain_over_base"], row["gain_noise"], row["gain_threshold"] = gain, noise, threshold
